@@ -156,16 +156,19 @@ def robbins_monro(
     a = np.asarray(step_sizes, dtype=float)  # (K,)
     K = a.shape[0]
     eta = noise_std * rng.standard_normal((n_runs, K))  # (R, K)
-    W = np.empty((n_runs, K + 1))  # (R, K+1)
-    W[:, 0] = w1
-    w = W[:, 0].copy()  # (R,)
+    eta_t = np.ascontiguousarray(eta.T)  # (K, R): one contiguous row per step
+    W_t = np.empty((K + 1, n_runs))  # (K+1, R)
+    W_t[0] = w1
+    w = W_t[0].copy()  # (R,)
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(K):
             # w_{k+1} = w_k - a_k (g(w_k) + eta_k)
-            w = w - a[k] * (g(w) + eta[:, k])
-            w = np.where(np.abs(w) > DIVERGENCE_BOUND, np.nan, w)
-            W[:, k + 1] = w
-    return W
+            w = w - a[k] * (g(w) + eta_t[k])
+            W_t[k + 1] = w
+        # a run is diverged from the first iterate with |w| > bound (or inf / NaN) onwards
+        escaped = np.logical_or.accumulate(~(np.abs(W_t) <= DIVERGENCE_BOUND), axis=0)  # (K+1, R)
+    W_t[escaped] = np.nan
+    return W_t.T
 
 
 # ----------------------------------------------------------------------------------------------
@@ -187,17 +190,17 @@ def mean_estimation(samples: np.ndarray, step_sizes: np.ndarray, w1: float = 0.0
     Returns W of shape (n_runs, K + 1), W[:, 0] = w1. With a_k = 1/k, a_1 = 1 discards w1
     and W[:, k] is the sample mean of x_1 .. x_k (Zhao, Sec. 6.1).
     """
-    x = np.asarray(samples, dtype=float)  # (R, K)
+    x_t = np.ascontiguousarray(np.asarray(samples, dtype=float).T)  # (K, R)
     a = np.asarray(step_sizes, dtype=float)  # (K,)
-    R, K = x.shape
-    W = np.empty((R, K + 1))
-    W[:, 0] = w1
-    w = W[:, 0].copy()  # (R,)
+    K, R = x_t.shape
+    W_t = np.empty((K + 1, R))  # (K+1, R)
+    W_t[0] = w1
+    w = W_t[0].copy()  # (R,)
     for k in range(K):
         # w_{k+1} = w_k - a_k (w_k - x_k)
-        w = w - a[k] * (w - x[:, k])
-        W[:, k + 1] = w
-    return W
+        w = w - a[k] * (w - x_t[k])
+        W_t[k + 1] = w
+    return W_t.T
 
 
 def mean_estimation_mse(step_sizes: np.ndarray, w1: float, mean: float, noise_std: float) -> np.ndarray:
@@ -242,16 +245,21 @@ def minibatch_sgd_mean(
     Each step draws a batch I_k of batch_size indices uniformly WITH replacement (Zhao,
     Sec. 6.4: so even a batch of size n is not the full batch) and steps along the
     batch gradient:  w_{k+1} = w_k - a_k (w_k - (1/m) sum_{i in I_k} x_i).
-    The indices are drawn first, rng.integers(0, n, size=(n_runs, K, m)).
-    Returns W of shape (n_runs, K + 1).
+    At step k the indices of all runs are drawn together, rng.integers(0, n, size=(n_runs, m)),
+    so memory stays O(n_runs * m) however long the run. Returns W of shape (n_runs, K + 1).
     """
     x = np.asarray(data, dtype=float)  # (n,)
     a = np.asarray(step_sizes, dtype=float)  # (K,)
     K = a.shape[0]
-    idx = rng.integers(0, x.shape[0], size=(n_runs, K, batch_size))  # (R, K, m)
-    # the mini-batch mean (1/m) sum_{i in I_k} x_i, one per run and step
-    x_batch = x[idx].mean(axis=2)  # (R, K)
-    return mean_estimation(x_batch, a, w1)
+    W_t = np.empty((K + 1, n_runs))  # (K+1, R)
+    W_t[0] = w1
+    w = W_t[0].copy()  # (R,)
+    for k in range(K):
+        idx = rng.integers(0, x.shape[0], size=(n_runs, batch_size))  # (R, m): the batches I_k
+        # w_{k+1} = w_k - a_k (w_k - (1/m) sum_{i in I_k} x_i)
+        w = w - a[k] * (w - x[idx].mean(axis=1))
+        W_t[k + 1] = w
+    return W_t.T
 
 
 # ----------------------------------------------------------------------------------------------
@@ -326,3 +334,65 @@ def log_spaced_indices(num_points: int, max_points: int = 200) -> np.ndarray:
         return np.arange(num_points)
     idx = np.unique(np.round(np.geomspace(1, num_points, max_points)).astype(int) - 1)
     return np.union1d([0, num_points - 1], idx)
+
+
+# ----------------------------------------------------------------------------------------------
+# One experiment as the page runs it
+# ----------------------------------------------------------------------------------------------
+
+EXAMPLES = ("mean", "tanh", "cube", "sgd")
+MEAN_OF_X = 1.0  # E[X] in the mean-estimation examples (X ~ N(1, sigma^2))
+SGD_DATA_SIZE = 100  # n, the size of the finite data set for mini-batch SGD
+
+
+@dataclass(frozen=True)
+class Experiment:
+    W: np.ndarray  # (n_runs, K+1): every iterate of every run
+    target: float  # w*: the root, E[X], or the data set's mean x_bar
+    theory_rmse: np.ndarray | None  # (K+1,) predicted RMSE where a formula applies, else None
+
+
+def run_experiment(
+    example: str,
+    step_sizes: np.ndarray,
+    noise_std: float,
+    n_runs: int,
+    w1: float,
+    rng: np.random.Generator,
+    batch_size: int = 1,
+) -> Experiment:
+    """Run one of EXAMPLES and attach the theory curve that applies to it.
+
+    mean: x_k ~ N(MEAN_OF_X, sigma^2), incremental rule; theory = exact sqrt(MSE) recursion.
+    sgd:  a data set of SGD_DATA_SIZE samples from N(MEAN_OF_X, sigma^2) (drawn first from rng),
+          mini-batches of batch_size with replacement; the target is the data mean x_bar and the
+          batch mean has variance s^2 / m, so the same exact recursion applies with sigma^2 = s^2 / m.
+    tanh, cube: Robbins-Monro with additive N(0, sigma^2) noise; theory = Sacks's sqrt(V / k)
+          when a_k = c/k with 2 c g'(w*) > 1 (c = 1 for the harmonic family), else None.
+    """
+    a = np.asarray(step_sizes, dtype=float)
+    K = a.shape[0]
+    if example == "mean":
+        x = sample_stream(MEAN_OF_X, noise_std, n_runs, K, rng)  # (R, K)
+        W = mean_estimation(x, a, w1)
+        return Experiment(W, MEAN_OF_X, np.sqrt(mean_estimation_mse(a, w1, MEAN_OF_X, noise_std)))
+    if example == "sgd":
+        data = sample_stream(MEAN_OF_X, noise_std, 1, SGD_DATA_SIZE, rng)[0]  # (n,)
+        x_bar = float(data.mean())
+        W = minibatch_sgd_mean(data, batch_size, a, w1, n_runs, rng)
+        # Var of a with-replacement batch mean: s^2 / m with s^2 = (1/n) sum (x_i - x_bar)^2
+        batch_std = float(np.sqrt(data.var() / batch_size))
+        return Experiment(W, x_bar, np.sqrt(mean_estimation_mse(a, w1, x_bar, batch_std)))
+    if example not in ("tanh", "cube"):
+        raise ValueError(f"unknown example {example!r}; expected one of {EXAMPLES}")
+    ex = tanh_example() if example == "tanh" else cube_example()
+    W = robbins_monro(ex.g, w1, a, noise_std, n_runs, rng)
+    theory = None
+    k = np.arange(1, K + 1, dtype=float)
+    c = a[0]
+    # a_k = c / k exactly (harmonic, or power with alpha = 1)?
+    if K > 1 and noise_std > 0 and np.allclose(a * k, c, rtol=1e-12) and 2 * c * ex.slope_at_root > 1:
+        V = asymptotic_variance(c, ex.slope_at_root, noise_std)
+        # RMSE_k ~ sqrt(V / k), k = number of steps taken; undefined at the start
+        theory = np.concatenate([[np.nan], np.sqrt(V / k)])
+    return Experiment(W, ex.root, theory)
