@@ -1,5 +1,7 @@
 """Robbins–Monro: step sizes that find a root through noise (Zhao, Chapter 6)."""
 
+import math
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -70,7 +72,15 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
         domain=list(names.values()), range=["#c6dbef", "#6baed6", "#08519c", "#f58518", "#d62728"]
     )
     legend_title = t(f"{P}.legend")
-    x = alt.X("k", type="quantitative", title=t(f"{P}.k_axis"))
+    legend = alt.Legend(columns=3)  # five entries: one row would overflow in lecture mode
+    # log k: the first steps (where the step sizes differ most) get as much room as the long tail
+    k_max = float(table["k"].iloc[-1])
+    x = alt.X(
+        "k",
+        type="quantitative",
+        title=t(f"{P}.k_axis_log"),
+        scale=alt.Scale(type="log", domain=[1, k_max], nice=False),
+    )
     bands = pd.concat(
         [
             pd.DataFrame({"k": table["k"], "lo": table["q10"], "hi": table["q90"], "series": names["outer"]}),
@@ -84,7 +94,7 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
             x=x,
             y=alt.Y("lo", type="quantitative", title=t(f"{P}.w_axis"), scale=alt.Scale(zero=False)),
             y2=alt.Y2("hi"),
-            color=alt.Color("series", type="nominal", title=legend_title, scale=color),
+            color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
         )
     )
     singles = (
@@ -94,7 +104,7 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
             x=x,
             y=alt.Y("w", type="quantitative"),
             detail=alt.Detail("run", type="nominal"),
-            color=alt.Color("series", type="nominal", title=legend_title, scale=color),
+            color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
         )
     )
     median = (
@@ -103,7 +113,7 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
         .encode(
             x=x,
             y=alt.Y("q50", type="quantitative"),
-            color=alt.Color("series", type="nominal", title=legend_title, scale=color),
+            color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
             tooltip=[
                 alt.Tooltip("k", type="quantitative"),
                 alt.Tooltip("q50", type="quantitative", format=".4g", title=names["median"]),
@@ -117,33 +127,63 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
         .mark_rule(strokeDash=[6, 4], strokeWidth=2)
         .encode(
             y=alt.Y("y", type="quantitative"),
-            color=alt.Color("series", type="nominal", title=legend_title, scale=color),
+            color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
         )
     )
     return alt.layer(band, singles, median, rule)
 
 
+def decades(values: pd.Series) -> list[float]:
+    """Powers of ten spanning the data: explicit ticks, so a log axis never shows '3, 0.2, 0.01'."""
+    lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+    return [10.0**e for e in range(lo, hi + 1)]
+
+
 def error_chart(table: pd.DataFrame) -> alt.Chart:
-    """RMS error over runs against k on log-log axes, with the theory curve where one applies."""
+    """RMS error over runs against k on log-log axes, with the theory curve (dashed) where one applies."""
     series = {"rmse": t(f"{P}.rmse_series"), "theory_rmse": t(f"{P}.theory_series")}
     long = table.melt(id_vars="k", value_vars=list(series), var_name="s", value_name="error")
     long = long[np.isfinite(long["error"]) & (long["error"] > 0)]
     long["series"] = long["s"].map(series)
-    return charts.line(
-        long,
-        "k",
-        "error",
-        x_title=t(f"{P}.k_axis"),
-        y_title=t(f"{P}.err_axis"),
-        color="series",
-        color_title=t(f"{P}.legend"),
-        log_x=True,
-        log_y=True,
+    names = list(series.values())
+    k_max = float(table["k"].iloc[-1])
+    return (
+        alt.Chart(long)
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=alt.X(
+                "k",
+                type="quantitative",
+                title=t(f"{P}.k_axis_log"),
+                scale=alt.Scale(type="log", domain=[1, k_max], nice=False),
+            ),
+            y=alt.Y(
+                "error",
+                type="quantitative",
+                title=t(f"{P}.err_axis"),
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(values=decades(long["error"]), format="~g"),
+            ),
+            color=alt.Color(
+                "series",
+                type="nominal",
+                title=t(f"{P}.legend"),
+                scale=alt.Scale(domain=names, range=["#08519c", "#d62728"]),
+            ),
+            strokeDash=alt.StrokeDash(
+                "series", type="nominal", scale=alt.Scale(domain=names, range=[[1, 0], [6, 4]]), legend=None
+            ),
+            tooltip=[
+                alt.Tooltip("k", type="quantitative"),
+                alt.Tooltip("error", type="quantitative", format=".3g"),
+                alt.Tooltip("series", type="nominal"),
+            ],
+        )
     )
 
 
 def condition_line(ok: bool, label: str, partial: str) -> str:
-    mark = "✓" if ok else "✗"
+    mark = ":green[✓]" if ok else ":red[✗]"
     return f"{mark} **{label}** · {partial}"
 
 

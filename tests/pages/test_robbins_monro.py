@@ -22,7 +22,7 @@ def marks(at) -> dict[str, str]:
     for md in at.markdown:
         for label in (SUM, SQUARES):
             if f"**{label}**" in md.value:
-                found[label] = md.value.strip()[0]
+                found[label] = "✓" if "✓" in md.value else "✗"
     return found
 
 
