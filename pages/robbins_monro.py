@@ -26,7 +26,16 @@ class AllRunsDiverged(ValueError):
 
 @st.cache_data(max_entries=48, show_spinner=False)
 def simulate(
-    example: str, family: str, c: float, alpha: float, runs: int, num_steps: int, sigma: float, w1: float, m: int, seed: int
+    example: str,
+    family: str,
+    c: float,
+    alpha: float,
+    runs: int,
+    num_steps: int,
+    sigma: float,
+    w1: float,
+    m: int,
+    seed: int,
 ) -> dict:
     """Run the experiment and keep only what the page draws (~200 k values, never the whole W)."""
     steps = core.StepSizes(family, c, alpha)
@@ -48,14 +57,11 @@ def simulate(
     samples = pd.DataFrame(
         {"k": np.tile(k, len(finite)), "w": W[finite].ravel(), "run": np.repeat(finite + 1, len(k))}
     )
-    S, Q = core.partial_sums(a)
     return {
         "table": table,
         "samples": samples,
         "target": exp.target,
         "n_diverged": summary.n_diverged,
-        "sum_a": float(S[-1]),
-        "sum_a2": float(Q[-1]),
     }
 
 
@@ -212,7 +218,9 @@ with left:
     if family == "power":
         cc, ca = st.columns(2)
         c = cc.slider("c", 0.05, 2.0, 1.0, 0.05, key="c", bind="query-params", help=t(f"{P}.c_help"))
-        alpha = ca.slider("α", 0.1, 2.0, 1.0, 0.05, key="alpha", bind="query-params", help=t(f"{P}.alpha_help"))
+        alpha = ca.slider(
+            "α", 0.1, 2.0, 1.0, 0.05, key="alpha", bind="query-params", help=t(f"{P}.alpha_help")
+        )
     elif family == "constant":
         c = st.slider(t(f"{P}.a"), 0.01, 1.0, 0.1, 0.01, key="a", bind="query-params")
         alpha = 0.0
@@ -226,63 +234,62 @@ with left:
     num_steps = ck.slider(t(f"{P}.K"), 50, 2000, 500, 50, key="K", bind="query-params")
     if example == "sgd":
         m = st.slider(
-            t(f"{P}.m"), 1, 100, 1, 1, key="m", bind="query-params", help=t(f"{P}.m_help", n=core.SGD_DATA_SIZE)
+            t(f"{P}.m"),
+            1,
+            100,
+            1,
+            1,
+            key="m",
+            bind="query-params",
+            help=t(f"{P}.m_help", n=core.SGD_DATA_SIZE),
         )
     else:
         m = 1
     seed = widgets.seed()
 
-conditions = core.step_size_conditions(core.StepSizes(family, c, alpha))
-result = page.keep_last_good(
-    f"{P}_sim",
-    lambda: simulate(example, family, c, alpha, runs, num_steps, sigma, w1, m, seed),
-    t(f"{P}.all_diverged"),
-)
+steps = core.StepSizes(family, c, alpha)
+conditions = core.step_size_conditions(steps)
+S, Q = core.partial_sums(steps(num_steps))  # the live partial sums next to the analytic verdict
 
 # 3. Main figures -------------------------------------------------------------
 with right:
-    if result is None:
-        st.info(t(f"{P}.nothing_yet"))
-    else:
+    c1, c2 = st.columns(2)
+    c1.markdown(
+        condition_line(
+            conditions.sum_diverges, "Σ aₖ = ∞", t(f"{P}.partial", K=num_steps, value=f"{S[-1]:.4g}")
+        )
+    )
+    c2.markdown(
+        condition_line(
+            conditions.squares_summable, "Σ aₖ² < ∞", t(f"{P}.partial", K=num_steps, value=f"{Q[-1]:.4g}")
+        )
+    )
+    verdict = {
+        (True, True): "both",
+        (False, True): "no_sum",
+        (True, False): "no_squares",
+        (False, False): "neither",
+    }
+    st.caption(t(f"{P}.verdict_{verdict[conditions.sum_diverges, conditions.squares_summable]}"))
+    # bad input (every run diverged): a warning here, above the figure, and the last good figures stay
+    result = page.keep_last_good(
+        f"{P}_sim",
+        lambda: simulate(example, family, c, alpha, runs, num_steps, sigma, w1, m, seed),
+        t(f"{P}.all_diverged"),
+    )
+    if result is not None:
         table = result["table"]
-        n_terms = int(table["k"].iloc[-1]) - 1
-        c1, c2 = st.columns(2)
-        c1.markdown(
-            condition_line(
-                conditions.sum_diverges,
-                "Σ aₖ = ∞",
-                t(f"{P}.partial", K=n_terms, value=f"{result['sum_a']:.4g}"),
-            )
-        )
-        c2.markdown(
-            condition_line(
-                conditions.squares_summable,
-                "Σ aₖ² < ∞",
-                t(f"{P}.partial", K=n_terms, value=f"{result['sum_a2']:.4g}"),
-            )
-        )
-        verdict = (
-            "both"
-            if conditions.both
-            else "no_sum"
-            if not conditions.sum_diverges and conditions.squares_summable
-            else "no_squares"
-            if conditions.sum_diverges
-            else "neither"
-        )
-        st.caption(t(f"{P}.verdict_{verdict}"))
         if result["n_diverged"]:
             st.warning(t(f"{P}.diverged", n=result["n_diverged"], R=runs), icon=":material/warning:")
         charts.show(
             iterates_chart(table, result["samples"], result["target"]), chart_height=charts.height(300)
         )
-        final = table["rmse"].iloc[-1]
         st.caption(
             t(
                 f"{P}.status",
                 target=f"{result['target']:.4f}",
-                K=n_terms + 1,
-                err=f"{final:.3g}",
+                K=int(table["k"].iloc[-1]),
+                err=f"{table['rmse'].iloc[-1]:.3g}",
             )
         )
         charts.show(error_chart(table), chart_height=charts.height(240))
@@ -293,10 +300,45 @@ page.prose(t(f"{P}.explain"))
 page.try_this(
     P,
     {
-        "too_fast": {"ex": "tanh", "fam": "power", "c": 1.0, "alpha": 2.0, "sigma": 0.3, "w1": 3.0},
-        "constant_floor": {"ex": "mean", "fam": "constant", "a": 0.2, "sigma": 1.0, "w1": 3.0},
-        "cube": {"ex": "cube", "fam": "power", "c": 0.1, "alpha": 1.0, "sigma": 1.0, "w1": 3.0},
-        "minibatch": {"ex": "sgd", "fam": "constant", "a": 0.2, "sigma": 1.0, "m": 20, "w1": 3.0},
+        "too_fast": {
+            "K": 500,
+            "runs": 200,
+            "ex": "tanh",
+            "fam": "power",
+            "c": 1.0,
+            "alpha": 2.0,
+            "sigma": 0.3,
+            "w1": 3.0,
+        },
+        "constant_floor": {
+            "K": 500,
+            "runs": 200,
+            "ex": "mean",
+            "fam": "constant",
+            "a": 0.2,
+            "sigma": 1.0,
+            "w1": 3.0,
+        },
+        "cube": {
+            "K": 500,
+            "runs": 200,
+            "ex": "cube",
+            "fam": "power",
+            "c": 0.1,
+            "alpha": 1.0,
+            "sigma": 1.0,
+            "w1": 2.0,
+        },
+        "minibatch": {
+            "K": 500,
+            "runs": 200,
+            "ex": "sgd",
+            "fam": "constant",
+            "a": 0.2,
+            "sigma": 1.0,
+            "m": 20,
+            "w1": 3.0,
+        },
     },
 )
 
@@ -304,8 +346,14 @@ page.try_this(
 page.math(
     P,
     [
-        (r"w_{k+1} = w_k - a_k\,\tilde g(w_k,\eta_k),\qquad \tilde g(w,\eta) = g(w) + \eta", t(f"{P}.src_rm")),
-        (r"\sum_{k=1}^{\infty} a_k = \infty,\qquad \sum_{k=1}^{\infty} a_k^2 < \infty", t(f"{P}.src_conditions")),
+        (
+            r"w_{k+1} = w_k - a_k\,\tilde g(w_k,\eta_k),\qquad \tilde g(w,\eta) = g(w) + \eta",
+            t(f"{P}.src_rm"),
+        ),
+        (
+            r"\sum_{k=1}^{\infty} a_k = \infty,\qquad \sum_{k=1}^{\infty} a_k^2 < \infty",
+            t(f"{P}.src_conditions"),
+        ),
         (
             r"a_k = \frac{c}{k^{\alpha}}:\quad \sum_k a_k = \infty \iff \alpha \le 1,\quad"
             r"\sum_k a_k^2 < \infty \iff \alpha > \tfrac12",
