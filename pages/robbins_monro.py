@@ -145,11 +145,16 @@ def decades(values: pd.Series) -> list[float]:
     return [10.0**e for e in range(lo, hi + 1)]
 
 
-def error_chart(table: pd.DataFrame) -> alt.Chart:
-    """RMS error over runs against k on log-log axes, with the theory curve (dashed) where one applies."""
+def error_chart(table: pd.DataFrame) -> alt.Chart | None:
+    """RMS error over runs against k on log-log axes, with the theory curve (dashed) where one applies.
+
+    None when no error is positive (no noise and a start on the target): nothing to put on a log axis.
+    """
     series = {"rmse": t(f"{P}.rmse_series"), "theory_rmse": t(f"{P}.theory_series")}
     long = table.melt(id_vars="k", value_vars=list(series), var_name="s", value_name="error")
     long = long[np.isfinite(long["error"]) & (long["error"] > 0)]
+    if long.empty:
+        return None
     long["series"] = long["s"].map(series)
     names = list(series.values())
     k_max = float(table["k"].iloc[-1])
@@ -292,7 +297,11 @@ with right:
                 err=f"{table['rmse'].iloc[-1]:.3g}",
             )
         )
-        charts.show(error_chart(table), chart_height=charts.height(240))
+        err_fig = error_chart(table)
+        if err_fig is None:
+            st.info(t(f"{P}.zero_error"))
+        else:
+            charts.show(err_fig, chart_height=charts.height(240))
 
 page.prose(t(f"{P}.explain"))
 
