@@ -66,11 +66,11 @@ def simulate(
 
 
 def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) -> alt.LayerChart:
-    """Quantile bands of w_k over the runs, the median, a few single runs and the target line."""
+    """Quantile bands of w_k over the runs, their mean, a few single runs and the target line."""
     names = {
         "outer": t(f"{P}.band_outer"),
         "inner": t(f"{P}.band_inner"),
-        "median": t(f"{P}.median"),
+        "mean": t(f"{P}.mean_line"),
         "single": t(f"{P}.single_runs"),
         "target": t(f"{P}.target_line"),
     }
@@ -113,18 +113,19 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
             color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
         )
     )
-    median = (
-        alt.Chart(table.assign(series=names["median"]))
+    mean = (
+        alt.Chart(table.assign(series=names["mean"]))
         .mark_line(strokeWidth=2.5)
         .encode(
             x=x,
-            y=alt.Y("q50", type="quantitative"),
+            y=alt.Y("mean", type="quantitative"),
             color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
             tooltip=[
                 alt.Tooltip("k", type="quantitative"),
-                alt.Tooltip("q50", type="quantitative", format=".4g", title=names["median"]),
-                alt.Tooltip("q10", type="quantitative", format=".4g"),
-                alt.Tooltip("q90", type="quantitative", format=".4g"),
+                alt.Tooltip("mean", type="quantitative", format=".4g", title=names["mean"]),
+                alt.Tooltip("q50", type="quantitative", format=".4g", title="50%"),
+                alt.Tooltip("q10", type="quantitative", format=".4g", title="10%"),
+                alt.Tooltip("q90", type="quantitative", format=".4g", title="90%"),
             ],
         )
     )
@@ -136,7 +137,7 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
             color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
         )
     )
-    return alt.layer(band, singles, median, rule)
+    return alt.layer(band, singles, mean, rule)
 
 
 def decades(values: pd.Series) -> list[float]:
