@@ -66,7 +66,11 @@ def simulate(
 
 
 def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) -> alt.LayerChart:
-    """Quantile bands of w_k over the runs, their mean, a few single runs and the target line."""
+    """Quantile bands of w_k over the runs, their mean, a few single runs and the target line.
+
+    One data set for all layers (each layer filters its series): Altair serialises and hashes
+    every layer's data separately, which dominated the rerun time with one frame per layer.
+    """
     names = {
         "outer": t(f"{P}.band_outer"),
         "inner": t(f"{P}.band_inner"),
@@ -74,55 +78,67 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
         "single": t(f"{P}.single_runs"),
         "target": t(f"{P}.target_line"),
     }
-    color = alt.Scale(
-        domain=list(names.values()), range=["#c6dbef", "#6baed6", "#08519c", "#f58518", "#d62728"]
+    k = table["k"]
+    data = pd.concat(
+        [
+            pd.DataFrame({"k": k, "lo": table["q10"], "hi": table["q90"], "series": names["outer"]}),
+            pd.DataFrame({"k": k, "lo": table["q25"], "hi": table["q75"], "series": names["inner"]}),
+            pd.DataFrame(
+                {
+                    "k": k,
+                    "w": table["mean"],
+                    "q10": table["q10"],
+                    "q50": table["q50"],
+                    "q90": table["q90"],
+                    "series": names["mean"],
+                }
+            ),
+            samples.assign(series=names["single"]),
+            pd.DataFrame({"w": [target], "series": [names["target"]]}),
+        ],
+        ignore_index=True,
     )
-    legend_title = t(f"{P}.legend")
-    legend = alt.Legend(columns=3)  # five entries: one row would overflow in lecture mode
+    color = alt.Color(
+        "series",
+        type="nominal",
+        title=t(f"{P}.legend"),
+        scale=alt.Scale(
+            domain=list(names.values()), range=["#c6dbef", "#6baed6", "#08519c", "#f58518", "#d62728"]
+        ),
+    )
     # log k: the first steps (where the step sizes differ most) get as much room as the long tail
-    k_max = float(table["k"].iloc[-1])
     x = alt.X(
         "k",
         type="quantitative",
         title=t(f"{P}.k_axis_log"),
-        scale=alt.Scale(type="log", domain=[1, k_max], nice=False),
+        scale=alt.Scale(type="log", domain=[1, float(k.iloc[-1])], nice=False),
     )
-    bands = pd.concat(
-        [
-            pd.DataFrame({"k": table["k"], "lo": table["q10"], "hi": table["q90"], "series": names["outer"]}),
-            pd.DataFrame({"k": table["k"], "lo": table["q25"], "hi": table["q75"], "series": names["inner"]}),
-        ]
-    )
+    y = alt.Y("w", type="quantitative", title=t(f"{P}.w_axis"), scale=alt.Scale(zero=False))
+
+    def only(*keys: str) -> alt.FieldOneOfPredicate:
+        return alt.FieldOneOfPredicate(field="series", oneOf=[names[key] for key in keys])
+
+    base = alt.Chart(data)
     band = (
-        alt.Chart(bands)
+        base.transform_filter(only("outer", "inner"))
         .mark_area(opacity=0.75)
-        .encode(
-            x=x,
-            y=alt.Y("lo", type="quantitative", title=t(f"{P}.w_axis"), scale=alt.Scale(zero=False)),
-            y2=alt.Y2("hi"),
-            color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
-        )
+        .encode(x=x, y=alt.Y("lo", type="quantitative", title=t(f"{P}.w_axis")), y2=alt.Y2("hi"), color=color)
     )
     singles = (
-        alt.Chart(samples.assign(series=names["single"]))
+        base.transform_filter(only("single"))
         .mark_line(strokeWidth=1, opacity=0.7)
-        .encode(
-            x=x,
-            y=alt.Y("w", type="quantitative"),
-            detail=alt.Detail("run", type="nominal"),
-            color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
-        )
+        .encode(x=x, y=y, detail=alt.Detail("run", type="nominal"), color=color)
     )
     mean = (
-        alt.Chart(table.assign(series=names["mean"]))
+        base.transform_filter(only("mean"))
         .mark_line(strokeWidth=2.5)
         .encode(
             x=x,
-            y=alt.Y("mean", type="quantitative"),
-            color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
+            y=y,
+            color=color,
             tooltip=[
                 alt.Tooltip("k", type="quantitative"),
-                alt.Tooltip("mean", type="quantitative", format=".4g", title=names["mean"]),
+                alt.Tooltip("w", type="quantitative", format=".4g", title=names["mean"]),
                 alt.Tooltip("q50", type="quantitative", format=".4g", title="50%"),
                 alt.Tooltip("q10", type="quantitative", format=".4g", title="10%"),
                 alt.Tooltip("q90", type="quantitative", format=".4g", title="90%"),
@@ -130,12 +146,9 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
         )
     )
     rule = (
-        alt.Chart(pd.DataFrame({"y": [target], "series": [names["target"]]}))
+        base.transform_filter(only("target"))
         .mark_rule(strokeDash=[6, 4], strokeWidth=2)
-        .encode(
-            y=alt.Y("y", type="quantitative"),
-            color=alt.Color("series", type="nominal", title=legend_title, scale=color, legend=legend),
-        )
+        .encode(y=y, color=color)
     )
     return alt.layer(band, singles, mean, rule)
 
