@@ -196,7 +196,10 @@ def error_chart(table: pd.DataFrame) -> alt.Chart | None:
                 scale=alt.Scale(domain=names, range=["#08519c", "#d62728"]),
             ),
             strokeDash=alt.StrokeDash(
-                "series", type="nominal", scale=alt.Scale(domain=names, range=[[1, 0], [6, 4]]), legend=None
+                "series",
+                type="nominal",
+                title=t(f"{P}.legend"),
+                scale=alt.Scale(domain=names, range=[[1, 0], [6, 4]]),
             ),
             tooltip=[
                 alt.Tooltip("k", type="quantitative"),
