@@ -182,7 +182,7 @@ def test_shipped_oadtr_beats_per_frame_baseline_by_margin():
     exp = oa.experiment_from_dict(run["settings"])
     assert oa.settings_key(exp) == oa.settings_key(oa.Experiment())   # the page's default view
     loaded = oa.load_shipped(ROOT / "assets")[oa.settings_key(exp)]
-    _, test = oa.streams_for(exp)
+    test = oa.held_out_stream(exp)
     maps = {}
     for kind in ("mlp", "oadtr"):
         probs, _ = oa.predict(loaded.models[kind], test.features, exp.model.history)
