@@ -459,6 +459,22 @@ class ModelResult:
     num_parameters: int
 
 
+@dataclass
+class Evaluation:
+    """Every model's online result on one experiment's test stream (plain arrays, picklable)."""
+
+    labels: np.ndarray                # (N_test,) ground truth
+    results: dict[str, ModelResult]   # kind -> result
+    steps: int                        # training steps per model
+
+
+def evaluate_all(models: dict[str, nn.Module], exp: Experiment) -> Evaluation:
+    """Online predictions, attention and mAP of already trained models on the test stream."""
+    test = held_out_stream(exp)
+    results = {kind: evaluate(m, kind, test, exp, np.empty(0)) for kind, m in models.items()}
+    return Evaluation(test.labels, results, exp.steps)
+
+
 def held_out_stream(exp: Experiment) -> Stream:
     """The held-out stream every model is scored on (same classes as training, another draw)."""
     return make_stream(exp.test_frames, exp.stream, seed=exp.seed + 2, geometry_seed=exp.seed)

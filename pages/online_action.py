@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
 from pathlib import Path
 
 import altair as alt
@@ -21,20 +21,6 @@ WINDOW_BEFORE, WINDOW_AFTER = 220, 80          # frames shown around the current
 CLASS_COLORS = ["#d9d9d9", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2"]
 
 
-@dataclass
-class View:
-    """Everything the figures need for one setting (plain arrays, cheap to cache)."""
-
-    labels: np.ndarray                       # (N,) ground truth of the test stream
-    probs: dict[str, np.ndarray]             # kind -> (N, C)
-    attention: dict[str, np.ndarray]         # kind -> (N, T) attention of the classifying position
-    mAP: dict[str, float]
-    ap: dict[str, np.ndarray]
-    parameters: dict[str, int]
-    steps: int
-    shipped: bool
-
-
 def experiment(history: int, decoder_steps: int, noise: float) -> oa.Experiment:
     return oa.Experiment(
         stream=oa.StreamConfig(noise=noise),
@@ -49,36 +35,40 @@ def shipped_models() -> dict[tuple[int, int, float], oa.Shipped]:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def shipped_view(key: tuple[int, int, float]) -> View:
+def shipped_view(key: tuple[int, int, float]) -> oa.Evaluation:
     run = shipped_models()[key]
-    test = oa.held_out_stream(run.experiment)
-    probs, attention, maps, aps, params = {}, {}, {}, {}, {}
-    for kind, model in run.models.items():
-        p, a = oa.predict(model, test.features, run.experiment.model.history)
-        probs[kind] = p
-        maps[kind], aps[kind] = oa.frame_map(p, test.labels)
-        params[kind] = oa.parameter_count(model)
-        if a is not None:
-            attention[kind] = a
-    return View(test.labels, probs, attention, maps, aps, params, run.experiment.steps, True)
+    return oa.evaluate_all(run.models, run.experiment)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def trained_view(history: int, decoder_steps: int, noise: float, ablations: bool, _progress=None) -> View:
+@st.cache_resource(show_spinner=False)
+def trained_store() -> OrderedDict:
+    """Results trained on this server, newest last; bounded to MAX_TRAINED settings.
+
+    A hand-made cache instead of st.cache_data: the training reports to a progress bar
+    created outside it, which a cached function may not touch.
+    """
+    return OrderedDict()
+
+
+MAX_TRAINED = 8
+
+
+def trained_view(history: int, decoder_steps: int, noise: float, ablations: bool) -> oa.Evaluation:
     """Train the models for a setting that is not shipped (few large steps, within the budget)."""
+    store, key = trained_store(), (history, decoder_steps, noise, ablations)
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
     exp = experiment(history, decoder_steps, noise)
     kinds = oa.MODEL_KINDS if ablations else ("mlp", "gru", "oadtr")
-    test, results, _ = oa.run_experiment(exp, kinds, on_progress=_progress)
-    return View(
-        test.labels,
-        {k: r.probs for k, r in results.items()},
-        {k: r.attention for k, r in results.items() if r.attention is not None},
-        {k: r.mAP for k, r in results.items()},
-        {k: r.ap for k, r in results.items()},
-        {k: r.num_parameters for k, r in results.items()},
-        exp.steps,
-        False,
-    )
+    bar = st.progress(0.0, text=t(f"{P}.training"))
+    test, results, _ = oa.run_experiment(
+        exp, kinds, on_progress=lambda f: bar.progress(min(f, 1.0), text=t(f"{P}.training")))
+    bar.empty()
+    store[key] = oa.Evaluation(test.labels, results, exp.steps)
+    while len(store) > MAX_TRAINED:
+        store.popitem(last=False)
+    return store[key]
 
 
 def runs(labels: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,13 +84,13 @@ def class_name(c: int) -> str:
     return t(f"{P}.background") if c == oa.BACKGROUND else t(f"{P}.action", k=c)
 
 
-def timeline_chart(view: View, kinds: list[str], frame: int, history: int) -> alt.LayerChart:
+def timeline_chart(view: oa.Evaluation, kinds: list[str], frame: int, history: int) -> alt.LayerChart:
     """Ground truth and every model's online arg-max, as coloured runs, around frame t."""
     N = len(view.labels)
     lo, hi = max(0, frame - WINDOW_BEFORE), min(N, frame + WINDOW_AFTER)
     row_title, class_title = t(f"{P}.row"), t(f"{P}.class")
     rows = [(t(f"{P}.ground_truth"), view.labels)] + [
-        (t(f"{P}.model_{k}"), view.probs[k].argmax(1)) for k in kinds
+        (t(f"{P}.model_{k}"), view.results[k].probs.argmax(1)) for k in kinds
     ]
     parts = []
     for name, lab in rows:
@@ -108,7 +98,7 @@ def timeline_chart(view: View, kinds: list[str], frame: int, history: int) -> al
         parts.append(pd.DataFrame({"row": name, "start": s, "end": e, "c": v}))
     df = pd.concat(parts, ignore_index=True)
     df["class"] = [class_name(int(c)) for c in df["c"]]
-    C = view.probs[kinds[0]].shape[1]
+    C = view.results[kinds[0]].probs.shape[1]
     domain = [class_name(c) for c in range(C)]
     order = [name for name, _ in rows]
     x_scale = alt.Scale(domain=[lo, hi], nice=False)
@@ -135,20 +125,21 @@ def timeline_chart(view: View, kinds: list[str], frame: int, history: int) -> al
     return alt.layer(bars, shade, now)
 
 
-def attention_chart(view: View, frame: int, history: int) -> alt.Chart | None:
+def attention_chart(view: oa.Evaluation, frame: int, history: int) -> alt.Chart | None:
     """Attention of the classifying position over the T history frames at frame t."""
-    if not view.attention:
+    attention = {k: r.attention for k, r in view.results.items() if r.attention is not None}
+    if not attention:
         return None
     lags = np.arange(-history + 1, 1)
     idx = frame + lags
     truth = [class_name(int(view.labels[i])) if i >= 0 else t(f"{P}.before_start") for i in idx]
     variant_title, class_title = t(f"{P}.variant"), t(f"{P}.class_of_frame")
     parts = []
-    for kind, attn in view.attention.items():
+    for kind, attn in attention.items():
         parts.append(pd.DataFrame({"lag": lags, "weight": attn[frame], "variant": t(f"{P}.model_{kind}"),
                                    "class": truth}))
     df = pd.concat(parts, ignore_index=True)
-    C = view.probs["mlp"].shape[1]
+    C = view.results["mlp"].probs.shape[1]
     domain = [class_name(c) for c in range(C)] + [t(f"{P}.before_start")]
     return (
         alt.Chart(df)
@@ -194,32 +185,25 @@ with left:
                           bind="query-params", help=t(f"{P}.noise_help"))
         ablations = st.checkbox(t(f"{P}.ablations"), True, key="abl", bind="query-params",
                                 help=t(f"{P}.ablations_help"))
-        submitted = st.form_submit_button(t(f"{P}.run"), type="primary", icon=":material/play_arrow:")
+        st.form_submit_button(t(f"{P}.run"), type="primary", icon=":material/play_arrow:")
     noise = round(float(noise), 2)
-    wanted = (int(history), int(decoder_steps), noise, bool(ablations))
-    # Training happens on Run (or on the first visit, from the URL); moving a slider alone never trains.
-    if submitted or "_oad_applied" not in st.session_state:
-        st.session_state["_oad_applied"] = wanted
-    applied = st.session_state["_oad_applied"]
-    if applied != wanted:
-        st.caption(t(f"{P}.pending"))
 
-T_, l_, noise_, abl_ = applied
+# Form values change only on Run (or through a preset / the URL), so a slider move alone never trains.
+T_, l_, noise_, abl_ = int(history), int(decoder_steps), noise, bool(ablations)
 key = (T_, l_, round(noise_, 3))
-if key in shipped_keys:
+shipped = key in shipped_keys
+if shipped:
     view = shipped_view(key)
 else:
     with left:
-        bar = st.progress(0.0, text=t(f"{P}.training"))
-    view = trained_view(T_, l_, noise_, abl_, _progress=lambda f: bar.progress(min(f, 1.0), text=t(f"{P}.training")))
-    bar.empty()
+        view = trained_view(T_, l_, noise_, abl_)
 
-kinds = [k for k in oa.MODEL_KINDS if k in view.probs]
+kinds = [k for k in oa.MODEL_KINDS if k in view.results]
 N = len(view.labels)
 with left:
     frame = st.slider(t(f"{P}.frame"), 0, N - 1, default_frame(), 1, key="frame", bind="query-params",
                       help=t(f"{P}.frame_help"))
-    st.caption(t(f"{P}.source_shipped", steps=view.steps) if view.shipped
+    st.caption(t(f"{P}.source_shipped", steps=view.steps) if shipped
                else t(f"{P}.source_trained", steps=view.steps))
 
 # 3. Main figure: the timeline ---------------------------------------------------------------
@@ -240,13 +224,13 @@ with c_attn:
 # The mAP table -----------------------------------------------------------------------------------
 with c_table:
     st.subheader(t(f"{P}.map_title"))
-    C = view.probs["mlp"].shape[1]
+    C = view.results["mlp"].probs.shape[1]
     table = pd.DataFrame(
         {
             t(f"{P}.col_model"): [t(f"{P}.model_{k}") for k in kinds],
-            "mAP": [view.mAP[k] for k in kinds],
-            **{f"AP {class_name(c)}": [view.ap[k][c - 1] for k in kinds] for c in range(1, C)},
-            t(f"{P}.col_params"): [view.parameters[k] for k in kinds],
+            "mAP": [view.results[k].mAP for k in kinds],
+            **{f"AP {class_name(c)}": [view.results[k].ap[c - 1] for k in kinds] for c in range(1, C)},
+            t(f"{P}.col_params"): [view.results[k].num_parameters for k in kinds],
         }
     )
     st.dataframe(table, hide_index=True, width="stretch",
@@ -262,10 +246,10 @@ boundary = default_frame()
 page.try_this(
     P,
     {
-        "onset": {"hist": 16, "dec": 4, "noise": 1.6, "frame": boundary - 3, "_oad_applied": (16, 4, 1.6, True)},
-        "clean": {"hist": 16, "dec": 4, "noise": 0.6, "_oad_applied": (16, 4, 0.6, True)},
-        "short": {"hist": 4, "dec": 4, "noise": 1.6, "_oad_applied": (4, 4, 1.6, True)},
-        "long": {"hist": 32, "dec": 4, "noise": 1.6, "_oad_applied": (32, 4, 1.6, True)},
+        "onset": {"hist": 16, "dec": 4, "noise": 1.6, "frame": boundary - 3},
+        "clean": {"hist": 16, "dec": 4, "noise": 0.6},
+        "short": {"hist": 4, "dec": 4, "noise": 1.6},
+        "long": {"hist": 32, "dec": 4, "noise": 1.6},
     },
 )
 
@@ -289,6 +273,6 @@ page.math(
 # 6. Download ------------------------------------------------------------------------------------
 csv = pd.DataFrame({"frame": np.arange(N), "ground_truth": view.labels})
 for k in kinds:
-    csv[f"pred_{k}"] = view.probs[k].argmax(1)
-    csv[f"score_true_class_{k}"] = view.probs[k][np.arange(N), view.labels]
+    csv[f"pred_{k}"] = view.results[k].probs.argmax(1)
+    csv[f"score_true_class_{k}"] = view.results[k].probs[np.arange(N), view.labels]
 page.download_csv(csv, f"{P}_T{T_}_l{l_}_noise{noise_}.csv")

@@ -25,16 +25,15 @@ def test_moving_a_form_slider_does_not_train_until_run():
     find(at, "hist").set_value(8)
     at.run()
     assert_healthy(at, "hist=8 without Run")
-    assert any("press Run" in c.value for c in at.caption)
-    assert any("Shipped weights" in c.value for c in at.caption)   # still the last applied view
+    assert find(at, "hist").value == 16                              # a form commits on Run only
+    assert any("Shipped weights" in c.value for c in at.caption)
 
 
 def test_run_trains_a_new_setting_and_caches_it():
     at = open_page(SPEC)
     find(at, "hist").set_value(8)
     find(at, "abl").set_value(False)
-    at.button[0].click()                          # the form's Run button comes first in the page
-    at.run()
+    at.button[0].click().run()                    # the form's Run button comes first in the page
     assert_healthy(at, "Run with T=8")
     assert any("Trained just now" in c.value for c in at.caption)
     assert len(table_models(at)) == 3             # ablations off: MLP, GRU, OadTR
