@@ -185,18 +185,25 @@ with left:
                           bind="query-params", help=t(f"{P}.noise_help"))
         ablations = st.checkbox(t(f"{P}.ablations"), True, key="abl", bind="query-params",
                                 help=t(f"{P}.ablations_help"))
-        st.form_submit_button(t(f"{P}.run"), type="primary", icon=":material/play_arrow:")
+        submitted = st.form_submit_button(t(f"{P}.run"), type="primary", icon=":material/play_arrow:")
     noise = round(float(noise), 2)
 
-# Form values change only on Run (or through a preset / the URL), so a slider move alone never trains.
+# Form values change only on Run (or through a preset / the URL), so a slider move alone never trains;
+# a setting that is neither shipped nor trained on this server waits for Run, even when it came by URL.
 T_, l_, noise_, abl_ = int(history), int(decoder_steps), noise, bool(ablations)
 key = (T_, l_, round(noise_, 3))
 shipped = key in shipped_keys
 if shipped:
     view = shipped_view(key)
-else:
+elif submitted or (T_, l_, noise_, abl_) in trained_store():
     with left:
         view = trained_view(T_, l_, noise_, abl_)
+else:
+    with left:
+        st.info(t(f"{P}.press_run"), icon=":material/play_arrow:")
+    shipped = True
+    T_, l_, noise_ = DEFAULT.model.history, DEFAULT.model.decoder_steps, DEFAULT.stream.noise
+    view = shipped_view(oa.settings_key(DEFAULT))
 
 kinds = [k for k in oa.MODEL_KINDS if k in view.results]
 N = len(view.labels)

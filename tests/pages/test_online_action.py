@@ -51,3 +51,11 @@ def test_frame_slider_moves_the_attention_without_training():
         at.run()
         assert_healthy(at, f"frame={frame}")
         assert any("Shipped weights" in c.value for c in at.caption)
+
+
+def test_unshipped_setting_from_url_waits_for_run():
+    at = open_page(SPEC, "zh", {"hist": "12", "dec": "2", "noise": "2.4"})
+    assert_healthy(at, "URL with an untrained setting")
+    assert find(at, "hist").value == 12
+    assert at.info and "运行" in at.info[0].value                   # asks for Run, in Chinese
+    assert len(table_models(at)) == 5                                # meanwhile: the shipped default
