@@ -90,7 +90,7 @@ def timeline_chart(view: oa.Evaluation, kinds: list[str], frame: int, history: i
     lo, hi = max(0, frame - WINDOW_BEFORE), min(N, frame + WINDOW_AFTER)
     row_title, class_title = t(f"{P}.row"), t(f"{P}.class")
     rows = [(t(f"{P}.ground_truth"), view.labels)] + [
-        (t(f"{P}.model_{k}"), view.results[k].probs.argmax(1)) for k in kinds
+        (t(f"{P}.short_{k}"), view.results[k].probs.argmax(1)) for k in kinds
     ]
     parts = []
     for name, lab in rows:
@@ -108,7 +108,7 @@ def timeline_chart(view: oa.Evaluation, kinds: list[str], frame: int, history: i
         .encode(
             x=alt.X("start", type="quantitative", title=t(f"{P}.frame_axis"), scale=x_scale),
             x2=alt.X2("end"),
-            y=alt.Y("row", type="nominal", title=row_title, sort=order, axis=alt.Axis(labelLimit=260)),
+            y=alt.Y("row", type="nominal", title=None, sort=order, axis=alt.Axis(labelLimit=200, labelOverlap=False)),
             color=alt.Color("class", type="nominal", title=class_title,
                             scale=alt.Scale(domain=domain, range=CLASS_COLORS[: len(domain)])),
             tooltip=[alt.Tooltip("row", type="nominal", title=row_title),
@@ -122,40 +122,46 @@ def timeline_chart(view: oa.Evaluation, kinds: list[str], frame: int, history: i
         x=alt.X("a", type="quantitative", scale=x_scale), x2=alt.X2("b"))
     now = alt.Chart(win).mark_rule(color="black", strokeWidth=2).encode(
         x=alt.X("b", type="quantitative", scale=x_scale))
-    return alt.layer(bars, shade, now)
+    return alt.layer(bars, shade, now).properties(width="container")
 
 
-def attention_chart(view: oa.Evaluation, frame: int, history: int) -> alt.Chart | None:
-    """Attention of the classifying position over the T history frames at frame t."""
-    attention = {k: r.attention for k, r in view.results.items() if r.attention is not None}
-    if not attention:
+def attention_chart(view: oa.Evaluation, frame: int, history: int) -> alt.LayerChart | None:
+    """OadTR's task-token attention over the T history frames at t (bars, coloured by each frame's
+    true class), and the current frame's own attention row when the token is ablated (line)."""
+    if view.results["oadtr"].attention is None:
         return None
     lags = np.arange(-history + 1, 1)
     idx = frame + lags
     truth = [class_name(int(view.labels[i])) if i >= 0 else t(f"{P}.before_start") for i in idx]
-    variant_title, class_title = t(f"{P}.variant"), t(f"{P}.class_of_frame")
-    parts = []
-    for kind, attn in attention.items():
-        parts.append(pd.DataFrame({"lag": lags, "weight": attn[frame], "variant": t(f"{P}.model_{kind}"),
-                                   "class": truth}))
-    df = pd.concat(parts, ignore_index=True)
-    C = view.results["mlp"].probs.shape[1]
+    class_title, variant_title = t(f"{P}.class_of_frame"), t(f"{P}.variant")
+    C = view.results["oadtr"].probs.shape[1]
     domain = [class_name(c) for c in range(C)] + [t(f"{P}.before_start")]
-    return (
-        alt.Chart(df)
-        .mark_bar()
-        .encode(
-            x=alt.X("lag", type="ordinal", title=t(f"{P}.lag_axis")),
-            y=alt.Y("weight", type="quantitative", title=t(f"{P}.attention_axis")),
-            color=alt.Color("class", type="nominal", title=class_title,
-                            scale=alt.Scale(domain=domain, range=CLASS_COLORS[: C] + ["#ffffff"])),
-            row=alt.Row("variant", type="nominal", title=variant_title,
-                        header=alt.Header(labelAngle=0, labelAlign="left", labelLimit=300)),
-            tooltip=[alt.Tooltip("lag", type="ordinal"), alt.Tooltip("weight", type="quantitative", format=".3f"),
-                     alt.Tooltip("class", type="nominal", title=class_title)],
-        )
-        .properties(height=charts.height(110))
+    x = alt.X("lag", type="ordinal", title=t(f"{P}.lag_axis"), axis=alt.Axis(labelAngle=0))
+    y = alt.Y("weight", type="quantitative", title=t(f"{P}.attention_axis"))
+    bars_df = pd.DataFrame({"lag": lags, "weight": view.results["oadtr"].attention[frame], "class": truth})
+    bars = alt.Chart(bars_df).mark_bar().encode(
+        x=x, y=y,
+        color=alt.Color("class", type="nominal", title=class_title,
+                        scale=alt.Scale(domain=domain, range=CLASS_COLORS[:C] + ["#ffffff"])),
+        tooltip=[alt.Tooltip("lag", type="ordinal"), alt.Tooltip("weight", type="quantitative", format=".3f"),
+                 alt.Tooltip("class", type="nominal", title=class_title)],
     )
+    layers = [bars]
+    ablated = view.results.get("oadtr_no_token")
+    if ablated is not None and ablated.attention is not None:
+        names = [t(f"{P}.model_oadtr"), t(f"{P}.model_oadtr_no_token")]
+        line_df = pd.DataFrame({"lag": lags, "weight": ablated.attention[frame], "variant": names[1]})
+        layers.append(
+            alt.Chart(line_df).mark_line(point=True, color="black", strokeWidth=2).encode(
+                x=x, y=y,
+                strokeDash=alt.StrokeDash("variant", type="nominal", title=variant_title,
+                                          scale=alt.Scale(domain=names[1:], range=[[6, 3]])),
+                tooltip=[alt.Tooltip("lag", type="ordinal"),
+                         alt.Tooltip("weight", type="quantitative", format=".3f"),
+                         alt.Tooltip("variant", type="nominal", title=variant_title)],
+            )
+        )
+    return alt.layer(*layers).properties(width="container")
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -216,7 +222,7 @@ with left:
 # 3. Main figure: the timeline ---------------------------------------------------------------
 with right:
     st.markdown(f"**{t(f'{P}.timeline_title', t=frame)}**")
-    charts.show(timeline_chart(view, kinds, frame, T_), chart_height=charts.height(230))
+    charts.show(timeline_chart(view, kinds, frame, T_), chart_height=charts.height(250))
     st.caption(t(f"{P}.timeline_caption"))
 
 # The task token's attention, frame by frame ---------------------------------------------------
@@ -225,24 +231,31 @@ with c_attn:
     st.subheader(t(f"{P}.attention_title"))
     chart = attention_chart(view, frame, T_)
     if chart is not None:
-        charts.show(chart, chart_height=None)
+        charts.show(chart, chart_height=charts.height(260))
     st.caption(t(f"{P}.attention_caption"))
 
 # The mAP table -----------------------------------------------------------------------------------
 with c_table:
     st.subheader(t(f"{P}.map_title"))
     C = view.results["mlp"].probs.shape[1]
+    models_col, params_col = t(f"{P}.col_model"), t(f"{P}.col_params")
     table = pd.DataFrame(
         {
-            t(f"{P}.col_model"): [t(f"{P}.model_{k}") for k in kinds],
+            models_col: [t(f"{P}.model_{k}") for k in kinds],
             "mAP": [view.results[k].mAP for k in kinds],
-            **{f"AP {class_name(c)}": [view.results[k].ap[c - 1] for k in kinds] for c in range(1, C)},
-            t(f"{P}.col_params"): [view.results[k].num_parameters for k in kinds],
+            params_col: [view.results[k].num_parameters for k in kinds],
         }
     )
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={col: st.column_config.NumberColumn(format="%.3f")
-                                for col in table.columns[1:-1]})
+                 column_config={"mAP": st.column_config.NumberColumn(format="%.3f")})
+    with st.expander(t(f"{P}.ap_per_class")):
+        per_class = pd.DataFrame(
+            {models_col: [t(f"{P}.model_{k}") for k in kinds],
+             **{class_name(c): [view.results[k].ap[c - 1] for k in kinds] for c in range(1, C)}}
+        )
+        st.dataframe(per_class, hide_index=True, width="stretch",
+                     column_config={class_name(c): st.column_config.NumberColumn(format="%.3f")
+                                    for c in range(1, C)})
     st.caption(t(f"{P}.map_caption"))
     st.info(t(f"{P}.paper_numbers"), icon=":material/menu_book:")
 
