@@ -246,7 +246,7 @@ with c_table:
             params_col: [view.results[k].num_parameters for k in kinds],
         }
     )
-    st.dataframe(table, hide_index=True, width="stretch",
+    st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 4,
                  column_config={"mAP": st.column_config.NumberColumn(format="%.3f")})
     with st.expander(t(f"{P}.ap_per_class")):
         per_class = pd.DataFrame(
