@@ -197,11 +197,15 @@ with left:
 # Form values change only on Run (or through a preset / the URL), so a slider move alone never trains;
 # a setting that is neither shipped nor trained on this server waits for Run, even when it came by URL.
 T_, l_, noise_, abl_ = int(history), int(decoder_steps), noise, bool(ablations)
+# committed values that differ from this session's previous run also mean Run (or a preset) was pressed
+seen = st.session_state.get("_oad_seen")
+st.session_state["_oad_seen"] = (T_, l_, noise_, abl_)
+run_pressed = submitted or (seen is not None and seen != (T_, l_, noise_, abl_))
 key = (T_, l_, round(noise_, 3))
 shipped = key in shipped_keys
 if shipped:
     view = shipped_view(key)
-elif submitted or (T_, l_, noise_, abl_) in trained_store():
+elif run_pressed or (T_, l_, noise_, abl_) in trained_store():
     with left:
         view = trained_view(T_, l_, noise_, abl_)
 else:

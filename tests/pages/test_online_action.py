@@ -33,7 +33,8 @@ def test_run_trains_a_new_setting_and_caches_it():
     at = open_page(SPEC)
     find(at, "hist").set_value(8)
     find(at, "abl").set_value(False)
-    at.button[0].click().run()                    # the form's Run button comes first in the page
+    run = next(b for b in at.button if b.label.startswith("Run"))   # the form's submit button
+    run.click().run()
     assert_healthy(at, "Run with T=8")
     assert any("Trained just now" in c.value for c in at.caption)
     assert len(table_models(at)) == 3             # ablations off: MLP, GRU, OadTR
