@@ -13,6 +13,7 @@ import streamlit as st
 from core import online_action as oa
 from ui import charts, page
 from ui.i18n import t
+from ui.layout import is_lecture
 
 P = "online_action"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -155,7 +156,8 @@ def attention_chart(view: oa.Evaluation, frame: int, history: int) -> alt.LayerC
             alt.Chart(line_df).mark_line(point=True, color="black", strokeWidth=2).encode(
                 x=x, y=y,
                 strokeDash=alt.StrokeDash("variant", type="nominal", title=variant_title,
-                                          scale=alt.Scale(domain=names[1:], range=[[6, 3]])),
+                                          scale=alt.Scale(domain=names[1:], range=[[6, 3]]),
+                                          legend=alt.Legend(labelLimit=320)),
                 tooltip=[alt.Tooltip("lag", type="ordinal"),
                          alt.Tooltip("weight", type="quantitative", format=".3f"),
                          alt.Tooltip("variant", type="nominal", title=variant_title)],
@@ -250,7 +252,7 @@ with c_table:
             params_col: [view.results[k].num_parameters for k in kinds],
         }
     )
-    st.dataframe(table, hide_index=True, width="stretch", height=36 * (len(table) + 1) + 4,
+    st.dataframe(table, hide_index=True, width="stretch", height=(44 if is_lecture() else 36) * (len(table) + 1) + 4,
                  column_config={"mAP": st.column_config.NumberColumn(format="%.3f")})
     with st.expander(t(f"{P}.ap_per_class")):
         per_class = pd.DataFrame(
