@@ -211,23 +211,27 @@ class Group:
 
 def example_group(num_correct: int, group_size: int, length_cost: float, format_weight: float,
                   seed: int, max_digits: int = 3) -> Group:
-    """A group of `group_size` responses to one problem, exactly `num_correct` of them right."""
+    """A group of `group_size` responses to one problem, exactly `num_correct` of them right.
+
+    Consistent with the task's model: a wrong response has k < n and its slip sits in a
+    column it did not work out; a right one may have any k (short ones were lucky).
+    """
     rng = np.random.default_rng(seed)
     num_correct = int(np.clip(num_correct, 0, group_size))
     a, b, _ = sample_problems(1, max_digits, rng)
     a_, b_ = int(a[0]), int(b[0])
     n = len(str(max(a_, b_)))
-    k = rng.integers(0, n + 2, size=group_size)
     correct = np.zeros(group_size, dtype=bool)
     correct[rng.permutation(group_size)[:num_correct]] = True
+    # right: k ~ U{0..n+1}; wrong: k ~ U{0..n-1}
+    k = np.where(correct, rng.integers(0, n + 2, size=group_size), rng.integers(0, n, size=group_size))
     texts = []
     for i in range(group_size):
         ans = a_ + b_
         if not correct[i]:
-            # a slip in the leading column, the one least often worked out
-            col = max(n - 1, 0)
+            col = int(rng.integers(k[i], n))  # a column done in the head
             digit = (ans // 10**col) % 10
-            ans += (((digit + 1 + rng.integers(0, 9)) % 10) - digit) * 10**col
+            ans += (int((digit + rng.integers(1, 10)) % 10) - digit) * 10**col
         texts.append(render_response(a_, b_, int(k[i]), int(ans)))
     r = rule_reward(correct, k, length_cost, format_weight)
     return Group(a_, b_, texts, k, correct, r, group_advantages(r), n)

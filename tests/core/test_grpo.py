@@ -181,6 +181,8 @@ def test_example_group_has_the_requested_number_correct():
         assert g.correct.sum() == c
         answers = [int(t.split("<answer>")[1].split("</answer>")[0]) for t in g.texts]
         assert [ans == g.a + g.b for ans in answers] == list(g.correct)
+        # the task's model: a wrong answer never worked out every column
+        assert np.all(g.thinking_steps[~g.correct] < g.num_digits)
         if c in (0, 8):  # all right or all wrong: nothing to learn
             assert np.all(g.advantages == 0.0)
         else:
