@@ -130,16 +130,16 @@ def group_section() -> None:
     g = group_table(int(n_right), int(gG), float(g_cost), float(g_fmt), int(problem))
     with right:
         st.markdown(t(f"{P}.group_prompt", a=g.a, b=g.b))
-        charts.show(advantage_bars(g), chart_height=charts.height(160))
-        cols = [t(f"{P}.col_{c}") for c in ("response", "correct", "k", "reward", "adv", "reinforce")]
+        charts.show(advantage_bars(g), chart_height=charts.height(230))
+        cols = [t(f"{P}.col_{c}") for c in ("correct", "k", "reward", "adv", "reinforce", "response")]
         table = pd.DataFrame({
             "#": np.arange(1, gG + 1),
-            cols[0]: g.texts,
-            cols[1]: np.where(g.correct, "✓", "✗"),
-            cols[2]: g.thinking_steps,
-            cols[3]: np.round(g.rewards, 3),
-            cols[4]: np.round(g.advantages, 3),
-            cols[5]: np.round(g.rewards, 3),
+            cols[0]: np.where(g.correct, "✓", "✗"),
+            cols[1]: g.thinking_steps,
+            cols[2]: np.round(g.rewards, 3),
+            cols[3]: np.round(g.advantages, 3),
+            cols[4]: np.round(g.rewards, 3),
+            cols[5]: g.texts,  # last: the long text may scroll
         })
         st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * gG, 320))
         mu, sd = float(g.rewards.mean()), float(g.rewards.std())
@@ -159,11 +159,13 @@ def training_figure(curves: pd.DataFrame) -> alt.ConcatChart:
     """Accuracy, length, KL and all-zero groups: one concatenated chart (one spec to build, not four)."""
     titles = {"pass1": t(f"{P}.y_pass1"), "length": t(f"{P}.y_length"), "kl": t(f"{P}.y_kl"),
               "zero_adv_frac": t(f"{P}.y_zero")}
-    parts = [
-        charts.line(curves[["step", "method", m]], "step", m, color="method", color_title=t(f"{P}.method"),
-                    x_title=t(f"{P}.x_step"), y_title=titles[m]).properties(width=300, height=charts.height(150))
-        for m in CURVES
-    ]
+    parts = []
+    for i, m in enumerate(CURVES):
+        chart = charts.line(curves[["step", "method", m]], "step", m, color="method", x_title=t(f"{P}.x_step"),
+                            y_title=titles[m]).properties(width=250, height=charts.height(150))
+        # one legend, above the first panel, so the 2 x 2 grid fits the column
+        legend = alt.Legend(orient="top", title=None) if i == 0 else None
+        parts.append(chart.encode(color=alt.Color("method", type="nominal", legend=legend)))
     return alt.concat(*parts, columns=2)
 
 
@@ -226,7 +228,7 @@ page.try_this(
 page.math(
     P,
     [
-        (r"r_i = \mathbb{1}[\text{answer}_i = a+b] + w_{\text{fmt}}\,\mathbb{1}[k_i \ge 1] - \lambda\,k_i",
+        (r"r_i = \mathbf{1}[\text{answer}_i = a+b] + w_{\text{fmt}}\,\mathbf{1}[k_i \ge 1] - \lambda\,k_i",
          t(f"{P}.src_reward")),
         (r"A_i = \frac{r_i - \operatorname{mean}(r_1,\dots,r_G)}{\operatorname{std}(r_1,\dots,r_G) + \varepsilon_0}",
          t(f"{P}.src_adv")),
