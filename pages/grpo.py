@@ -204,7 +204,7 @@ def training_section() -> None:
     charts.show(
         charts.line(bd, "digits", "tokens", color="series", color_title=t(f"{P}.series"),
                     x_title=t(f"{P}.x_digits"), y_title=t(f"{P}.y_tokens"), points=True),
-        chart_height=charts.height(200),
+        chart_height=charts.height(240),
     )
     page.prose(t(f"{P}.explain_digits"))
     # 6. Download: the training curves behind the main figure
