@@ -10,7 +10,8 @@ import streamlit as st
 
 from core import grpo as core
 from ui import charts, page, widgets
-from ui.i18n import t
+from ui.i18n import current_lang, t
+from ui.layout import is_lecture
 
 P = "grpo"
 METHOD_NAMES = {"grpo": "GRPO", "reinforce": "REINFORCE", "ppo": "PPO"}
@@ -87,6 +88,37 @@ def training_runs(cfg: core.Config, seed: int) -> tuple[pd.DataFrame, pd.DataFra
         while len(store) > MAX_RUNS:
             store.popitem(last=False)
     return result
+
+
+def _styled_spec(chart: alt.TopLevelMixin, chart_height: int | None = None) -> dict:
+    """The Vega-Lite dict that charts.show would send (same fonts and palette), built once.
+
+    Building and validating an Altair spec costs tens of milliseconds per chart;
+    the training figures change only when a new run is trained, so their specs
+    are cached per (run, language, lecture mode). Belongs in ui/charts.
+    """
+    big = is_lecture()
+    label, title = (16, 18) if big else (12, 13)
+    if chart_height is not None and isinstance(chart, alt.Chart | alt.LayerChart):
+        chart = chart.properties(height=chart_height)
+    chart = (
+        chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
+        .configure_legend(labelFontSize=label, titleFontSize=title, orient="right", symbolSize=140)
+        .configure_title(fontSize=title + 2)
+        .configure_range(category={"scheme": "tableau10"})
+    )
+    return chart.to_dict()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def training_specs(run_key: str, lang: str, lecture: bool, _curves: pd.DataFrame,
+                   _by_digits: pd.DataFrame) -> tuple[dict, dict]:
+    """Specs of the 2 x 2 training figure and the thinking-per-digits chart for one run."""
+    names = {"base": t(f"{P}.base_policy"), "needed": t(f"{P}.needed")}
+    bd = _by_digits.assign(series=[names.get(s, s) for s in _by_digits["series"]])
+    digits_chart = charts.line(bd, "digits", "tokens", color="series", color_title=t(f"{P}.series"),
+                               x_title=t(f"{P}.x_digits"), y_title=t(f"{P}.y_tokens"), points=True)
+    return _styled_spec(training_figure(_curves)), _styled_spec(digits_chart, charts.height(240))
 
 
 # 1. Title and lead --------------------------------------------------------------------------------
@@ -192,20 +224,16 @@ def training_section() -> None:
         curves, by_digits, summary = training_runs(cfg, int(seed))
         st.caption(t(f"{P}.train_caption", G=cfg.group_size, B=cfg.num_prompts,
                      N=cfg.group_size * cfg.num_prompts))
-        charts.show(training_figure(curves))
+        run_key = repr((cfg, int(seed)))
+        figure, digits_figure = training_specs(run_key, current_lang(), is_lecture(), curves, by_digits)
+        st.vega_lite_chart(figure, width="stretch")
         st.markdown(" · ".join(
             t(f"{P}.summary", m=m, a0=f"{a0:.0%}", a1=f"{a1:.0%}", l0=f"{l0:.1f}", l1=f"{l1:.1f}")
             for m, (a0, a1, l0, l1) in summary.items()))
     page.prose(t(f"{P}.explain_training"))
 
     st.markdown(f"**{t(f'{P}.digits_title')}**")
-    names = {"base": t(f"{P}.base_policy"), "needed": t(f"{P}.needed")}
-    bd = by_digits.assign(series=[names.get(s, s) for s in by_digits["series"]])
-    charts.show(
-        charts.line(bd, "digits", "tokens", color="series", color_title=t(f"{P}.series"),
-                    x_title=t(f"{P}.x_digits"), y_title=t(f"{P}.y_tokens"), points=True),
-        chart_height=charts.height(240),
-    )
+    st.vega_lite_chart(digits_figure, width="stretch")
     page.prose(t(f"{P}.explain_digits"))
     # 6. Download: the training curves behind the main figure
     page.download_csv(curves, f"{P}_G{cfg.group_size}_beta{cfg.beta}_cost{cfg.length_cost}_seed{seed}.csv")
