@@ -32,8 +32,8 @@ tokens with probability sigmoid(z_t) (a hazard model), so
 log pi(o) = sum_{t<k} log(1 - sigmoid(z_t)) + log sigmoid(z_k).
 Every token has a log-probability, so ratios and KL are per token as in GRPO.
 
-Three trainers share one clipped surrogate, the same KL penalty and the same
-optimiser; only the advantage A differs:
+Three trainers share one clipped surrogate (summed over an answer's tokens),
+the same KL penalty and the same optimiser; only the advantage A differs:
     grpo       A_i = (r_i - mean(r)) / (std(r) + eps)  over the group of G
     reinforce  A_i = r_i                               (no baseline)
     ppo        A_i = r_i - V_phi(q), whitened over the batch, V_phi a learned critic
@@ -286,11 +286,17 @@ def exact_kl(logP: torch.Tensor, logP_ref: torch.Tensor) -> torch.Tensor:
 
 def policy_loss(logp: torch.Tensor, logp_old: torch.Tensor, logp_ref: torch.Tensor, advantage: torch.Tensor,
                 mask: torch.Tensor, epsilon: float, beta: float, token_mean: bool = False) -> torch.Tensor:
-    """-J_GRPO: mean over responses of 1/|o_i| sum_t [min(rho A, clip(rho) A) - beta * k3]."""
+    """-J: mean over responses of sum_t [min(rho A, clip(rho) A) - beta * k3].
+
+    token_mean=True divides each response's sum by its length |o_i|, as in
+    DeepSeekMath eq. 3; the default sum (as in Dr. GRPO, Liu et al. 2025,
+    arXiv:2503.20783) keeps every method's gradient the sequence-level policy
+    gradient, so REINFORCE without a baseline is not pushed towards short answers.
+    """
     rho = torch.exp(logp - logp_old)  # (N, T) per-token ratio pi_theta / pi_old
     surrogate = clipped_objective(rho, advantage[:, None], epsilon)
     per_token = surrogate - beta * kl_k3(logp, logp_ref)
-    # 1/|o_i| sum_t, then the mean over the G responses of every prompt
+    # sum_t (or 1/|o_i| sum_t), then the mean over the G responses of every prompt
     per_resp = (per_token * mask).sum(dim=1)
     J = (per_resp / mask.sum(dim=1)).mean() if token_mean else per_resp.mean()
     return -J

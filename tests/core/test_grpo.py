@@ -274,6 +274,17 @@ def test_surrogate_gradient_at_rho_1_is_the_policy_gradient():
         np.testing.assert_allclose(a_.numpy(), b_.numpy(), atol=1e-12, rtol=0)
 
 
+def test_token_mean_divides_each_response_by_its_length():
+    # literal: J = mean_i (1/|o_i|) sum_t rho A, at rho = 1 and beta = 0 that is mean_i A_i (|o_i| cancels)
+    G = 4
+    policy, x, k, logp_old, mask = _policy_batch(G, seed=2)
+    A = torch.linspace(-1, 1, 2 * G, dtype=torch.float64)
+    loss_mean = grpo.policy_loss(logp_old, logp_old, logp_old, A, mask, 0.2, 0.0, token_mean=True)
+    loss_sum = grpo.policy_loss(logp_old, logp_old, logp_old, A, mask, 0.2, 0.0)
+    assert loss_mean.item() == pytest.approx(-A.mean().item(), abs=1e-12)
+    assert loss_sum.item() == pytest.approx(-(A * (k + 1)).mean().item(), abs=1e-12)
+
+
 def test_adam_matches_the_closed_form_first_step():
     # first Adam step moves every coordinate by lr * g / (|g| + eps) (m_hat = g, v_hat = g^2)
     p = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
