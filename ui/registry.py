@@ -31,6 +31,7 @@ PAGES: list[PageSpec] = [
     PageSpec("perceptron", "pages/perceptron.py", "basics", ":material/linear_scale:", "perceptron"),
     PageSpec("robbins_monro", "pages/robbins_monro.py", "rl", ":material/trending_down:", "robbins_monro"),
     PageSpec("online_action", "pages/online_action.py", "sequence", ":material/videocam:", "online_action"),
+    PageSpec("grpo", "pages/grpo.py", "post_training", ":material/psychology:", "grpo"),
 ]
 
 
