@@ -288,7 +288,9 @@ class RowError:
     """One problem in row `row` (1-based) of a stack; `kind` names the rule."""
 
     row: int
-    kind: Literal["parse", "kernel", "stride", "dilation", "padding", "integer", "too_many", "fits", "empty", "missing"]
+    kind: Literal[
+        "parse", "kernel", "stride", "dilation", "padding", "integer", "too_many", "fits", "empty", "missing"
+    ]
     field: str = ""
     value: str = ""
 
@@ -365,7 +367,13 @@ def validate_rows(rows: list[dict], input_size: int | None = None) -> tuple[list
     for i, row in enumerate(rows, start=1):
         before = len(errors)
         values: dict[str, int | None] = {}
-        for key, default in (("kernel", None), ("stride", 1), ("padding", 0), ("dilation", 1), ("padding_right", None)):
+        for key, default in (
+            ("kernel", None),
+            ("stride", 1),
+            ("padding", 0),
+            ("dilation", 1),
+            ("padding_right", None),
+        ):
             v = row.get(key, default)
             if v is None or _is_nan(v):
                 if key == "kernel":
@@ -558,17 +566,19 @@ def erf_ratio_by_depth(
     sizes = output_size(layers, input_size)
     L = len(layers)
     depths = np.unique(np.linspace(1, L, num=min(L, max_points)).round().astype(int))
-    depths = np.array([l for l in depths if sizes[l - 1] >= 1], dtype=int)
+    depths = np.array([n for n in depths if sizes[n - 1] >= 1], dtype=int)
     rf, vis, erf, erf1 = [], [], [], []
-    for l in depths:
-        sub = layers[:l]
-        st = stats[l - 1]
-        u = _centre_index(sizes[l - 1])
+    for depth in depths:
+        sub = layers[:depth]
+        st = stats[depth - 1]
+        u = _centre_index(sizes[depth - 1])
         # visible part of [u S - P, u S - P + r - 1] inside [0, n - 1]
         a, b = max(st.start(u), 0), min(st.end(u), input_size - 1)
         rf.append(st.size)
         vis.append(max(b - a + 1, 1))
-        f_rand = measured_receptive_field(sub, input_size, "random", seed, num_seeds=num_seeds, channels=channels, dims=1)
+        f_rand = measured_receptive_field(
+            sub, input_size, "random", seed, num_seeds=num_seeds, channels=channels, dims=1
+        )
         f_ones = measured_receptive_field(sub, input_size, "ones", seed, dims=1)
         erf.append(effective_size(f_rand, mass))
         erf1.append(effective_size(f_ones, mass))

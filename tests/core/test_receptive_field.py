@@ -49,7 +49,11 @@ def _by_name(layers: list[Layer]) -> dict[str, rf.RFStats]:
 
 @pytest.mark.parametrize(
     "preset, table",
-    [("vgg16", VGG16_PUBLISHED), ("alexnet_v2", ALEXNET_V2_PUBLISHED), ("resnet50_slim", RESNET_V1_50_PUBLISHED)],
+    [
+        ("vgg16", VGG16_PUBLISHED),
+        ("alexnet_v2", ALEXNET_V2_PUBLISHED),
+        ("resnet50_slim", RESNET_V1_50_PUBLISHED),
+    ],
 )
 def test_presets_reproduce_published_table(preset, table):
     stats = _by_name(rf.PRESETS[preset])
@@ -60,7 +64,11 @@ def test_presets_reproduce_published_table(preset, table):
 
 def test_final_rows_of_distill_table():
     # the networks' last rows: (r, S, P) = AlexNet v2 (195, 32, 64), VGG-16 (212, 32, 90), ResNet-50 v1 (483, 32, 239)
-    for preset, expected in [("alexnet_v2", (195, 32, 64)), ("vgg16", (212, 32, 90)), ("resnet50_slim", (483, 32, 239))]:
+    for preset, expected in [
+        ("alexnet_v2", (195, 32, 64)),
+        ("vgg16", (212, 32, 90)),
+        ("resnet50_slim", (483, 32, 239)),
+    ]:
         last = rf.receptive_field(rf.PRESETS[preset])[-1]
         assert (last.size, last.jump, last.padding) == expected
 
@@ -79,8 +87,15 @@ def test_presets_output_sizes_match_torch_modules():
         shapes = []
         for layer in layers:
             x = F.pad(x, (layer.padding, layer.pad_right) * 2)
-            x = F.max_pool2d(x, layer.kernel, layer.stride, dilation=layer.dilation) if layer.kind == "pool" else F.conv2d(
-                x, torch.ones(1, 1, layer.kernel, layer.kernel), stride=layer.stride, dilation=layer.dilation
+            x = (
+                F.max_pool2d(x, layer.kernel, layer.stride, dilation=layer.dilation)
+                if layer.kind == "pool"
+                else F.conv2d(
+                    x,
+                    torch.ones(1, 1, layer.kernel, layer.kernel),
+                    stride=layer.stride,
+                    dilation=layer.dilation,
+                )
             )
             shapes.append(x.shape[-1])
         assert rf.output_size(layers, 224) == shapes, preset
@@ -93,7 +108,10 @@ def test_presets_output_sizes_match_torch_modules():
 def test_resnet_torchvision_field_from_literal_index_sets():
     # stride in the first unit (torchvision) vs the last unit (TF-Slim): same jump 32, smaller field;
     # the size is checked against the slow index-set oracle defined below, not against our recursion
-    tv, slim = rf.receptive_field(rf.PRESETS["resnet50_tv"])[-1], rf.receptive_field(rf.PRESETS["resnet50_slim"])[-1]
+    tv, slim = (
+        rf.receptive_field(rf.PRESETS["resnet50_tv"])[-1],
+        rf.receptive_field(rf.PRESETS["resnet50_slim"])[-1],
+    )
     assert tv.jump == slim.jump == 32
     window = _literal_window(rf.PRESETS["resnet50_tv"], 0)[0]
     assert max(window) - min(window) + 1 == tv.size == 427
@@ -155,7 +173,14 @@ def test_tower_and_stats_match_literal_index_sets(layers, unit):
 def test_output_size_matches_torch(layers, n, data):
     # asymmetric right padding on some layers
     layers = [
-        Layer(lay.kernel, lay.stride, lay.padding, lay.dilation, lay.kind, padding_right=data.draw(st.sampled_from([None, 0, 1, 2])))
+        Layer(
+            lay.kernel,
+            lay.stride,
+            lay.padding,
+            lay.dilation,
+            lay.kind,
+            padding_right=data.draw(st.sampled_from([None, 0, 1, 2])),
+        )
         for lay in layers
     ]
     expected = rf.output_size(layers, n)
@@ -295,9 +320,9 @@ def test_stack_string_examples():
                       Layer(3, 2, 0, kind="pool", padding_right=1)]  # fmt: skip
     for name, layers in rf.PRESETS.items():
         parsed, errors = rf.parse_stack(rf.layers_to_string(layers), 224)
-        assert errors == [] and [(p.kernel, p.stride, p.padding, p.dilation, p.kind, p.pad_right) for p in parsed] == [
-            (q.kernel, q.stride, q.padding, q.dilation, q.kind, q.pad_right) for q in layers
-        ], name
+        assert errors == [] and [
+            (p.kernel, p.stride, p.padding, p.dilation, p.kind, p.pad_right) for p in parsed
+        ] == [(q.kernel, q.stride, q.padding, q.dilation, q.kind, q.pad_right) for q in layers], name
 
 
 @pytest.mark.parametrize(
