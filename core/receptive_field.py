@@ -33,9 +33,10 @@ branch is shorter and never widens the field.
 
 References:
     A. Araujo, W. Norris, J. Sim, "Computing Receptive Fields of Convolutional
-    Neural Networks", Distill, 2019, doi:10.23915/distill.00021 -- eq. (1)-(2)
-    (closed-form r_0, S_0), eq. (5)-(6) (P_0, start u_0 = u S_0 - P_0) and the
-    table of common networks at 224x224 input (alexnet_v2: r=195, S=32, P=64;
+    Neural Networks", Distill, 2019, doi:10.23915/distill.00021 -- section
+    "Single-path networks" (recurrence and closed form of r_0; effective stride
+    S_0 and padding P_0; field of unit u: u_0 = u S_0 - P_0) and the table of
+    common networks at 224x224 input (alexnet_v2: r=195, S=32, P=64;
     vgg_16: 212, 32, 90; resnet_v1_50: 483, 32, 239), the same numbers as
     google-research/receptive_field, RF_numbers.md.
     W. Luo, Y. Li, R. Urtasun, R. Zemel, "Understanding the Effective Receptive
@@ -199,6 +200,26 @@ def tower(layers: list[Layer], unit: int) -> list[tuple[int, int]]:
     return out[::-1]
 
 
+def feeding_units(layers: list[Layer], unit: int) -> list[np.ndarray]:
+    """Like `tower`, but the exact sorted indices (dilation and stride > kernel
+    leave holes): entry m holds the units of layer m (0 = the image) that feed
+    unit `unit` of the last layer. Vectorised per layer."""
+    idx = np.array([unit], dtype=np.int64)
+    out = [idx]
+    for layer in reversed(layers):
+        taps = np.arange(layer.kernel, dtype=np.int64) * layer.dilation  # (k,)
+        # unit j of layer m reads j s - p + t d of layer m-1, t = 0..k-1
+        idx = np.unique((idx[:, None] * layer.stride - layer.padding + taps[None, :]).ravel())
+        out.append(idx)
+    return out[::-1]
+
+
+def measurement_cost(layers: list[Layer], input_size: int, dims: int = 2) -> int:
+    """Multiply-adds of one single-channel pass: sum_l n_l^dims k_l^dims."""
+    sizes = output_size(layers, input_size)
+    return int(sum(n**dims * layer.kernel**dims for n, layer in zip(sizes, layers, strict=True)))
+
+
 # ---------------------------------------------------------------------------
 # Presets (main path of each network)
 # ---------------------------------------------------------------------------
@@ -329,6 +350,28 @@ def layer_to_row(layer: Layer) -> dict:
         "dilation": layer.dilation,
         "padding_right": layer.padding_right,
     }
+
+
+def apply_table_edits(rows: list[dict], delta: dict, columns: list[str]) -> list[dict]:
+    """Apply a table editor's delta ({"edited_rows": {i: {col: v}}, "deleted_rows": [i],
+    "added_rows": [{col: v}]}, positions in the original rows) and return new rows.
+    Added rows start as a 3x3 conv with padding 1 (size-preserving) or a 2x2,
+    stride-2 pooling, whichever kind the new row names."""
+    out = [dict(r) for r in rows]
+    for i, change in (delta.get("edited_rows") or {}).items():
+        if 0 <= int(i) < len(out):
+            out[int(i)].update({k: v for k, v in change.items() if k in columns})
+    for i in sorted({int(i) for i in delta.get("deleted_rows") or []}, reverse=True):
+        if 0 <= i < len(out):
+            del out[i]
+    for added in delta.get("added_rows") or []:
+        if added.get("kind") == "pool":
+            new = {"kind": "pool", "kernel": 2, "stride": 2, "padding": 0, "dilation": 1, "padding_right": None}
+        else:
+            new = {"kind": "conv", "kernel": 3, "stride": 1, "padding": 1, "dilation": 1, "padding_right": None}
+        new.update({k: v for k, v in added.items() if k in columns and v is not None})
+        out.append(new)
+    return out
 
 
 def decode_stack(text: str) -> tuple[list[dict], list[RowError]]:

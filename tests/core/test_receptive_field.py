@@ -162,6 +162,7 @@ def test_tower_and_stats_match_literal_index_sets(layers, unit):
     sets = _literal_window(layers, unit)
     tw = rf.tower(layers, unit)
     assert [(min(s), max(s)) for s in sets] == tw
+    assert [set(a.tolist()) for a in rf.feeding_units(layers, unit)] == sets
     s = rf.receptive_field(layers)[-1]
     assert (s.start(unit), s.end(unit)) == tw[0]
     assert s.end(unit) - s.start(unit) + 1 == s.size
@@ -363,3 +364,18 @@ def test_validate_rows_from_an_editor_table():
     layers, errors = rf.validate_rows(rows[:2])
     assert errors == [] and layers[1] == Layer(2, 2, 0, 1, "pool")
     assert math.isclose(rf.receptive_field(layers)[-1].size, 4)
+
+
+def test_apply_table_edits_then_round_trip():
+    cols = ["kind", "kernel", "stride", "padding", "dilation", "padding_right"]
+    rows = [rf.layer_to_row(x) for x in [Layer(3, 1, 1), Layer(2, 2, 0, kind="pool"), Layer(5, 1, 2)]]
+    delta = {
+        "edited_rows": {"0": {"kernel": 5, "padding": 2}, 2: {"stride": 0}},
+        "deleted_rows": [1],
+        "added_rows": [{"kind": "pool", "kernel": 3}, {}],
+    }
+    new = rf.apply_table_edits(rows, delta, cols)
+    text = rf.encode_stack(new)
+    assert text == "c5p2,c5s0p2,m3s2,c3p1"
+    layers, errors = rf.parse_stack(text)
+    assert layers == [] and (errors[0].row, errors[0].kind) == (2, "stride")  # the bad edit survives, named

@@ -1,0 +1,506 @@
+"""Receptive-field explorer: which input pixels can move one unit of a conv stack.
+
+URL design (st.data_editor cannot bind to the URL): the stack lives in two bound
+widgets, `preset` (a selectbox) and `stack` (a text field holding a compact
+string such as ``c3p1,c3p1,m2s2``). An empty `stack` means "the preset's layers",
+so ``?preset=resnet50_tv`` alone is a full URL; any edit in the table is written
+back into `stack` by the editor's callback (and `preset` becomes "custom"), so
+the URL always reproduces the view. The editor's key carries a hash of the
+stack it shows, so after a write-back it restarts from the new rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import receptive_field as core
+from ui import charts, page, widgets
+from ui.i18n import current_lang, t
+from ui.layout import is_lecture
+
+P = "receptive_field"
+DEFAULT_PRESET = "vgg16"
+PRESET_KEYS = [*core.PRESETS, "custom"]
+HEAT = 48  # heat maps: at most HEAT x HEAT cells (<= 2,304 rows per chart)
+COST_BUDGET = 6e7  # multiply-adds for one 2-D random-weight measurement (~0.5 s on one core)
+EDIT_COLS = ["kind", "kernel", "stride", "padding", "dilation", "padding_right"]
+
+
+# ---------------------------------------------------------------------------
+# State: preset + compact stack string (both in the URL) <-> the table editor
+# ---------------------------------------------------------------------------
+
+
+def preset_text(name: str) -> str:
+    return core.layers_to_string(core.PRESETS.get(name, core.PRESETS[DEFAULT_PRESET]))
+
+
+def on_preset() -> None:
+    name = st.session_state.get("preset", DEFAULT_PRESET)
+    if name == "custom":  # start editing from what was on screen
+        if not (st.session_state.get("stack") or "").strip():
+            st.session_state["stack"] = preset_text(st.session_state.get("_rf_prev_preset", DEFAULT_PRESET))
+    else:
+        st.session_state["stack"] = ""
+
+
+def on_stack_text() -> None:
+    if (st.session_state.get("stack") or "").strip():
+        st.session_state["preset"] = "custom"
+    else:
+        st.session_state["preset"] = st.session_state.get("_rf_prev_preset", DEFAULT_PRESET)
+
+
+def on_editor(editor_key: str, base_rows: list[dict]) -> None:
+    """Apply the editor's delta to the rows it was given, write the string back."""
+    rows = core.apply_table_edits(base_rows, st.session_state.get(editor_key) or {}, EDIT_COLS)
+    st.session_state["stack"] = core.encode_stack(rows)
+    st.session_state["preset"] = "custom"
+
+
+def editor_frame(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=EDIT_COLS)
+    for col in EDIT_COLS[1:]:
+        vals = pd.to_numeric(df[col], errors="coerce")
+        whole = vals.dropna()
+        df[col] = vals.astype("Int64") if (whole == whole.round()).all() else vals
+    df.index = pd.RangeIndex(1, len(df) + 1)
+    return df
+
+
+def error_text(err: core.RowError) -> str:
+    field = t(f"{P}.col_{err.field}") if err.field else ""
+    return t(f"{P}.err_{err.kind}", row=err.row, field=field, value=err.value, max=core.MAX_LAYERS)
+
+
+# ---------------------------------------------------------------------------
+# Cached computation
+# ---------------------------------------------------------------------------
+
+
+def _threads() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # a shared 2-core machine: one thread is faster than two fighting
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def measured_fields(text: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """(ones field, random-weight field or None if too costly, number of random networks)."""
+    _threads()
+    layers, _ = core.parse_stack(text, n)
+    ones = core.measured_receptive_field(layers, n, "ones", seed)
+    per_net = core.measurement_cost(layers, n) * 4 * 4  # 4 x 4 channels per network
+    nets = int(min(8, COST_BUDGET // max(per_net, 1)))
+    rand = core.measured_receptive_field(layers, n, "random", seed, num_seeds=nets) if nets >= 1 else None
+    return ones, rand, nets
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def erf_curve(text: str, n: int, seed: int) -> pd.DataFrame:
+    _threads()
+    layers, _ = core.parse_stack(text, n)
+    res = core.erf_ratio_by_depth(layers, n, seed, max_points=16)
+    return pd.DataFrame(res)
+
+
+def analyse(text: str, n: int, names: list[str] | None) -> dict:
+    """Validate the stack and compute the per-layer statistics (raises ValueError with the message)."""
+    layers, errors = core.parse_stack(text, n)
+    if errors:
+        raise ValueError(" ".join(error_text(e) for e in errors[:3]))
+    stats = core.receptive_field(layers)
+    sizes = core.output_size(layers, n)
+    if names is None or len(names) != len(layers):
+        names = [f"{'conv' if x.kind == 'conv' else 'pool'}{i}" for i, x in enumerate(layers, start=1)]
+    table = pd.DataFrame(
+        {
+            "layer": np.arange(1, len(layers) + 1),
+            "name": names,
+            "kind": [x.kind for x in layers],
+            "kernel": [x.kernel for x in layers],
+            "stride": [x.stride for x in layers],
+            "padding": [x.padding for x in layers],
+            "dilation": [x.dilation for x in layers],
+            "rf": [s.size for s in stats],
+            "jump": [s.jump for s in stats],
+            "eff_padding": [s.padding for s in stats],
+            "centre0": [s.centre for s in stats],
+            "out_size": sizes,
+        }
+    )
+    return {"text": core.layers_to_string(layers), "layers": layers, "stats": stats, "sizes": sizes, "n": n, "table": table}
+
+
+# ---------------------------------------------------------------------------
+# Figures. Each figure's Vega-Lite spec is built once per (inputs, language,
+# lecture mode) and cached: Altair's schema validation alone costs ~80 ms a
+# chart, which would blow the 100 ms warm-rerun budget with six charts.
+# ---------------------------------------------------------------------------
+
+
+def to_spec(chart: alt.TopLevelMixin, chart_height: int) -> dict:
+    """The same look as ui.charts.show, as a plain dict (built without re-validation)."""
+    label, title = (16, 18) if is_lecture() else (12, 13)
+    if isinstance(chart, alt.Chart | alt.LayerChart):
+        chart = chart.properties(height=chart_height)
+    chart = (
+        chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
+        .configure_legend(labelFontSize=label, titleFontSize=title, orient="bottom")
+        .configure_title(fontSize=title + 2)
+    )
+    return chart.to_dict(validate=False)
+
+
+def show_spec(spec: dict) -> None:
+    st.vega_lite_chart(spec, width="stretch")
+
+
+def tower_figure(res: dict, unit: int) -> alt.LayerChart:
+    """Layer m (0 = image) on the y axis; each unit drawn at its centre in input pixels, S_m wide."""
+    layers, stats, sizes, n = res["layers"], res["stats"], res["sizes"], res["n"]
+    feed = core.feeding_units(layers, unit)
+    centres = [0.0] + [s.centre for s in stats]  # centre of unit 0 of layer m
+    jumps = [1] + [s.jump for s in stats]
+    counts = [n] + sizes
+    lab_layer, lab_used, lab_pad = t(f"{P}.tw_layer_units"), t(f"{P}.tw_feeds"), t(f"{P}.tw_padding")
+    names = [t(f"{P}.input_image")] + list(res["table"]["name"])
+    rows = []
+    for m, idx in enumerate(feed):
+        c, S, cnt = centres[m], jumps[m], counts[m]
+        rows.append((m, c - S / 2, c + (cnt - 1) * S + S / 2, lab_layer, names[m], 0, cnt - 1))
+        if idx.size == 0:
+            continue
+        # runs of consecutive unit indices, split where they cross into the padding
+        cuts = np.flatnonzero(np.diff(idx) != 1) + 1
+        for run in np.split(idx, cuts):
+            for part in (run[run < 0], run[(run >= 0) & (run < cnt)], run[run >= cnt]):
+                if part.size:
+                    inside = 0 <= part[0] < cnt
+                    rows.append(
+                        (m, c + part[0] * S - S / 2, c + part[-1] * S + S / 2, lab_used if inside else lab_pad,
+                         names[m], int(part[0]), int(part[-1]))
+                    )  # fmt: skip
+    if len(rows) > charts.MAX_ROWS:  # fall back to one interval per layer
+        rows = [r for r in rows if r[3] == lab_layer]
+        for m, (a, b) in enumerate(core.tower(layers, unit)):
+            c, S = centres[m], jumps[m]
+            rows.append((m, c + a * S - S / 2, c + b * S + S / 2, lab_used, names[m], a, b))
+    df = pd.DataFrame(rows, columns=["depth", "x0", "x1", "what", "name", "first", "last"])
+    df["y0"], df["y1"] = df.depth - 0.42, df.depth + 0.42
+    bg = df[df.what == lab_layer].assign(y0=lambda d: d.depth - 0.12, y1=lambda d: d.depth + 0.12)
+    fg = df[df.what != lab_layer]
+    x_title, y_title = t(f"{P}.tw_x"), t(f"{P}.tw_y")
+    color = alt.Color(
+        "what:N",
+        title=t(f"{P}.tw_legend"),
+        scale=alt.Scale(domain=[lab_layer, lab_used, lab_pad], range=["#c7c7c7", "#1f77b4", "#ff7f0e"]),
+    )
+    tooltip = [alt.Tooltip("name:N", title=t(f"{P}.col_name")), alt.Tooltip("what:N", title=t(f"{P}.tw_legend")),
+               alt.Tooltip("first:Q", title=t(f"{P}.tw_first")), alt.Tooltip("last:Q", title=t(f"{P}.tw_last"))]  # fmt: skip
+    enc = dict(x=alt.X("x0:Q", title=x_title), x2="x1:Q", y=alt.Y("y0:Q", title=y_title), y2="y1:Q",
+               color=color, tooltip=tooltip)  # fmt: skip
+    base = alt.Chart(bg).mark_rect(opacity=0.9).encode(**enc)
+    top = alt.Chart(fg).mark_rect(opacity=0.85, stroke="white", strokeWidth=0.3).encode(**enc)
+    edges = alt.Chart(pd.DataFrame({"x": [-0.5, n - 0.5]})).mark_rule(strokeDash=[4, 3], color="#555").encode(x="x:Q")
+    return alt.layer(base, top, edges)
+
+
+def heat_frame(field: np.ndarray, box: tuple[int, int], log: bool) -> tuple[pd.DataFrame, tuple[float, float]]:
+    """Crop the field to the theoretical box (plus a margin) and block-sum it to <= HEAT x HEAT cells."""
+    n = field.shape[0]
+    a, b = box
+    margin = max((b - a + 1) // 4, 4)
+    lo, hi = max(min(a, n - 1) - margin, 0), min(max(b, 0) + margin, n - 1)
+    crop = field[lo : hi + 1, lo : hi + 1]
+    f = max(1, math.ceil(crop.shape[0] / HEAT))
+    m = math.ceil(crop.shape[0] / f) * f
+    padded = np.zeros((m, m), dtype=float)
+    padded[: crop.shape[0], : crop.shape[1]] = crop
+    blocks = padded.reshape(m // f, f, m // f, f).sum(axis=(1, 3))  # (cells, cells)
+    v = blocks / max(blocks.max(), 1e-30)
+    if log:
+        v = np.log10(np.maximum(v, 1e-8))
+    iy, ix = np.meshgrid(np.arange(v.shape[0]), np.arange(v.shape[1]), indexing="ij")
+    df = pd.DataFrame(
+        {
+            "x0": lo + ix.ravel() * f - 0.5,
+            "y0": lo + iy.ravel() * f - 0.5,
+            "value": v.ravel(),
+        }
+    )
+    df["x1"], df["y1"] = df.x0 + f, df.y0 + f
+    df = df[(df.x0 <= hi) & (df.y0 <= hi)]
+    return df, (lo - 0.5, hi + 0.5)
+
+
+def heat_figure(field: np.ndarray, box: tuple[int, int], log: bool, title: str) -> alt.LayerChart:
+    df, dom = heat_frame(field, box, log)
+    vtitle = t(f"{P}.heat_log") if log else t(f"{P}.heat_lin")
+    scale_x = alt.Scale(domain=list(dom), nice=False, zero=False)
+    scale_y = alt.Scale(domain=[dom[1], dom[0]], nice=False, zero=False)  # image rows grow downwards
+    heat = (
+        alt.Chart(df)
+        .mark_rect()
+        .encode(
+            x=alt.X("x0:Q", title=t(f"{P}.heat_x"), scale=scale_x),
+            x2="x1:Q",
+            y=alt.Y("y0:Q", title=t(f"{P}.heat_y"), scale=scale_y),
+            y2="y1:Q",
+            color=alt.Color("value:Q", title=vtitle, scale=alt.Scale(scheme="viridis")),
+            tooltip=[alt.Tooltip("x0:Q", title="x"), alt.Tooltip("y0:Q", title="y"), alt.Tooltip("value:Q", format=".3g")],
+        )
+    )
+    a, b = box
+    frame = pd.DataFrame({"x0": [a - 0.5], "x1": [b + 0.5], "y0": [a - 0.5], "y1": [b + 0.5]})
+    rect = alt.Chart(frame).mark_rect(fill=None, stroke="#ff4b4b", strokeWidth=2, strokeDash=[6, 3], clip=True)
+    rect = rect.encode(x="x0:Q", x2="x1:Q", y="y0:Q", y2="y1:Q")
+    return alt.layer(heat, rect).properties(title=title)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def tower_spec(text: str, n: int, names: tuple[str, ...], unit: int, height: int, lang: str, lecture: bool) -> dict:
+    return to_spec(tower_figure(analyse(text, n, list(names)), unit), height)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def depth_spec(text: str, n: int, height: int, lang: str, lecture: bool) -> dict:
+    stats = core.receptive_field(core.parse_stack(text, n)[0])
+    depth_df = pd.DataFrame({"depth": np.arange(len(stats) + 1), "rf": [1] + [s.size for s in stats]})
+    line = charts.line(depth_df, "depth", "rf", x_title=t(f"{P}.depth"), y_title=t(f"{P}.col_rf"), points=True)
+    img = alt.Chart(pd.DataFrame({"y": [n], "label": [t(f"{P}.image_size", n=n)]}))
+    rule = img.mark_rule(color="#ff4b4b", strokeDash=[6, 3]).encode(y="y:Q")
+    label = img.mark_text(align="left", dx=4, dy=-7, color="#ff4b4b").encode(y="y:Q", x=alt.value(4), text="label:N")
+    return to_spec(alt.layer(line, rule, label), height)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def ratio_spec(text: str, n: int, seed: int, height: int, lang: str, lecture: bool) -> dict:
+    curve = erf_curve(text, n, seed)
+    ratio_df = pd.concat(
+        [
+            pd.DataFrame({"depth": curve.depth, "ratio": curve.ratio, "weights": t(f"{P}.w_random")}),
+            pd.DataFrame({"depth": curve.depth, "ratio": curve.erf_ones / curve.rf_visible, "weights": t(f"{P}.w_ones")}),
+        ]
+    )
+    chart = charts.line(
+        ratio_df, "depth", "ratio", color="weights", color_title=t(f"{P}.weights"),
+        x_title=t(f"{P}.depth"), y_title=t(f"{P}.ratio_axis"), points=True,
+    )  # fmt: skip
+    return to_spec(chart, height)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def heat_spec(
+    text: str, n: int, seed: int, which: str, log: bool, height: int, lang: str, lecture: bool
+) -> tuple[dict | None, str]:
+    """(spec or None, caption) of one heat map: which = "ones" or "random"."""
+    layers, _ = core.parse_stack(text, n)
+    last = core.receptive_field(layers)[-1]
+    centre = (core.output_size(layers, n)[-1] - 1) // 2
+    box = (last.start(centre), last.end(centre))
+    ones, rand, nets = measured_fields(text, n, seed)
+    if which == "ones":
+        lo, hi = core.support_extent(ones, 0)
+        caption = t(f"{P}.support", lo=lo, hi=hi, w=hi - lo + 1, a=box[0], b=box[1])
+        return to_spec(heat_figure(ones, box, log, t(f"{P}.heat_ones")), height), caption
+    if rand is None:
+        return None, t(f"{P}.too_costly")
+    visible = min(box[1], n - 1) - max(box[0], 0) + 1
+    erf = core.effective_size(rand)
+    caption = t(f"{P}.erf_caption", erf=f"{erf:.0f}", r=visible, ratio=f"{erf / max(visible, 1):.2f}")
+    return to_spec(heat_figure(rand, box, log, t(f"{P}.heat_random", k=nets)), height), caption
+
+
+
+# ---------------------------------------------------------------------------
+# 1. Title, lead; 2. controls
+# ---------------------------------------------------------------------------
+
+page.header(P)
+left, right = page.columns()
+
+with left:
+    preset = st.selectbox(
+        t(f"{P}.preset"),
+        PRESET_KEYS,
+        format_func=lambda k: t(f"{P}.preset_{k}"),
+        key="preset",
+        bind="query-params",
+        on_change=on_preset,
+    )
+    if preset != "custom":
+        st.session_state["_rf_prev_preset"] = preset
+    text_in = st.text_input(
+        t(f"{P}.stack"),
+        key="stack",
+        bind="query-params",
+        on_change=on_stack_text,
+        placeholder=preset_text(preset if preset != "custom" else st.session_state.get("_rf_prev_preset", DEFAULT_PRESET)),
+        help=t(f"{P}.stack_help"),
+    )
+    n = st.slider(t(f"{P}.input_size"), 16, core.MAX_MEASURE_SIZE, 224, 1, key="n", bind="query-params",
+                  help=t(f"{P}.input_size_help"))  # fmt: skip
+
+text = (text_in or "").strip()
+if text:
+    source_text, names = text, None
+else:
+    name = preset if preset in core.PRESETS else st.session_state.get("_rf_prev_preset", DEFAULT_PRESET)
+    source_text, names = preset_text(name), [x.name for x in core.PRESETS.get(name, core.PRESETS[DEFAULT_PRESET])]
+
+res = page.keep_last_good(f"{P}_result", lambda: analyse(source_text, n, names), lambda e: str(e))
+if res is None:  # first visit with a bad stack: show the default network under the warning
+    res = analyse(preset_text(DEFAULT_PRESET), n, [x.name for x in core.PRESETS[DEFAULT_PRESET]])
+layers, stats, sizes = res["layers"], res["stats"], res["sizes"]
+n_shown = res["n"]
+last = stats[-1]
+out_last = sizes[-1]
+
+with left:
+    unit_max = max(out_last - 1, 0)
+    if int(st.session_state.get("unit", 0) or 0) > unit_max:
+        st.session_state["unit"] = unit_max
+    unit = int(
+        st.number_input(t(f"{P}.unit"), 0, max(unit_max, 0), 0, 1, key="unit", bind="query-params",
+                        help=t(f"{P}.unit_help"))  # fmt: skip
+    )
+    unit = min(unit, unit_max)
+    seed = widgets.seed()
+    log_scale = st.toggle(t(f"{P}.log_scale"), False, key="log", bind="query-params", help=t(f"{P}.log_help"))
+
+# ---------------------------------------------------------------------------
+# 3. Main figure: the tower, and the headline numbers
+# ---------------------------------------------------------------------------
+
+with right:
+    st.markdown(f"**{t(f'{P}.tower_title', unit=unit, layer=res['table']['name'].iloc[-1])}**")
+    tall = min(max(12 * (len(layers) + 1), 260), 430)
+    names_t = tuple(res["table"]["name"])
+    show_spec(tower_spec(res["text"], n_shown, names_t, unit, charts.height(tall), current_lang(), is_lecture()))
+    m = st.columns(4)
+    m[0].metric(t(f"{P}.m_rf"), f"{last.size}", help=t(f"{P}.m_rf_help"))
+    m[1].metric(t(f"{P}.m_jump"), f"{last.jump}")
+    m[2].metric(t(f"{P}.m_pad"), f"{last.padding}")
+    m[3].metric(t(f"{P}.m_out"), f"{out_last}")
+    a, b = last.start(unit), last.end(unit)
+    st.caption(t(f"{P}.window", unit=unit, a=a, b=b, r=last.size, n_minus=n_shown - 1))
+
+page.prose(t(f"{P}.explain_tower"))
+
+# ---------------------------------------------------------------------------
+# The stack: editor and per-layer table
+# ---------------------------------------------------------------------------
+
+st.subheader(t(f"{P}.stack_title"))
+ed_col, tab_col = st.columns([1, 1.45], gap="medium")
+with ed_col:
+    raw_rows, parse_errors = core.decode_stack(source_text)
+    if parse_errors and parse_errors[0].kind != "empty":  # unreadable tokens: edit what was last good
+        raw_rows = [core.layer_to_row(x) for x in layers]
+    base_rows = [{k: r.get(k) for k in EDIT_COLS} for r in raw_rows]
+    editor_key = "rf_editor_" + hashlib.sha1(source_text.encode()).hexdigest()[:12]
+    st.data_editor(
+        editor_frame(base_rows),
+        key=editor_key,
+        num_rows="dynamic",
+        height=320,
+        on_change=on_editor,
+        args=(editor_key, base_rows),
+        column_config={
+            "_index": st.column_config.NumberColumn(t(f"{P}.col_row"), disabled=True),
+            "kind": st.column_config.SelectboxColumn(t(f"{P}.col_kind"), options=["conv", "pool"], required=True),
+            "kernel": st.column_config.NumberColumn(t(f"{P}.col_kernel"), help=t(f"{P}.col_kernel_help")),
+            "stride": st.column_config.NumberColumn(t(f"{P}.col_stride")),
+            "padding": st.column_config.NumberColumn(t(f"{P}.col_padding"), help=t(f"{P}.col_padding_help")),
+            "dilation": st.column_config.NumberColumn(t(f"{P}.col_dilation")),
+            "padding_right": st.column_config.NumberColumn(t(f"{P}.col_padding_right"), help=t(f"{P}.col_padding_right_help")),
+        },
+    )
+    st.caption(t(f"{P}.editor_caption"))
+with tab_col:
+    shown = res["table"].rename(
+        columns={
+            "layer": t(f"{P}.col_row"),
+            "name": t(f"{P}.col_name"),
+            "kind": t(f"{P}.col_kind"),
+            "kernel": "k",
+            "stride": "s",
+            "padding": "p",
+            "dilation": "d",
+            "rf": t(f"{P}.col_rf"),
+            "jump": t(f"{P}.col_jump"),
+            "eff_padding": t(f"{P}.col_eff_padding"),
+            "centre0": t(f"{P}.col_centre"),
+            "out_size": t(f"{P}.col_out"),
+        }
+    )
+    st.dataframe(shown, hide_index=True, height=320)
+
+# ---------------------------------------------------------------------------
+# Growth with depth: RF size, and the effective / theoretical ratio
+# ---------------------------------------------------------------------------
+
+LANG, LECT = current_lang(), is_lecture()
+g1, g2 = st.columns(2, gap="medium")
+with g1:
+    st.markdown(f"**{t(f'{P}.rf_depth_title')}**")
+    show_spec(depth_spec(res["text"], n_shown, charts.height(260), LANG, LECT))
+with g2:
+    st.markdown(f"**{t(f'{P}.ratio_title')}**")
+    with st.spinner(t(f"{P}.measuring")):
+        show_spec(ratio_spec(res["text"], n_shown, seed, charts.height(260), LANG, LECT))
+
+page.prose(t(f"{P}.explain_depth"))
+
+# ---------------------------------------------------------------------------
+# Measured (ones) and effective (random) fields in 2-D
+# ---------------------------------------------------------------------------
+
+st.subheader(t(f"{P}.heat_title"))
+h1, h2 = st.columns(2, gap="medium")
+for col, which in ((h1, "ones"), (h2, "random")):
+    with col, st.spinner(t(f"{P}.measuring")):
+        spec, caption = heat_spec(res["text"], n_shown, seed, which, log_scale, charts.height(330), LANG, LECT)
+        if spec is None:
+            st.info(caption)
+        else:
+            show_spec(spec)
+            st.caption(caption)
+
+page.prose(t(f"{P}.explain_heat"))
+
+# ---------------------------------------------------------------------------
+# 4. Try this; 5. the math; 6. download
+# ---------------------------------------------------------------------------
+
+page.try_this(
+    P,
+    {
+        "small_vs_large": {"preset": "custom", "stack": "c3p1,c3p1,c3p1", "n": 64, "unit": 0},
+        "stride_early": {"preset": "custom", "stack": "c3s2p1,c3p1,c3p1,c3p1", "n": 64, "unit": 0},
+        "dilation": {"preset": "custom", "stack": "c3p1,c3p2d2,c3p4d4,c3p8d8", "n": 64, "unit": 0},
+        "exceeds_image": {"preset": "resnet50_tv", "stack": "", "n": 128, "unit": 0},
+    },
+)
+
+page.math(
+    P,
+    [
+        (r"\mathrm{RF}_{L}=1,\qquad \mathrm{RF}_{n-1}=(\mathrm{RF}_{n}-1)\,s_n+k'_n,\qquad k'=d\,(k-1)+1",
+         t(f"{P}.src_topdown")),
+        (r"r_0=\sum_{l=1}^{L}(k'_l-1)\prod_{i=1}^{l-1}s_i+1,\qquad S_0=\prod_{l=1}^{L}s_l", t(f"{P}.src_closed")),
+        (r"P_0=\sum_{l=1}^{L}p_l\prod_{i=1}^{l-1}s_i,\qquad u_0=u\,S_0-P_0,\quad v_0=u_0+r_0-1", t(f"{P}.src_padding")),
+        (r"n_l=\left\lfloor\frac{n_{l-1}+p_l+p^{\mathrm{right}}_l-k'_l}{s_l}\right\rfloor+1", t(f"{P}.src_size")),
+        (r"g_{ij}=\mathbb{E}\left|\frac{\partial y_{c}}{\partial x_{ij}}\right|,\qquad"
+         r"\mathrm{ERF}\propto\sqrt{L}\ \text{while}\ r_0\propto L", t(f"{P}.src_erf")),
+    ],  # fmt: skip
+)
+
+page.download_csv(res["table"], f"{P}_{preset}_n{n_shown}.csv")
