@@ -290,6 +290,15 @@ PRESETS: dict[str, list[Layer]] = {
 """Main path of each network, up to its last spatial layer (VGG-16: pool5;
 AlexNet v2: pool5; ResNet-50: the last unit of block 4)."""
 
+PRESET_NAMES: dict[str, str] = {
+    "vgg16": "VGG-16",
+    "alexnet_v2": "AlexNet v2",
+    "resnet50_slim": "ResNet-50 v1 · TF-Slim",
+    "resnet50_tv": "ResNet-50 · torchvision",
+    "dilated": "Dilated · Yu & Koltun",
+}
+"""Proper names, the same in every language (a selectbox puts its label in the URL)."""
+
 
 # ---------------------------------------------------------------------------
 # A compact text form of a stack (URL friendly) and validation
@@ -366,9 +375,23 @@ def apply_table_edits(rows: list[dict], delta: dict, columns: list[str]) -> list
             del out[i]
     for added in delta.get("added_rows") or []:
         if added.get("kind") == "pool":
-            new = {"kind": "pool", "kernel": 2, "stride": 2, "padding": 0, "dilation": 1, "padding_right": None}
+            new = {
+                "kind": "pool",
+                "kernel": 2,
+                "stride": 2,
+                "padding": 0,
+                "dilation": 1,
+                "padding_right": None,
+            }
         else:
-            new = {"kind": "conv", "kernel": 3, "stride": 1, "padding": 1, "dilation": 1, "padding_right": None}
+            new = {
+                "kind": "conv",
+                "kernel": 3,
+                "stride": 1,
+                "padding": 1,
+                "dilation": 1,
+                "padding_right": None,
+            }
         new.update({k: v for k, v in added.items() if k in columns and v is not None})
         out.append(new)
     return out

@@ -18,23 +18,28 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
+from ui.i18n import current_lang, t
+from ui.layout import is_lecture
 
 from core import receptive_field as core
 from ui import charts, page, widgets
-from ui.i18n import current_lang, t
-from ui.layout import is_lecture
 
 P = "receptive_field"
 DEFAULT_PRESET = "vgg16"
 PRESET_KEYS = [*core.PRESETS, "custom"]
 HEAT = 48  # heat maps: at most HEAT x HEAT cells (<= 2,304 rows per chart)
-COST_BUDGET = 6e7  # multiply-adds for one 2-D random-weight measurement (~0.5 s on one core)
+COST_BUDGET = 2e8  # multiply-adds for one 2-D random-weight measurement (~1 s on one core)
 EDIT_COLS = ["kind", "kernel", "stride", "padding", "dilation", "padding_right"]
 
 
 # ---------------------------------------------------------------------------
 # State: preset + compact stack string (both in the URL) <-> the table editor
 # ---------------------------------------------------------------------------
+
+
+def preset_label(key: str) -> str:
+    """Language-neutral labels: the URL holds the label, so a link works in both languages."""
+    return core.PRESET_NAMES.get(key, "Custom · 自定义")
 
 
 def preset_text(name: str) -> str:
@@ -135,7 +140,14 @@ def analyse(text: str, n: int, names: list[str] | None) -> dict:
             "out_size": sizes,
         }
     )
-    return {"text": core.layers_to_string(layers), "layers": layers, "stats": stats, "sizes": sizes, "n": n, "table": table}
+    return {
+        "text": core.layers_to_string(layers),
+        "layers": layers,
+        "stats": stats,
+        "sizes": sizes,
+        "n": n,
+        "table": table,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -158,8 +170,8 @@ def to_spec(chart: alt.TopLevelMixin, chart_height: int) -> dict:
     return chart.to_dict(validate=False)
 
 
-def show_spec(spec: dict) -> None:
-    st.vega_lite_chart(spec, width="stretch")
+def show_spec(spec: dict, width: str = "stretch") -> None:
+    st.vega_lite_chart(spec, width=width)
 
 
 def tower_figure(res: dict, unit: int) -> alt.LayerChart:
@@ -199,7 +211,8 @@ def tower_figure(res: dict, unit: int) -> alt.LayerChart:
     x_title, y_title = t(f"{P}.tw_x"), t(f"{P}.tw_y")
     color = alt.Color(
         "what:N",
-        title=t(f"{P}.tw_legend"),
+        title=None,
+        legend=alt.Legend(orient="top"),
         scale=alt.Scale(domain=[lab_layer, lab_used, lab_pad], range=["#c7c7c7", "#1f77b4", "#ff7f0e"]),
     )
     tooltip = [alt.Tooltip("name:N", title=t(f"{P}.col_name")), alt.Tooltip("what:N", title=t(f"{P}.tw_legend")),
@@ -208,11 +221,17 @@ def tower_figure(res: dict, unit: int) -> alt.LayerChart:
                color=color, tooltip=tooltip)  # fmt: skip
     base = alt.Chart(bg).mark_rect(opacity=0.9).encode(**enc)
     top = alt.Chart(fg).mark_rect(opacity=0.85, stroke="white", strokeWidth=0.3).encode(**enc)
-    edges = alt.Chart(pd.DataFrame({"x": [-0.5, n - 0.5]})).mark_rule(strokeDash=[4, 3], color="#555").encode(x="x:Q")
+    edges = (
+        alt.Chart(pd.DataFrame({"x": [-0.5, n - 0.5]}))
+        .mark_rule(strokeDash=[4, 3], color="#555")
+        .encode(x="x:Q")
+    )
     return alt.layer(base, top, edges)
 
 
-def heat_frame(field: np.ndarray, box: tuple[int, int], log: bool) -> tuple[pd.DataFrame, tuple[float, float]]:
+def heat_frame(
+    field: np.ndarray, box: tuple[int, int], log: bool
+) -> tuple[pd.DataFrame, tuple[float, float]]:
     """Crop the field to the theoretical box (plus a margin) and block-sum it to <= HEAT x HEAT cells."""
     n = field.shape[0]
     a, b = box
@@ -235,7 +254,8 @@ def heat_frame(field: np.ndarray, box: tuple[int, int], log: bool) -> tuple[pd.D
             "value": v.ravel(),
         }
     )
-    df["x1"], df["y1"] = df.x0 + f, df.y0 + f
+    # cells overlap by a quarter so the canvas shows no antialiasing seams between them
+    df["x1"], df["y1"] = df.x0 + 1.25 * f, df.y0 + 1.25 * f
     df = df[(df.x0 <= hi) & (df.y0 <= hi)]
     return df, (lo - 0.5, hi + 0.5)
 
@@ -253,19 +273,39 @@ def heat_figure(field: np.ndarray, box: tuple[int, int], log: bool, title: str) 
             x2="x1:Q",
             y=alt.Y("y0:Q", title=t(f"{P}.heat_y"), scale=scale_y),
             y2="y1:Q",
-            color=alt.Color("value:Q", title=vtitle, scale=alt.Scale(scheme="viridis")),
-            tooltip=[alt.Tooltip("x0:Q", title="x"), alt.Tooltip("y0:Q", title="y"), alt.Tooltip("value:Q", format=".3g")],
+            color=alt.Color(
+                "value:Q",
+                title=vtitle,
+                scale=alt.Scale(scheme="viridis"),
+                legend=alt.Legend(orient="bottom", gradientLength=220),
+            ),
+            tooltip=[
+                alt.Tooltip("x0:Q", title="x"),
+                alt.Tooltip("y0:Q", title="y"),
+                alt.Tooltip("value:Q", format=".3g"),
+            ],
         )
     )
     a, b = box
     frame = pd.DataFrame({"x0": [a - 0.5], "x1": [b + 0.5], "y0": [a - 0.5], "y1": [b + 0.5]})
-    rect = alt.Chart(frame).mark_rect(fill=None, stroke="#ff4b4b", strokeWidth=2, strokeDash=[6, 3], clip=True)
+    rect = alt.Chart(frame).mark_rect(
+        fill=None, stroke="#ff4b4b", strokeWidth=2, strokeDash=[6, 3], clip=True
+    )
     rect = rect.encode(x="x0:Q", x2="x1:Q", y="y0:Q", y2="y1:Q")
     return alt.layer(heat, rect).properties(title=title)
 
 
+def square(spec: dict, side: int) -> dict:
+    """A heat map over a square patch of the image is drawn square: fixed plot width = height."""
+    spec["width"], spec["height"] = side, side
+    spec["autosize"] = {"type": "pad"}  # width/height are the plot; axes and legend come on top
+    return spec
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def tower_spec(text: str, n: int, names: tuple[str, ...], unit: int, height: int, lang: str, lecture: bool) -> dict:
+def tower_spec(
+    text: str, n: int, names: tuple[str, ...], unit: int, height: int, lang: str, lecture: bool
+) -> dict:
     return to_spec(tower_figure(analyse(text, n, list(names)), unit), height)
 
 
@@ -273,10 +313,14 @@ def tower_spec(text: str, n: int, names: tuple[str, ...], unit: int, height: int
 def depth_spec(text: str, n: int, height: int, lang: str, lecture: bool) -> dict:
     stats = core.receptive_field(core.parse_stack(text, n)[0])
     depth_df = pd.DataFrame({"depth": np.arange(len(stats) + 1), "rf": [1] + [s.size for s in stats]})
-    line = charts.line(depth_df, "depth", "rf", x_title=t(f"{P}.depth"), y_title=t(f"{P}.col_rf"), points=True)
+    line = charts.line(
+        depth_df, "depth", "rf", x_title=t(f"{P}.depth"), y_title=t(f"{P}.col_rf"), points=True
+    )
     img = alt.Chart(pd.DataFrame({"y": [n], "label": [t(f"{P}.image_size", n=n)]}))
     rule = img.mark_rule(color="#ff4b4b", strokeDash=[6, 3]).encode(y="y:Q")
-    label = img.mark_text(align="left", dx=4, dy=-7, color="#ff4b4b").encode(y="y:Q", x=alt.value(4), text="label:N")
+    label = img.mark_text(align="left", dx=4, dy=-7, color="#ff4b4b").encode(
+        y="y:Q", x=alt.value(4), text="label:N"
+    )
     return to_spec(alt.layer(line, rule, label), height)
 
 
@@ -286,13 +330,25 @@ def ratio_spec(text: str, n: int, seed: int, height: int, lang: str, lecture: bo
     ratio_df = pd.concat(
         [
             pd.DataFrame({"depth": curve.depth, "ratio": curve.ratio, "weights": t(f"{P}.w_random")}),
-            pd.DataFrame({"depth": curve.depth, "ratio": curve.erf_ones / curve.rf_visible, "weights": t(f"{P}.w_ones")}),
+            pd.DataFrame(
+                {
+                    "depth": curve.depth,
+                    "ratio": curve.erf_ones / curve.rf_visible,
+                    "weights": t(f"{P}.w_ones"),
+                }
+            ),
         ]
     )
-    chart = charts.line(
-        ratio_df, "depth", "ratio", color="weights", color_title=t(f"{P}.weights"),
-        x_title=t(f"{P}.depth"), y_title=t(f"{P}.ratio_axis"), points=True,
-    )  # fmt: skip
+    chart = (
+        alt.Chart(ratio_df)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("depth:Q", title=t(f"{P}.depth")),
+            y=alt.Y("ratio:Q", title=t(f"{P}.ratio_axis"), scale=alt.Scale(domain=[0, 1.05])),
+            color=alt.Color("weights:N", title=None, legend=alt.Legend(orient="top")),
+            tooltip=["depth", alt.Tooltip("ratio:Q", format=".2f"), "weights"],
+        )
+    )
     return to_spec(chart, height)
 
 
@@ -309,14 +365,15 @@ def heat_spec(
     if which == "ones":
         lo, hi = core.support_extent(ones, 0)
         caption = t(f"{P}.support", lo=lo, hi=hi, w=hi - lo + 1, a=box[0], b=box[1])
-        return to_spec(heat_figure(ones, box, log, t(f"{P}.heat_ones")), height), caption
+        return square(to_spec(heat_figure(ones, box, log, t(f"{P}.heat_ones")), height), height), caption
     if rand is None:
         return None, t(f"{P}.too_costly")
     visible = min(box[1], n - 1) - max(box[0], 0) + 1
     erf = core.effective_size(rand)
     caption = t(f"{P}.erf_caption", erf=f"{erf:.0f}", r=visible, ratio=f"{erf / max(visible, 1):.2f}")
-    return to_spec(heat_figure(rand, box, log, t(f"{P}.heat_random", k=nets)), height), caption
-
+    return square(
+        to_spec(heat_figure(rand, box, log, t(f"{P}.heat_random", k=nets)), height), height
+    ), caption
 
 
 # ---------------------------------------------------------------------------
@@ -330,11 +387,12 @@ with left:
     preset = st.selectbox(
         t(f"{P}.preset"),
         PRESET_KEYS,
-        format_func=lambda k: t(f"{P}.preset_{k}"),
+        format_func=preset_label,
         key="preset",
         bind="query-params",
         on_change=on_preset,
     )
+    st.caption(t(f"{P}.preset_{preset}"))
     if preset != "custom":
         st.session_state["_rf_prev_preset"] = preset
     text_in = st.text_input(
@@ -342,7 +400,9 @@ with left:
         key="stack",
         bind="query-params",
         on_change=on_stack_text,
-        placeholder=preset_text(preset if preset != "custom" else st.session_state.get("_rf_prev_preset", DEFAULT_PRESET)),
+        placeholder=preset_text(
+            preset if preset != "custom" else st.session_state.get("_rf_prev_preset", DEFAULT_PRESET)
+        ),
         help=t(f"{P}.stack_help"),
     )
     n = st.slider(t(f"{P}.input_size"), 16, core.MAX_MEASURE_SIZE, 224, 1, key="n", bind="query-params",
@@ -353,7 +413,10 @@ if text:
     source_text, names = text, None
 else:
     name = preset if preset in core.PRESETS else st.session_state.get("_rf_prev_preset", DEFAULT_PRESET)
-    source_text, names = preset_text(name), [x.name for x in core.PRESETS.get(name, core.PRESETS[DEFAULT_PRESET])]
+    source_text, names = (
+        preset_text(name),
+        [x.name for x in core.PRESETS.get(name, core.PRESETS[DEFAULT_PRESET])],
+    )
 
 res = page.keep_last_good(f"{P}_result", lambda: analyse(source_text, n, names), lambda e: str(e))
 if res is None:  # first visit with a bad stack: show the default network under the warning
@@ -368,8 +431,16 @@ with left:
     if int(st.session_state.get("unit", 0) or 0) > unit_max:
         st.session_state["unit"] = unit_max
     unit = int(
-        st.number_input(t(f"{P}.unit"), 0, max(unit_max, 0), 0, 1, key="unit", bind="query-params",
-                        help=t(f"{P}.unit_help"))  # fmt: skip
+        st.number_input(
+            t(f"{P}.unit"),
+            0,
+            max(unit_max, 0),
+            0,
+            1,
+            key="unit",
+            bind="query-params",
+            help=t(f"{P}.unit_help"),
+        )  # fmt: skip
     )
     unit = min(unit, unit_max)
     seed = widgets.seed()
@@ -381,9 +452,11 @@ with left:
 
 with right:
     st.markdown(f"**{t(f'{P}.tower_title', unit=unit, layer=res['table']['name'].iloc[-1])}**")
-    tall = min(max(12 * (len(layers) + 1), 260), 430)
+    tall = min(max(10 * (len(layers) + 1), 300), 380)
     names_t = tuple(res["table"]["name"])
-    show_spec(tower_spec(res["text"], n_shown, names_t, unit, charts.height(tall), current_lang(), is_lecture()))
+    show_spec(
+        tower_spec(res["text"], n_shown, names_t, unit, charts.height(tall), current_lang(), is_lecture())
+    )
     m = st.columns(4)
     m[0].metric(t(f"{P}.m_rf"), f"{last.size}", help=t(f"{P}.m_rf_help"))
     m[1].metric(t(f"{P}.m_jump"), f"{last.jump}")
@@ -399,7 +472,7 @@ page.prose(t(f"{P}.explain_tower"))
 # ---------------------------------------------------------------------------
 
 st.subheader(t(f"{P}.stack_title"))
-ed_col, tab_col = st.columns([1, 1.45], gap="medium")
+ed_col, tab_col = st.columns([1, 1.6], gap="medium")
 with ed_col:
     raw_rows, parse_errors = core.decode_stack(source_text)
     if parse_errors and parse_errors[0].kind != "empty":  # unreadable tokens: edit what was last good
@@ -415,12 +488,16 @@ with ed_col:
         args=(editor_key, base_rows),
         column_config={
             "_index": st.column_config.NumberColumn(t(f"{P}.col_row"), disabled=True),
-            "kind": st.column_config.SelectboxColumn(t(f"{P}.col_kind"), options=["conv", "pool"], required=True),
-            "kernel": st.column_config.NumberColumn(t(f"{P}.col_kernel"), help=t(f"{P}.col_kernel_help")),
-            "stride": st.column_config.NumberColumn(t(f"{P}.col_stride")),
-            "padding": st.column_config.NumberColumn(t(f"{P}.col_padding"), help=t(f"{P}.col_padding_help")),
-            "dilation": st.column_config.NumberColumn(t(f"{P}.col_dilation")),
-            "padding_right": st.column_config.NumberColumn(t(f"{P}.col_padding_right"), help=t(f"{P}.col_padding_right_help")),
+            "kind": st.column_config.SelectboxColumn(
+                t(f"{P}.col_kind"), options=["conv", "pool"], required=True
+            ),
+            "kernel": st.column_config.NumberColumn("k", help=t(f"{P}.col_kernel_help")),
+            "stride": st.column_config.NumberColumn("s", help=t(f"{P}.col_stride_help")),
+            "padding": st.column_config.NumberColumn("p", help=t(f"{P}.col_padding_help")),
+            "dilation": st.column_config.NumberColumn("d", help=t(f"{P}.col_dilation_help")),
+            "padding_right": st.column_config.NumberColumn(
+                t(f"{P}.ed_padding_right"), help=t(f"{P}.col_padding_right_help")
+            ),
         },
     )
     st.caption(t(f"{P}.editor_caption"))
@@ -451,11 +528,11 @@ LANG, LECT = current_lang(), is_lecture()
 g1, g2 = st.columns(2, gap="medium")
 with g1:
     st.markdown(f"**{t(f'{P}.rf_depth_title')}**")
-    show_spec(depth_spec(res["text"], n_shown, charts.height(260), LANG, LECT))
+    show_spec(depth_spec(res["text"], n_shown, charts.height(300), LANG, LECT))
 with g2:
     st.markdown(f"**{t(f'{P}.ratio_title')}**")
     with st.spinner(t(f"{P}.measuring")):
-        show_spec(ratio_spec(res["text"], n_shown, seed, charts.height(260), LANG, LECT))
+        show_spec(ratio_spec(res["text"], n_shown, seed, charts.height(300), LANG, LECT))
 
 page.prose(t(f"{P}.explain_depth"))
 
@@ -467,11 +544,13 @@ st.subheader(t(f"{P}.heat_title"))
 h1, h2 = st.columns(2, gap="medium")
 for col, which in ((h1, "ones"), (h2, "random")):
     with col, st.spinner(t(f"{P}.measuring")):
-        spec, caption = heat_spec(res["text"], n_shown, seed, which, log_scale, charts.height(330), LANG, LECT)
+        spec, caption = heat_spec(
+            res["text"], n_shown, seed, which, log_scale, charts.height(280), LANG, LECT
+        )
         if spec is None:
             st.info(caption)
         else:
-            show_spec(spec)
+            show_spec(spec, width="content")
             st.caption(caption)
 
 page.prose(t(f"{P}.explain_heat"))
@@ -493,13 +572,27 @@ page.try_this(
 page.math(
     P,
     [
-        (r"\mathrm{RF}_{L}=1,\qquad \mathrm{RF}_{n-1}=(\mathrm{RF}_{n}-1)\,s_n+k'_n,\qquad k'=d\,(k-1)+1",
-         t(f"{P}.src_topdown")),
-        (r"r_0=\sum_{l=1}^{L}(k'_l-1)\prod_{i=1}^{l-1}s_i+1,\qquad S_0=\prod_{l=1}^{L}s_l", t(f"{P}.src_closed")),
-        (r"P_0=\sum_{l=1}^{L}p_l\prod_{i=1}^{l-1}s_i,\qquad u_0=u\,S_0-P_0,\quad v_0=u_0+r_0-1", t(f"{P}.src_padding")),
-        (r"n_l=\left\lfloor\frac{n_{l-1}+p_l+p^{\mathrm{right}}_l-k'_l}{s_l}\right\rfloor+1", t(f"{P}.src_size")),
-        (r"g_{ij}=\mathbb{E}\left|\frac{\partial y_{c}}{\partial x_{ij}}\right|,\qquad"
-         r"\mathrm{ERF}\propto\sqrt{L}\ \text{while}\ r_0\propto L", t(f"{P}.src_erf")),
+        (
+            r"\mathrm{RF}_{L}=1,\qquad \mathrm{RF}_{n-1}=(\mathrm{RF}_{n}-1)\,s_n+k'_n,\qquad k'=d\,(k-1)+1",
+            t(f"{P}.src_topdown"),
+        ),
+        (
+            r"r_0=\sum_{l=1}^{L}(k'_l-1)\prod_{i=1}^{l-1}s_i+1,\qquad S_0=\prod_{l=1}^{L}s_l",
+            t(f"{P}.src_closed"),
+        ),
+        (
+            r"P_0=\sum_{l=1}^{L}p_l\prod_{i=1}^{l-1}s_i,\qquad u_0=u\,S_0-P_0,\quad v_0=u_0+r_0-1",
+            t(f"{P}.src_padding"),
+        ),
+        (
+            r"n_l=\left\lfloor\frac{n_{l-1}+p_l+p^{\mathrm{right}}_l-k'_l}{s_l}\right\rfloor+1",
+            t(f"{P}.src_size"),
+        ),
+        (
+            r"g_{ij}=\mathbb{E}\left|\frac{\partial y_{c}}{\partial x_{ij}}\right|,\qquad"
+            r"\mathrm{ERF}\propto\sqrt{L}\ \text{while}\ r_0\propto L",
+            t(f"{P}.src_erf"),
+        ),
     ],  # fmt: skip
 )
 
