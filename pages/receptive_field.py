@@ -18,11 +18,11 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
-from ui.i18n import current_lang, t
-from ui.layout import is_lecture
 
 from core import receptive_field as core
 from ui import charts, page, widgets
+from ui.i18n import current_lang, t
+from ui.layout import is_lecture
 
 P = "receptive_field"
 DEFAULT_PRESET = "vgg16"

@@ -29,6 +29,7 @@ HOME = PageSpec("home", "pages/home.py", "", ":material/home:", "home")
 # Order within a section is the teaching order.
 PAGES: list[PageSpec] = [
     PageSpec("perceptron", "pages/perceptron.py", "basics", ":material/linear_scale:", "perceptron"),
+    PageSpec("receptive_field", "pages/receptive_field.py", "cnn", ":material/filter_center_focus:", "receptive_field"),
 ]
 
 

@@ -5,10 +5,11 @@ custom stacks; the "Try this" presets show the numbers their texts promise."""
 from __future__ import annotations
 
 import pytest
-from tests.apptest_utils import assert_healthy, open_page, set_formatted
-from ui.registry import by_key
+from streamlit.testing.v1 import AppTest
 
 from core.receptive_field import PRESET_NAMES
+from tests.apptest_utils import APP, assert_healthy, open_page, set_formatted
+from ui.registry import by_key
 
 SPEC = by_key("receptive_field")
 
@@ -64,8 +65,14 @@ def test_bad_row_names_the_row_and_keeps_last_result(page, text, row, words):
 
 
 def test_bad_row_message_in_chinese():
-    at = open_page(SPEC, "zh", {"stack": "c3,c3,c0"})
+    # the language set through session state: open_page's ?lang=zh does not reach AppTest's first run
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["lang"] = "zh"
+    at.query_params["stack"] = "c3,c3,c0"
+    at.switch_page(SPEC.file)
+    at.run()
     assert_healthy(at)
+    assert at.title[0].value == "卷积堆叠的感受野"
     assert "第 3 行" in at.warning[0].value and "卷积核" in at.warning[0].value
     # nothing valid yet in this session: the default network is shown under the message
     assert rf_metric(at) == 212
