@@ -210,21 +210,22 @@ def tower_figure(res: dict, unit: int) -> alt.LayerChart:
     fg = df[df.what != lab_layer]
     x_title, y_title = t(f"{P}.tw_x"), t(f"{P}.tw_y")
     color = alt.Color(
-        "what:N",
+        "what",
+        type="nominal",
         title=None,
         legend=alt.Legend(orient="top"),
         scale=alt.Scale(domain=[lab_layer, lab_used, lab_pad], range=["#c7c7c7", "#1f77b4", "#ff7f0e"]),
     )
-    tooltip = [alt.Tooltip("name:N", title=t(f"{P}.col_name")), alt.Tooltip("what:N", title=t(f"{P}.tw_legend")),
-               alt.Tooltip("first:Q", title=t(f"{P}.tw_first")), alt.Tooltip("last:Q", title=t(f"{P}.tw_last"))]  # fmt: skip
-    enc = dict(x=alt.X("x0:Q", title=x_title), x2="x1:Q", y=alt.Y("y0:Q", title=y_title), y2="y1:Q",
+    tooltip = [alt.Tooltip("name", type="nominal", title=t(f"{P}.col_name")), alt.Tooltip("what", type="nominal", title=t(f"{P}.tw_legend")),
+               alt.Tooltip("first", type="quantitative", title=t(f"{P}.tw_first")), alt.Tooltip("last", type="quantitative", title=t(f"{P}.tw_last"))]  # fmt: skip
+    enc = dict(x=alt.X("x0", type="quantitative", title=x_title), x2=alt.X2("x1"), y=alt.Y("y0", type="quantitative", title=y_title), y2=alt.Y2("y1"),
                color=color, tooltip=tooltip)  # fmt: skip
     base = alt.Chart(bg).mark_rect(opacity=0.9).encode(**enc)
     top = alt.Chart(fg).mark_rect(opacity=0.85, stroke="white", strokeWidth=0.3).encode(**enc)
     edges = (
         alt.Chart(pd.DataFrame({"x": [-0.5, n - 0.5]}))
         .mark_rule(strokeDash=[4, 3], color="#555")
-        .encode(x="x:Q")
+        .encode(x=alt.X("x", type="quantitative"))
     )
     return alt.layer(base, top, edges)
 
@@ -269,20 +270,21 @@ def heat_figure(field: np.ndarray, box: tuple[int, int], log: bool, title: str) 
         alt.Chart(df)
         .mark_rect()
         .encode(
-            x=alt.X("x0:Q", title=t(f"{P}.heat_x"), scale=scale_x),
-            x2="x1:Q",
-            y=alt.Y("y0:Q", title=t(f"{P}.heat_y"), scale=scale_y),
-            y2="y1:Q",
+            x=alt.X("x0", type="quantitative", title=t(f"{P}.heat_x"), scale=scale_x),
+            x2=alt.X2("x1"),
+            y=alt.Y("y0", type="quantitative", title=t(f"{P}.heat_y"), scale=scale_y),
+            y2=alt.Y2("y1"),
             color=alt.Color(
-                "value:Q",
+                "value",
+                type="quantitative",
                 title=vtitle,
                 scale=alt.Scale(scheme="viridis"),
                 legend=alt.Legend(orient="bottom", gradientLength=220),
             ),
             tooltip=[
-                alt.Tooltip("x0:Q", title="x"),
-                alt.Tooltip("y0:Q", title="y"),
-                alt.Tooltip("value:Q", format=".3g"),
+                alt.Tooltip("x0", type="quantitative", title="x"),
+                alt.Tooltip("y0", type="quantitative", title="y"),
+                alt.Tooltip("value", type="quantitative", format=".3g"),
             ],
         )
     )
@@ -291,7 +293,12 @@ def heat_figure(field: np.ndarray, box: tuple[int, int], log: bool, title: str) 
     rect = alt.Chart(frame).mark_rect(
         fill=None, stroke="#ff4b4b", strokeWidth=2, strokeDash=[6, 3], clip=True
     )
-    rect = rect.encode(x="x0:Q", x2="x1:Q", y="y0:Q", y2="y1:Q")
+    rect = rect.encode(
+        x=alt.X("x0", type="quantitative"),
+        x2=alt.X2("x1"),
+        y=alt.Y("y0", type="quantitative"),
+        y2=alt.Y2("y1"),
+    )
     return alt.layer(heat, rect).properties(title=title)
 
 
@@ -317,9 +324,9 @@ def depth_spec(text: str, n: int, height: int, lang: str, lecture: bool) -> dict
         depth_df, "depth", "rf", x_title=t(f"{P}.depth"), y_title=t(f"{P}.col_rf"), points=True
     )
     img = alt.Chart(pd.DataFrame({"y": [n], "label": [t(f"{P}.image_size", n=n)]}))
-    rule = img.mark_rule(color="#ff4b4b", strokeDash=[6, 3]).encode(y="y:Q")
+    rule = img.mark_rule(color="#ff4b4b", strokeDash=[6, 3]).encode(y=alt.Y("y", type="quantitative"))
     label = img.mark_text(align="left", dx=4, dy=-7, color="#ff4b4b").encode(
-        y="y:Q", x=alt.value(4), text="label:N"
+        y=alt.Y("y", type="quantitative"), x=alt.value(4), text=alt.Text("label", type="nominal")
     )
     return to_spec(alt.layer(line, rule, label), height)
 
@@ -343,10 +350,16 @@ def ratio_spec(text: str, n: int, seed: int, height: int, lang: str, lecture: bo
         alt.Chart(ratio_df)
         .mark_line(point=True)
         .encode(
-            x=alt.X("depth:Q", title=t(f"{P}.depth")),
-            y=alt.Y("ratio:Q", title=t(f"{P}.ratio_axis"), scale=alt.Scale(domain=[0, 1.05])),
-            color=alt.Color("weights:N", title=None, legend=alt.Legend(orient="top")),
-            tooltip=["depth", alt.Tooltip("ratio:Q", format=".2f"), "weights"],
+            x=alt.X("depth", type="quantitative", title=t(f"{P}.depth")),
+            y=alt.Y(
+                "ratio", type="quantitative", title=t(f"{P}.ratio_axis"), scale=alt.Scale(domain=[0, 1.05])
+            ),
+            color=alt.Color("weights", type="nominal", title=None, legend=alt.Legend(orient="top")),
+            tooltip=[
+                alt.Tooltip("depth", type="quantitative"),
+                alt.Tooltip("ratio", type="quantitative", format=".2f"),
+                alt.Tooltip("weights", type="nominal"),
+            ],
         )
     )
     return to_spec(chart, height)
@@ -421,49 +434,48 @@ else:
 res = page.keep_last_good(f"{P}_result", lambda: analyse(source_text, n, names), lambda e: str(e))
 if res is None:  # first visit with a bad stack: show the default network under the warning
     res = analyse(preset_text(DEFAULT_PRESET), n, [x.name for x in core.PRESETS[DEFAULT_PRESET]])
-layers, stats, sizes = res["layers"], res["stats"], res["sizes"]
-n_shown = res["n"]
-last = stats[-1]
-out_last = sizes[-1]
+layers, n_shown = res["layers"], res["n"]
 
 with left:
+    seed = widgets.seed()
+
+
+# ---------------------------------------------------------------------------
+# 3. Main figure: the tower (with its unit picker), and the headline numbers.
+# A fragment: moving the unit reruns only this part of the page.
+# ---------------------------------------------------------------------------
+
+
+@st.fragment
+def tower_section(res: dict) -> None:
+    stats, sizes, n = res["stats"], res["sizes"], res["n"]
+    last, out_last = stats[-1], sizes[-1]
     unit_max = max(out_last - 1, 0)
     if int(st.session_state.get("unit", 0) or 0) > unit_max:
-        st.session_state["unit"] = unit_max
-    unit = int(
-        st.number_input(
-            t(f"{P}.unit"),
-            0,
-            max(unit_max, 0),
-            0,
-            1,
-            key="unit",
-            bind="query-params",
-            help=t(f"{P}.unit_help"),
-        )  # fmt: skip
-    )
+        st.session_state["unit"] = unit_max  # a new stack may have fewer output units
+    pick, title = st.columns([1, 3], vertical_alignment="bottom")
+    with pick:
+        unit = int(
+            st.number_input(
+                t(f"{P}.unit"), 0, unit_max, 0, 1, key="unit", bind="query-params", help=t(f"{P}.unit_help")
+            )
+        )
     unit = min(unit, unit_max)
-    seed = widgets.seed()
-    log_scale = st.toggle(t(f"{P}.log_scale"), False, key="log", bind="query-params", help=t(f"{P}.log_help"))
-
-# ---------------------------------------------------------------------------
-# 3. Main figure: the tower, and the headline numbers
-# ---------------------------------------------------------------------------
-
-with right:
-    st.markdown(f"**{t(f'{P}.tower_title', unit=unit, layer=res['table']['name'].iloc[-1])}**")
-    tall = min(max(10 * (len(layers) + 1), 300), 380)
-    names_t = tuple(res["table"]["name"])
-    show_spec(
-        tower_spec(res["text"], n_shown, names_t, unit, charts.height(tall), current_lang(), is_lecture())
-    )
+    with title:
+        st.markdown(f"**{t(f'{P}.tower_title', unit=unit, layer=res['table']['name'].iloc[-1])}**")
+    tall = min(max(10 * (len(stats) + 1), 280), 350)
+    names = tuple(res["table"]["name"])
+    show_spec(tower_spec(res["text"], n, names, unit, charts.height(tall), current_lang(), is_lecture()))
     m = st.columns(4)
     m[0].metric(t(f"{P}.m_rf"), f"{last.size}", help=t(f"{P}.m_rf_help"))
     m[1].metric(t(f"{P}.m_jump"), f"{last.jump}")
     m[2].metric(t(f"{P}.m_pad"), f"{last.padding}")
     m[3].metric(t(f"{P}.m_out"), f"{out_last}")
-    a, b = last.start(unit), last.end(unit)
-    st.caption(t(f"{P}.window", unit=unit, a=a, b=b, r=last.size, n_minus=n_shown - 1))
+    st.caption(t(f"{P}.window", unit=unit, a=last.start(unit), b=last.end(unit), r=last.size, n_minus=n - 1))
+
+
+with right:
+    tower_section(res)
 
 page.prose(t(f"{P}.explain_tower"))
 
@@ -540,18 +552,30 @@ page.prose(t(f"{P}.explain_depth"))
 # Measured (ones) and effective (random) fields in 2-D
 # ---------------------------------------------------------------------------
 
-st.subheader(t(f"{P}.heat_title"))
-h1, h2 = st.columns(2, gap="medium")
-for col, which in ((h1, "ones"), (h2, "random")):
-    with col, st.spinner(t(f"{P}.measuring")):
-        spec, caption = heat_spec(
-            res["text"], n_shown, seed, which, log_scale, charts.height(280), LANG, LECT
+
+@st.fragment
+def heat_section(text: str, n: int, seed: int) -> None:
+    """The log-scale switch reruns only the two heat maps."""
+    head, switch = st.columns([3, 1], vertical_alignment="bottom")
+    head.subheader(t(f"{P}.heat_title"))
+    with switch:
+        log_scale = st.toggle(
+            t(f"{P}.log_scale"), False, key="log", bind="query-params", help=t(f"{P}.log_help")
         )
-        if spec is None:
-            st.info(caption)
-        else:
-            show_spec(spec, width="content")
-            st.caption(caption)
+    h1, h2 = st.columns(2, gap="medium")
+    for col, which in ((h1, "ones"), (h2, "random")):
+        with col, st.spinner(t(f"{P}.measuring")):
+            spec, caption = heat_spec(
+                text, n, seed, which, log_scale, charts.height(280), current_lang(), is_lecture()
+            )
+            if spec is None:
+                st.info(caption)
+            else:
+                show_spec(spec, width="content")
+                st.caption(caption)
+
+
+heat_section(res["text"], n_shown, seed)
 
 page.prose(t(f"{P}.explain_heat"))
 
