@@ -27,7 +27,8 @@ from ui.layout import is_lecture
 P = "receptive_field"
 DEFAULT_PRESET = "vgg16"
 PRESET_KEYS = [*core.PRESETS, "custom"]
-HEAT = 48  # heat maps: at most HEAT x HEAT cells (<= 2,304 rows per chart)
+HEAT = 40  # heat maps: at most HEAT x HEAT cells (<= 1,600 rows per chart)
+AUTO_COST = 3e7  # multiply-adds under which the measurements run without pressing "Measure"
 COST_BUDGET = 2e8  # multiply-adds for one 2-D random-weight measurement (~1 s on one core)
 EDIT_COLS = ["kind", "kernel", "stride", "padding", "dilation", "padding_right"]
 
@@ -499,7 +500,6 @@ with ed_col:
         on_change=on_editor,
         args=(editor_key, base_rows),
         column_config={
-            "_index": st.column_config.NumberColumn(t(f"{P}.col_row"), disabled=True),
             "kind": st.column_config.SelectboxColumn(
                 t(f"{P}.col_kind"), options=["conv", "pool"], required=True
             ),
@@ -537,14 +537,35 @@ with tab_col:
 # ---------------------------------------------------------------------------
 
 LANG, LECT = current_lang(), is_lecture()
+
+# The torch measurements (ERF-by-depth curve, 2-D maps) take up to a second or two
+# cold, so they run on the first visit, after a "Try this" preset, for small stacks,
+# or when "Measure" is pressed; other controls stay instant (DESIGN.md budgets).
+view_key = (res["text"], n_shown, seed)
+small = core.measurement_cost(layers, n_shown) * 16 * 8 <= AUTO_COST and len(layers) <= 24
+if st.session_state.pop("rf_measure_now", False) or small or "rf_measured" not in st.session_state:
+    st.session_state["rf_measured"] = view_key
+measured = st.session_state["rf_measured"] == view_key
+
 g1, g2 = st.columns(2, gap="medium")
 with g1:
     st.markdown(f"**{t(f'{P}.rf_depth_title')}**")
     show_spec(depth_spec(res["text"], n_shown, charts.height(300), LANG, LECT))
 with g2:
     st.markdown(f"**{t(f'{P}.ratio_title')}**")
-    with st.spinner(t(f"{P}.measuring")):
-        show_spec(ratio_spec(res["text"], n_shown, seed, charts.height(300), LANG, LECT))
+    if measured:
+        with st.spinner(t(f"{P}.measuring")):
+            show_spec(ratio_spec(res["text"], n_shown, seed, charts.height(300), LANG, LECT))
+    else:
+        st.info(t(f"{P}.stale"), icon=":material/hourglass_empty:")
+        st.button(
+            t(f"{P}.measure"),
+            key="rf_measure",
+            type="primary",
+            icon=":material/play_arrow:",
+            on_click=st.session_state.__setitem__,
+            args=("rf_measured", view_key),
+        )
 
 page.prose(t(f"{P}.explain_depth"))
 
@@ -575,7 +596,11 @@ def heat_section(text: str, n: int, seed: int) -> None:
                 st.caption(caption)
 
 
-heat_section(res["text"], n_shown, seed)
+if measured:
+    heat_section(res["text"], n_shown, seed)
+else:
+    st.subheader(t(f"{P}.heat_title"))
+    st.info(t(f"{P}.stale"), icon=":material/hourglass_empty:")
 
 page.prose(t(f"{P}.explain_heat"))
 
@@ -586,10 +611,28 @@ page.prose(t(f"{P}.explain_heat"))
 page.try_this(
     P,
     {
-        "small_vs_large": {"preset": "custom", "stack": "c3p1,c3p1,c3p1", "n": 64, "unit": 0},
-        "stride_early": {"preset": "custom", "stack": "c3s2p1,c3p1,c3p1,c3p1", "n": 64, "unit": 0},
-        "dilation": {"preset": "custom", "stack": "c3p1,c3p2d2,c3p4d4,c3p8d8", "n": 64, "unit": 0},
-        "exceeds_image": {"preset": "resnet50_tv", "stack": "", "n": 128, "unit": 0},
+        "small_vs_large": {
+            "preset": "custom",
+            "stack": "c3p1,c3p1,c3p1",
+            "n": 64,
+            "unit": 0,
+            "rf_measure_now": True,
+        },
+        "stride_early": {
+            "preset": "custom",
+            "stack": "c3s2p1,c3p1,c3p1,c3p1",
+            "n": 64,
+            "unit": 0,
+            "rf_measure_now": True,
+        },
+        "dilation": {
+            "preset": "custom",
+            "stack": "c3p1,c3p2d2,c3p4d4,c3p8d8",
+            "n": 64,
+            "unit": 0,
+            "rf_measure_now": True,
+        },
+        "exceeds_image": {"preset": "resnet50_tv", "stack": "", "n": 128, "unit": 0, "rf_measure_now": True},
     },
 )
 

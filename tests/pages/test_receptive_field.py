@@ -130,3 +130,17 @@ def test_preset_change_clears_custom_stack():
     assert_healthy(at)
     assert at.text_input(key="stack").value == ""
     assert rf_metric(at) == 195
+
+
+def test_measurement_runs_on_first_visit_then_waits_for_measure():
+    at = open_page(SPEC, "en")
+    charts = len(at.get("vega_lite_chart"))
+    assert charts == 5  # tower, RF by depth, ERF ratio, two heat maps
+    at.slider(key="n").set_value(200).run()  # VGG at 200 px: too costly to re-measure on every change
+    assert_healthy(at)
+    assert any("Measure" in i.value for i in at.info)
+    assert len(at.get("vega_lite_chart")) == 2  # the arithmetic charts stay live
+    at.button(key="rf_measure").click().run()
+    assert_healthy(at)
+    assert len(at.get("vega_lite_chart")) == 5
+    assert not any("Measure" in i.value for i in at.info)
