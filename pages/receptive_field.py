@@ -18,6 +18,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.state import get_session_state
 
 from core import receptive_field as core
 from ui import charts, page, widgets
@@ -48,6 +49,7 @@ def preset_text(name: str) -> str:
 
 
 def on_preset() -> None:
+    st.session_state.pop("_rf_url_error", None)
     name = st.session_state.get("preset", DEFAULT_PRESET)
     if name == "custom":  # start editing from what was on screen
         if not (st.session_state.get("stack") or "").strip():
@@ -57,6 +59,7 @@ def on_preset() -> None:
 
 
 def on_stack_text() -> None:
+    st.session_state.pop("_rf_url_error", None)
     if (st.session_state.get("stack") or "").strip():
         st.session_state["preset"] = "custom"
     else:
@@ -395,6 +398,24 @@ def heat_spec(
 # ---------------------------------------------------------------------------
 
 page.header(P)
+
+# A stack in the link is checked once per session, before its widget exists: an
+# unreadable or invalid one is ignored (the widget falls back to the preset) and
+# the message names the row, so a hostile or stale link never sticks.
+if "_rf_url_checked" not in st.session_state:
+    st.session_state["_rf_url_checked"] = True
+    url_stack = st.query_params.get("stack") or ""
+    if url_stack.strip():
+        _, url_errors = core.parse_stack(url_stack[:20_000])
+        if url_errors:  # forget it before the widget binds (same private API as ui/layout.py)
+            with get_session_state().query_params() as qp:
+                qp._initial_query_params.pop("stack", None)
+                qp._query_params.pop("stack", None)
+            st.session_state["_rf_url_error"] = [(e.row, e.kind, e.field, e.value[:40]) for e in url_errors[:3]]
+if st.session_state.get("_rf_url_error"):
+    errs = [core.RowError(*e) for e in st.session_state["_rf_url_error"]]
+    st.warning(t(f"{P}.url_ignored", why=" ".join(error_text(e) for e in errs)), icon=":material/link_off:")
+
 left, right = page.columns()
 
 with left:

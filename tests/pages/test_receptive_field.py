@@ -144,3 +144,12 @@ def test_measurement_runs_on_first_visit_then_waits_for_measure():
     assert_healthy(at)
     assert len(at.get("vega_lite_chart")) == 5
     assert not any("Measure" in i.value for i in at.info)
+
+
+def test_bad_stack_in_link_is_ignored_with_a_message():
+    at = open_page(SPEC, "en", {"stack": "c3,banana", "preset": PRESET_NAMES["alexnet_v2"]})
+    assert_healthy(at)
+    msg = at.warning[0].value
+    assert "could not be used" in msg and "Row 2" in msg, msg
+    assert at.text_input(key="stack").value == ""  # the link's value is dropped, the preset shows
+    assert rf_metric(at) == 195
