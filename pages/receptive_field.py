@@ -6,7 +6,14 @@ string such as ``c3p1,c3p1,m2s2``). An empty `stack` means "the preset's layers"
 so ``?preset=resnet50_tv`` alone is a full URL; any edit in the table is written
 back into `stack` by the editor's callback (and `preset` becomes "custom"), so
 the URL always reproduces the view. The editor's key carries a hash of the
-stack it shows, so after a write-back it restarts from the new rows.
+stack it shows, so after a write-back it restarts from the new rows. A stack in
+a link that does not parse is dropped on the session's first run (with a message
+naming the row), so a broken link shows the preset instead.
+
+Speed: the arithmetic is instant; the torch measurements (ERF curve, 2-D maps)
+are cached, and after the first visit they rerun on their own only for small
+stacks or a "Try this" preset, otherwise on "Measure". Chart specs are cached as
+Vega-Lite dicts; the unit picker and the log switch live in fragments.
 """
 
 from __future__ import annotations
