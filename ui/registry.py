@@ -32,6 +32,7 @@ PAGES: list[PageSpec] = [
     PageSpec("robbins_monro", "pages/robbins_monro.py", "rl", ":material/trending_down:", "robbins_monro"),
     PageSpec("online_action", "pages/online_action.py", "sequence", ":material/videocam:", "online_action"),
     PageSpec("grpo", "pages/grpo.py", "post_training", ":material/psychology:", "grpo"),
+    PageSpec("receptive_field", "pages/receptive_field.py", "cnn", ":material/filter_center_focus:", "receptive_field"),
 ]
 
 
