@@ -14,7 +14,7 @@ References:
     S. Zhao, "Mathematical Foundations of Reinforcement Learning", Springer /
     Tsinghua University Press, 2025 (free PDF: github.com/MathFoundationRL).
     - Sec. 2.6-2.7: Bellman equation in matrix-vector form v = r_pi + gamma P_pi v,
-      closed-form solution v = (I - gamma P_pi)^-1 r_pi (eq. 2.8-2.9) and the
+      closed-form solution v = (I - gamma P_pi)^-1 r_pi and the
       iterative solution v^(j+1) = r_pi + gamma P_pi v^(j).
     - Sec. 2.8: action values q(s, a) = sum_r p(r|s,a) r + gamma sum_s' p(s'|s,a) v(s').
     - Sec. 3.3-3.4: Bellman optimality equation v = max_pi (r_pi + gamma P_pi v),
@@ -72,7 +72,7 @@ def check_mdp(P: np.ndarray, R: np.ndarray, atol: float = 1e-9) -> None:
 
 
 def policy_matrices(P: np.ndarray, R: np.ndarray, policy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The policy's reward vector and transition matrix (book eq. 2.7).
+    """The policy's reward vector and transition matrix (book Sec. 2.6).
 
     r_pi(s)     = sum_a pi(a|s) r(s, a)            (S,)
     P_pi(s, s') = sum_a pi(a|s) p(s'|s, a)         (S, S)
@@ -85,7 +85,7 @@ def policy_matrices(P: np.ndarray, R: np.ndarray, policy: np.ndarray) -> tuple[n
 def policy_evaluation(P: np.ndarray, R: np.ndarray, policy: np.ndarray, gamma: float) -> np.ndarray:
     """Exact state values of `policy`: solve the Bellman equation as a linear system.
 
-    v_pi = r_pi + gamma P_pi v_pi   <=>   (I - gamma P_pi) v_pi = r_pi   (book eq. 2.8-2.9)
+    v_pi = r_pi + gamma P_pi v_pi   <=>   (I - gamma P_pi) v_pi = r_pi   (book Sec. 2.7.1)
 
     Raises NotConvergedError when the system is singular (gamma = 1 with a
     closed loop of the chain), i.e. the returns do not converge.
@@ -123,7 +123,7 @@ def iterative_policy_evaluation(
 
 
 def q_values(P: np.ndarray, R: np.ndarray, V: np.ndarray, gamma: float) -> np.ndarray:
-    """Action values from state values (book eq. 2.13).
+    """Action values from state values (book Sec. 2.8).
 
     q(s, a) = r(s, a) + gamma sum_s' p(s'|s, a) v(s')          (S, A)
     """
