@@ -21,7 +21,7 @@ _LECTURE_CSS = """
 <style>
 /* Lecture mode: bigger type, less chrome, so a 1280x720 projector shows
    the controls and the main figure without scrolling. */
-.stMainBlockContainer { padding-top: 2.2rem; padding-bottom: 1rem; max-width: 100%; }
+.stMainBlockContainer { padding-top: 3.2rem; padding-bottom: 1rem; max-width: 100%; }
 .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label p { font-size: 1.2rem; }
 .stMainBlockContainer h1 { font-size: 2.1rem; padding-top: 0; padding-bottom: 0.2rem; }
 .stMainBlockContainer h2, .stMainBlockContainer h3 { font-size: 1.5rem; }
@@ -77,6 +77,11 @@ def sidebar() -> None:
         )
     if is_lecture():
         st.html(_LECTURE_CSS)
+
+
+def lecture_requested() -> bool:
+    """Lecture mode asked for in the URL (read before the sidebar exists, e.g. to fold it)."""
+    return st.query_params.get("lecture") in ("1", "true")
 
 
 def is_lecture() -> bool:
