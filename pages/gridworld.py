@@ -53,7 +53,7 @@ left, right = page.columns(2.2)
 with left:
     gamma = st.slider(t(f"{P}.gamma"), 0.0, 1.0, 0.9, 0.01, key="gamma", bind="query-params")
     algo = st.selectbox(
-        t(f"{P}.algorithm"), ALGOS, format_func=lambda a: t(f"{P}.algo_{a}"), key="algo", bind="query-params"
+        t(f"{P}.algorithm"), ALGOS, format_func={a: t(f"{P}.algo_{a}") for a in ALGOS}.get, key="algo", bind="query-params"
     )
     sweeps = 5
     if algo == "tpi":  # the sweep count exists only for truncated policy iteration
@@ -86,13 +86,14 @@ def figure_section(sol: dict) -> None:
         st.session_state["k"] = max(K, 1)  # a preset or an earlier grid may leave k above the new maximum
     k = st.slider(t(f"{P}.iteration"), 0, max(K, 1), min(K, 3), key="k", bind="query-params")
     k = min(k, K)
-    g1, g2 = st.columns([1.1, 1])
+    g1, g2 = st.columns([1.4, 1])
     df = rl_grid.grid_frame(sol["kinds"], history[k], policies[k])
     with g1:
         st.markdown(t(f"{P}.grid_title", k=k))
+        rows, cols = sol["rows"], sol["cols"]
         charts.show(
             rl_grid.grid_chart(df, value_title=t(f"{P}.value"), x_title=t(f"{P}.col"), y_title=t(f"{P}.row")),
-            chart_height=charts.height(300),
+            chart_height=rl_grid.cell_size(rows, cols) * rows,
         )
     with g2:
         # max_s |v_k(s) - v*(s)|, floored for the log axis

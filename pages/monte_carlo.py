@@ -21,7 +21,7 @@ COMPARE_EPS = (0.0, 0.1, 0.2, 0.5)
 PRESETS = {
     "basic_short": {"algo": "basic", "T": 4, "N": 1, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
     "basic_long": {"algo": "basic", "T": 100, "N": 1, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
-    "greedy_blind": {"algo": "eps", "eps": 0.0, "T": 200, "N": 100, "K": 10, "rf": -1.0, "gamma": 0.9, "k": 10},
+    "greedy_blind": {"algo": "eps", "eps": 0.0, "T": 100, "N": 500, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
     "explore": {"algo": "eps", "eps": 0.5, "T": 1000, "N": 100, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
 }
 
@@ -77,7 +77,7 @@ def exact_curves(rf: float, gamma: float) -> pd.DataFrame:
     v_star = mdp.value_iteration(gw.P, gw.R, gamma).V
     target = gw.state(*gw.targets[0])
     rows = []
-    for e in np.round(np.linspace(0, 1, 21), 2):
+    for e in np.round(np.linspace(0, 0.95, 20), 2):  # at eps = 1 every action is equally likely
         best = mdp.epsilon_greedy_policy_iteration(gw.P, gw.R, gamma, float(e))
         rows.append({
             "epsilon": float(e), "v_star": v_star.mean(), "v_eps_opt": best.V.mean(),
@@ -112,19 +112,19 @@ page.header(P)
 left, right = page.columns(2.2)
 with left:
     algo = st.selectbox(
-        t(f"{P}.algorithm"), ALGOS, format_func=lambda a: t(f"{P}.algo_{a}"), key="algo", bind="query-params"
+        t(f"{P}.algorithm"), ALGOS, format_func={a: t(f"{P}.algo_{a}") for a in ALGOS}.get, key="algo", bind="query-params"
     )
     eps = st.slider(t(f"{P}.epsilon"), 0.0, 1.0, 0.2, 0.05, key="eps", bind="query-params", help=t(f"{P}.epsilon_help"))
-    T = st.slider(t(f"{P}.episode_length"), 1, 1000, 200, 1, key="T", bind="query-params")
-    N = st.slider(t(f"{P}.episodes"), 1, 500, 100, 1, key="N", bind="query-params", help=t(f"{P}.episodes_help"))
+    T = st.slider(t(f"{P}.episode_length"), 1, 1000, 100, 1, key="T", bind="query-params")
+    N = st.slider(t(f"{P}.episodes"), 1, 2000, 500, 1, key="N", bind="query-params", help=t(f"{P}.episodes_help"))
     K = st.slider(t(f"{P}.iterations"), 1, 30, 10, 1, key="K", bind="query-params")
     visit = st.radio(
-        t(f"{P}.visit"), ("every", "first"), format_func=lambda v: t(f"{P}.visit_{v}"),
+        t(f"{P}.visit"), ("every", "first"), format_func={v: t(f"{P}.visit_{v}") for v in ("every", "first")}.get,
         key="visit", bind="query-params", horizontal=True, help=t(f"{P}.visit_help"),
     )
     c1, c2 = st.columns(2)
     with c1:
-        rf = st.slider(t(f"{P}.r_forbidden"), -10.0, 0.0, -1.0, 1.0, key="rf", bind="query-params")
+        rf = st.slider(t(f"{P}.r_forbidden"), -10.0, 0.0, -10.0, 1.0, key="rf", bind="query-params")
     with c2:
         gamma = st.slider(t(f"{P}.gamma"), 0.5, 0.99, 0.9, 0.01, key="gamma", bind="query-params")
     seed = widgets.seed()
@@ -167,20 +167,21 @@ def learned_section(result: tuple) -> None:
     clamp_state("k", K_run)
     k = st.slider(t(f"{P}.iteration"), 0, max(K_run, 1), K_run, key="k", bind="query-params")
     k = min(k, K_run)
-    g1, g2 = st.columns(2)
+    g1, g2 = st.columns([1.15, 1])
     df = rl_grid.grid_frame(gw.kinds(), hist.V[k], hist.policy[k])
     with g1:
         st.markdown(t(f"{P}.learned_title", k=k))
         charts.show(
-            rl_grid.grid_chart(df, value_title=t(f"{P}.value_est"), x_title=t(f"{P}.col"), y_title=t(f"{P}.row")),
-            chart_height=charts.height(290),
+            rl_grid.grid_chart(df, value_title=t(f"{P}.value_est"), x_title=t(f"{P}.col"), y_title=t(f"{P}.row"),
+                               size=280),
+            chart_height=rl_grid.cell_size(gw.rows, gw.cols, 280) * gw.rows,
         )
     with g2:
         st.markdown(t(f"{P}.visits_title", k=k))
         vdf = rl_grid.visits_frame(gw.rows, gw.cols, hist.visits[k], [t(f"{P}.act_{a}") for a in ACTIONS])
         charts.show(
-            rl_grid.visits_chart(vdf, rows=gw.rows, cols=gw.cols, count_title=t(f"{P}.log_visits")),
-            chart_height=charts.height(290),
+            rl_grid.visits_chart(vdf, rows=gw.rows, cols=gw.cols, count_title=t(f"{P}.log_visits"), size=230),
+            chart_height=230,
         )
     v_pi = exact_value(hist.policy[k], r_rf, r_gamma)
     v_star = optimal_values(r_rf, r_gamma)
@@ -230,7 +231,7 @@ lines = charts.line(
 pts = learned_df.assign(series=names["v_learned"])
 dots = (
     alt.Chart(pts)
-    .mark_point(size=120, filled=True, shape="diamond", color="#c4480c")
+    .mark_point(size=140, filled=True, shape="diamond", color="#c4480c")
     .encode(
         x=alt.X("epsilon", type="quantitative"), y=alt.Y("v_learned", type="quantitative"),
         tooltip=[alt.Tooltip("epsilon", type="quantitative"), alt.Tooltip("v_learned", type="quantitative", format=".2f")],
@@ -238,17 +239,19 @@ dots = (
 )
 cc1, cc2 = st.columns([1.6, 1])
 with cc1:
-    charts.show(alt.layer(lines, dots), chart_height=charts.height(300))
+    charts.show(alt.layer(lines, dots) if len(pts) else lines, chart_height=charts.height(300))
 with cc2:
     leaves = curves.loc[~curves["stays"], "epsilon"]
     st.markdown(t(f"{P}.compare_note"))
     if len(leaves):
         st.markdown(t(f"{P}.target_leaves", eps=f"{leaves.min():.2f}", below=f"{curves.loc[curves['epsilon'] < leaves.min(), 'epsilon'].max():.2f}"))
-    table = learned_df.assign(v_eps_opt=[float(np.interp(e, curves["epsilon"], curves["v_eps_opt"])) for e in learned_df["epsilon"]])
-    table["v_star"] = float(curves["v_star"].iloc[0])
-    st.dataframe(
-        table.rename(columns={"epsilon": "ε", **names}).round(2), hide_index=True,
-    )
+    table = pd.DataFrame({
+        "ε": learned_df["epsilon"],
+        t(f"{P}.col_learned"): learned_df["v_learned"],
+        t(f"{P}.col_eps_opt"): [float(np.interp(e, curves["epsilon"], curves["v_eps_opt"])) for e in learned_df["epsilon"]],
+        "v*": float(curves["v_star"].iloc[0]),
+    })
+    st.dataframe(table.round(2), hide_index=True)
 page.prose(t(f"{P}.explain_compare"))
 
 # 4. Try this ------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ def grid_frame(kinds: np.ndarray, V: np.ndarray, policy: np.ndarray | None) -> p
     rows, cols = kinds.shape
     r, c = np.divmod(np.arange(rows * cols), cols)
     df = pd.DataFrame({"row": r + 1, "col": c + 1, "kind": kinds.ravel(), "V": np.round(V, 3)})
+    # white ink on the dark ends of the diverging colour scale, dark ink elsewhere
+    scale = max(float(np.abs(V).max()), 1e-12)
+    df["ink"] = np.where(np.abs(V) / scale > 0.6, "white", "#1a1a1a")
     if policy is not None:
         a = policy.argmax(1)
         df["action"] = a
@@ -33,19 +36,28 @@ def grid_frame(kinds: np.ndarray, V: np.ndarray, policy: np.ndarray | None) -> p
     return df
 
 
+def grid_shape(df: pd.DataFrame) -> tuple[int, int]:
+    return int(df["row"].max()), int(df["col"].max())
+
+
+def cell_size(rows: int, cols: int, size: int = 300) -> int:
+    """Pixels per cell so the longer side of the grid is about `size`."""
+    return max(26, size // max(rows, cols))
+
+
 def grid_chart(
     df: pd.DataFrame,
     *,
     value_title: str,
     x_title: str,
     y_title: str,
-    size: int = 320,
+    size: int = 300,
     show_values: bool = True,
     domain: tuple[float, float] | None = None,
 ) -> alt.LayerChart:
     """Heat map of V with the policy's arrows on top; forbidden/target cells outlined."""
-    rows, cols = int(df["row"].max()), int(df["col"].max())
-    cell = max(24, size // max(rows, cols))
+    rows, cols = grid_shape(df)
+    cell = cell_size(rows, cols, size)
     # typed channels, never "field:T" shorthand: parsing shorthand costs ~10 ms per channel
     x = alt.X("col", type="ordinal", title=x_title, axis=alt.Axis(labelAngle=0, orient="top"))
     y = alt.Y("row", type="ordinal", title=y_title)
@@ -54,7 +66,8 @@ def grid_chart(
     )
     base = alt.Chart(df).encode(x=x, y=y)
     heat = base.mark_rect(strokeWidth=3).encode(
-        color=alt.Color("V", type="quantitative", title=value_title, scale=scale),
+        # the values are printed in the cells: no colour legend, the grid gets the width
+        color=alt.Color("V", type="quantitative", title=value_title, scale=scale, legend=None),
         stroke=alt.Stroke(
             "kind",
             type="nominal",
@@ -67,13 +80,15 @@ def grid_chart(
     layers = [heat]
     if "arrow" in df:
         layers.append(
-            base.mark_text(fontSize=max(12, cell // 3), fontWeight="bold", dy=-cell // 8 if show_values else 0)
-            .encode(text=alt.Text("arrow", type="nominal"), color=alt.value("#111"))
+            base.mark_text(fontSize=max(13, cell // 3), fontWeight="bold", dy=-cell // 7 if show_values else 0)
+            .encode(text=alt.Text("arrow", type="nominal"), color=alt.Color("ink", type="nominal", scale=None))
         )
     if show_values:
         layers.append(
-            base.mark_text(fontSize=max(9, cell // 6), dy=cell // 4 if "arrow" in df else 0)
-            .encode(text=alt.Text("V", type="quantitative", format=".1f"), color=alt.value("#222"))
+            base.mark_text(fontSize=max(10, cell // 5), dy=cell // 4 if "arrow" in df else 0)
+            .encode(
+                text=alt.Text("V", type="quantitative", format=".1f"), color=alt.Color("ink", type="nominal", scale=None)
+            )
         )
     return alt.layer(*layers).properties(width=cell * cols, height=cell * rows)
 
@@ -97,16 +112,20 @@ def visits_frame(rows: int, cols: int, visits: np.ndarray, action_names: list[st
     })
 
 
-def visits_chart(df: pd.DataFrame, *, rows: int, cols: int, count_title: str, size: int = 320) -> alt.Chart:
+def visits_chart(
+    df: pd.DataFrame, *, rows: int, cols: int, count_title: str, size: int = 300
+) -> alt.LayerChart:
     """Each grid cell split into a plus of five squares (up/right/down/left/stay), coloured by log visits."""
-    unit = max(8, size // (3 * max(rows, cols)))
-    return (
+    unit = max(6, size // (3 * max(rows, cols)))
+    x_scale = alt.Scale(domain=[0, cols * 3], nice=False)
+    y_scale = alt.Scale(domain=[rows * 3, 0], nice=False)
+    squares = (
         alt.Chart(df)
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X("x", type="quantitative", scale=alt.Scale(domain=[0, cols * 3]), axis=None),
+            x=alt.X("x", type="quantitative", scale=x_scale, axis=None),
             x2=alt.X2("x2"),
-            y=alt.Y("y", type="quantitative", scale=alt.Scale(domain=[rows * 3, 0]), axis=None),
+            y=alt.Y("y", type="quantitative", scale=y_scale, axis=None),
             y2=alt.Y2("y2"),
             color=alt.Color("log_visits", type="quantitative", title=count_title, scale=alt.Scale(scheme="blues")),
             tooltip=[
@@ -114,5 +133,13 @@ def visits_chart(df: pd.DataFrame, *, rows: int, cols: int, count_title: str, si
                 alt.Tooltip("action", type="nominal"), alt.Tooltip("visits", type="quantitative", title=count_title),
             ],
         )
-        .properties(width=unit * 3 * cols, height=unit * 3 * rows)
     )
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    cells = pd.DataFrame({"x": c * 3, "x2": c * 3 + 3, "y": r * 3, "y2": r * 3 + 3})
+    outline = (
+        alt.Chart(cells)
+        .mark_rect(fill=None, stroke="#999", strokeWidth=1)
+        .encode(x=alt.X("x", type="quantitative", scale=x_scale), x2=alt.X2("x2"),
+                y=alt.Y("y", type="quantitative", scale=y_scale), y2=alt.Y2("y2"))
+    )
+    return alt.layer(squares, outline).properties(width=unit * 3 * cols, height=unit * 3 * rows)
