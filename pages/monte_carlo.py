@@ -128,12 +128,23 @@ with left:
     with c2:
         gamma = st.slider(t(f"{P}.gamma"), 0.5, 0.99, 0.9, 0.01, key="gamma", bind="query-params")
     seed = widgets.seed()
-    submitted = st.button(t(f"{P}.run"), key="run", type="primary", icon=":material/play_arrow:", width="stretch")
+    # the request is recorded in a callback (before the rerun), not read from the
+    # button's return value, so it survives whatever reruns the router makes
+    st.button(
+        t(f"{P}.run"), key="mc_run", type="primary", icon=":material/play_arrow:", width="stretch",
+        on_click=lambda: st.session_state.update({f"_{P}_run_requested": True}),
+    )
+    submitted = st.session_state.pop(f"_{P}_run_requested", False)
 
 # A run happens on "Run", on a "Try this" preset, and on a first visit (so a shared
 # URL shows its own result); moving a slider alone never starts heavy work.
 params = (algo, float(eps), int(T), int(N), int(K), visit, float(rf), float(gamma), int(seed))
-preset_clicked = any(st.session_state.get(f"try_{P}_{name}") for name in PRESETS)
+# page.try_this applies a preset in a button callback and records its name; the
+# controls then hold exactly the preset's values.
+marker = st.session_state.get(f"_try_{P}")
+preset_clicked = marker in PRESETS and all(
+    st.session_state.get(key) == value for key, value in PRESETS[marker].items() if key != "k"
+)
 if submitted or preset_clicked or f"_{P}_params" not in st.session_state:
     st.session_state[f"_{P}_params"] = params
 run_params = st.session_state[f"_{P}_params"]

@@ -30,7 +30,7 @@ HOME = PageSpec("home", "pages/home.py", "", ":material/home:", "home")
 PAGES: list[PageSpec] = [
     PageSpec("perceptron", "pages/perceptron.py", "basics", ":material/linear_scale:", "perceptron"),
     PageSpec("gridworld", "pages/gridworld.py", "rl", ":material/grid_on:", "gridworld"),
-    PageSpec("monte_carlo", "pages/monte_carlo.py", "rl", ":material/casino:", "monte-carlo"),
+    PageSpec("monte_carlo", "pages/monte_carlo.py", "rl", ":material/casino:", "monte_carlo"),
 ]
 
 
