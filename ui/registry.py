@@ -33,6 +33,8 @@ PAGES: list[PageSpec] = [
     PageSpec("online_action", "pages/online_action.py", "sequence", ":material/videocam:", "online_action"),
     PageSpec("grpo", "pages/grpo.py", "post_training", ":material/psychology:", "grpo"),
     PageSpec("receptive_field", "pages/receptive_field.py", "cnn", ":material/filter_center_focus:", "receptive_field"),
+    PageSpec("gridworld", "pages/gridworld.py", "rl", ":material/grid_on:", "gridworld"),
+    PageSpec("monte_carlo", "pages/monte_carlo.py", "rl", ":material/casino:", "monte_carlo"),
 ]
 
 
