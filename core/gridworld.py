@@ -86,7 +86,9 @@ class GridWorld:
         self.forbidden = sorted(set(_cells(forbidden)))
         for r, c in self.targets + self.forbidden:
             if not (0 <= r < self.rows and 0 <= c < self.cols):
-                raise GridWorldError("bad_cell", f"cell ({r}, {c}) is outside the {self.rows}x{self.cols} grid")
+                raise GridWorldError(
+                    "bad_cell", f"cell ({r}, {c}) is outside the {self.rows}x{self.cols} grid"
+                )
         if set(self.targets) & set(self.forbidden):
             raise GridWorldError("target_forbidden", "a cell cannot be both target and forbidden")
         if len(self.forbidden) == self.rows * self.cols:
@@ -127,7 +129,10 @@ class GridWorld:
         rc = np.stack(np.divmod(np.arange(S), self.cols), axis=-1)  # (S, 2) (row, col) of s
         dest = rc[:, None, :] + MOVES[None, :, :]  # (S, A, 2) cell the move aims at
         off = (
-            (dest[..., 0] < 0) | (dest[..., 0] >= self.rows) | (dest[..., 1] < 0) | (dest[..., 1] >= self.cols)
+            (dest[..., 0] < 0)
+            | (dest[..., 0] >= self.rows)
+            | (dest[..., 1] < 0)
+            | (dest[..., 1] >= self.cols)
         )  # (S, A) bounced off the boundary
         dest = np.where(off[..., None], rc[:, None, :], dest)  # bounce back: stay in place
         s_next = dest[..., 0] * self.cols + dest[..., 1]  # (S, A)

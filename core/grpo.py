@@ -80,7 +80,7 @@ def group_advantages(rewards: Any, eps: float = 1e-6) -> Any:
         r = rewards
         mean = r.mean(dim=-1, keepdim=True)
         std = r.std(dim=-1, keepdim=True, unbiased=False)
-        equal = (r.amax(dim=-1, keepdim=True) == r.amin(dim=-1, keepdim=True))
+        equal = r.amax(dim=-1, keepdim=True) == r.amin(dim=-1, keepdim=True)
         # A_i = (r_i - mean) / (std + eps)
         A = (r - mean) / (std + eps)
         return torch.where(equal, torch.zeros_like(A), A)
@@ -129,7 +129,9 @@ def clipped_objective(ratio: Any, advantage: Any, epsilon: float) -> Any:
 # ---------------------------------------------------------------------------
 
 
-def sample_problems(num: int, max_digits: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_problems(
+    num: int, max_digits: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`num` problems a + b; n ~ U{1..max_digits}; a, b uniform n-digit numbers. Returns (a, b, n)."""
     n = rng.integers(1, max_digits + 1, size=num)
     lo = np.where(n == 1, 0, 10 ** (n - 1))
@@ -162,8 +164,14 @@ def p_correct(num_digits: Any, thinking_steps: Any, slip: float) -> np.ndarray:
     return (1.0 - slip) ** unthought
 
 
-def solve(a: np.ndarray, b: np.ndarray, n: np.ndarray, thinking_steps: np.ndarray, slip: float,
-          rng: np.random.Generator) -> np.ndarray:
+def solve(
+    a: np.ndarray,
+    b: np.ndarray,
+    n: np.ndarray,
+    thinking_steps: np.ndarray,
+    slip: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """The answer a response writes: columns t < k exact, every other column wrong w.p. `slip`."""
     D = int(n.max()) + 1
     s = _digits(a + b, D)  # (N, D) true digits of the sum
@@ -176,7 +184,9 @@ def solve(a: np.ndarray, b: np.ndarray, n: np.ndarray, thinking_steps: np.ndarra
     return (digits * 10 ** np.arange(D, dtype=np.int64)).sum(axis=1)
 
 
-def rule_reward(correct: Any, thinking_steps: Any, length_cost: float, format_weight: float = 0.0) -> np.ndarray:
+def rule_reward(
+    correct: Any, thinking_steps: Any, length_cost: float, format_weight: float = 0.0
+) -> np.ndarray:
     """r = 1[correct] + format_weight * 1[k >= 1] - length_cost * k (all rule based, no reward model)."""
     correct = np.asarray(correct, dtype=float)
     k = np.asarray(thinking_steps, dtype=float)
@@ -209,8 +219,14 @@ class Group:
     num_digits: int = 0
 
 
-def example_group(num_correct: int, group_size: int, length_cost: float, format_weight: float,
-                  seed: int, max_digits: int = 3) -> Group:
+def example_group(
+    num_correct: int,
+    group_size: int,
+    length_cost: float,
+    format_weight: float,
+    seed: int,
+    max_digits: int = 3,
+) -> Group:
     """A group of `group_size` responses to one problem, exactly `num_correct` of them right.
 
     Consistent with the task's model: a wrong response has k < n and its slip sits in a
@@ -284,8 +300,16 @@ def exact_kl(logP: torch.Tensor, logP_ref: torch.Tensor) -> torch.Tensor:
     return (logP.exp() * (logP - logP_ref)).sum(dim=1)
 
 
-def policy_loss(logp: torch.Tensor, logp_old: torch.Tensor, logp_ref: torch.Tensor, advantage: torch.Tensor,
-                mask: torch.Tensor, epsilon: float, beta: float, token_mean: bool = False) -> torch.Tensor:
+def policy_loss(
+    logp: torch.Tensor,
+    logp_old: torch.Tensor,
+    logp_ref: torch.Tensor,
+    advantage: torch.Tensor,
+    mask: torch.Tensor,
+    epsilon: float,
+    beta: float,
+    token_mean: bool = False,
+) -> torch.Tensor:
     """-J: mean over responses of sum_t [min(rho A, clip(rho) A) - beta * k3].
 
     token_mean=True divides each response's sum by its length |o_i|, as in
@@ -314,8 +338,13 @@ class Adam:
     costs seconds: more than this whole training run.
     """
 
-    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8):
+    def __init__(
+        self,
+        params: list[torch.Tensor],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ):
         self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
@@ -375,8 +404,9 @@ def _advantages(method: str, r: torch.Tensor, v: torch.Tensor | None) -> torch.T
     return (A - A.mean()) / (A.std(unbiased=False) + 1e-6)
 
 
-def train(method: str, config: Config | None = None, seed: int = 0,
-          progress: Callable[[float], None] | None = None) -> History:
+def train(
+    method: str, config: Config | None = None, seed: int = 0, progress: Callable[[float], None] | None = None
+) -> History:
     """Train the toy policy with `method` in METHODS; a history of every step."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -446,7 +476,9 @@ def _train(method: str, cfg: Config, seed: int, progress: Callable[[float], None
         # 4. mu gradient steps on the clipped, KL-penalised surrogate
         for _ in range(cfg.num_inner):
             logp, _ = token_logprobs(policy(x).repeat_interleave(G, dim=0), k)
-            loss = policy_loss(logp, logp_old, logp_ref, A.reshape(-1), mask, cfg.epsilon, cfg.beta, cfg.token_mean)
+            loss = policy_loss(
+                logp, logp_old, logp_ref, A.reshape(-1), mask, cfg.epsilon, cfg.beta, cfg.token_mean
+            )
             if value is not None:
                 # critic regression: (V(q) - r)^2 over all responses
                 loss = loss + 0.5 * ((value(x) - r) ** 2).mean()
@@ -463,8 +495,9 @@ def _train(method: str, cfg: Config, seed: int, progress: Callable[[float], None
     return History(method, cfg, **out, length_by_digits=np.stack([before, by_digits()]))
 
 
-def train_all(config: Config | None = None, seed: int = 0,
-              progress: Callable[[float], None] | None = None) -> dict[str, History]:
+def train_all(
+    config: Config | None = None, seed: int = 0, progress: Callable[[float], None] | None = None
+) -> dict[str, History]:
     """GRPO, REINFORCE and PPO from the same initial policy and seed."""
     out = {}
     for i, m in enumerate(METHODS):

@@ -284,9 +284,7 @@ def _run(
         starts, first_actions = make_starts(rng)
         ep = simulate_episodes(P, R, policy, starts, first_actions, episode_length, rng)
         # every visit counts for the heat map, whatever the estimator uses
-        visits = visits + np.bincount(
-            (ep.states * A + ep.actions).ravel(), minlength=S * A
-        ).reshape(S, A)
+        visits = visits + np.bincount((ep.states * A + ep.actions).ravel(), minlength=S * A).reshape(S, A)
         if initial_visit_only:
             # MC Basic: an episode only estimates the pair it starts from: g = G_0
             G0 = discounted_returns(ep.rewards, gamma)[:, 0]
@@ -333,9 +331,18 @@ def mc_basic(
         return pairs // A, pairs % A
 
     return _run(
-        P, R, gamma, epsilon=0.0, episode_length=episode_length, iterations=iterations,
-        make_starts=make_starts, first_visit=True, initial_visit_only=True, rng=rng,
-        initial_policy=initial_policy, progress=progress,
+        P,
+        R,
+        gamma,
+        epsilon=0.0,
+        episode_length=episode_length,
+        iterations=iterations,
+        make_starts=make_starts,
+        first_visit=True,
+        initial_visit_only=True,
+        rng=rng,
+        initial_policy=initial_policy,
+        progress=progress,
     )
 
 
@@ -364,9 +371,18 @@ def mc_exploring_starts(
         return pairs // A, pairs % A
 
     return _run(
-        P, R, gamma, epsilon=0.0, episode_length=episode_length, iterations=iterations,
-        make_starts=make_starts, first_visit=first_visit, initial_visit_only=False, rng=rng,
-        initial_policy=initial_policy, progress=progress,
+        P,
+        R,
+        gamma,
+        epsilon=0.0,
+        episode_length=episode_length,
+        iterations=iterations,
+        make_starts=make_starts,
+        first_visit=first_visit,
+        initial_visit_only=False,
+        rng=rng,
+        initial_policy=initial_policy,
+        progress=progress,
     )
 
 
@@ -394,7 +410,16 @@ def mc_epsilon_greedy(
         return rng.integers(0, S, size=n), None
 
     return _run(
-        P, R, gamma, epsilon=float(epsilon), episode_length=episode_length, iterations=iterations,
-        make_starts=make_starts, first_visit=first_visit, initial_visit_only=False, rng=rng,
-        initial_policy=initial_policy, progress=progress,
+        P,
+        R,
+        gamma,
+        epsilon=float(epsilon),
+        episode_length=episode_length,
+        iterations=iterations,
+        make_starts=make_starts,
+        first_visit=first_visit,
+        initial_visit_only=False,
+        rng=rng,
+        initial_policy=initial_policy,
+        progress=progress,
     )

@@ -71,21 +71,21 @@ MODEL_KINDS: tuple[str, ...] = ("mlp", "gru", "oadtr", "oadtr_no_token", "oadtr_
 class StreamConfig:
     """How the synthetic video is made (all lengths in frames)."""
 
-    num_actions: int = 4            # K action classes; label 0 is background
-    feature_dim: int = 16           # D, size of one frame's feature vector
-    separation: float = 1.6         # ||mu_k||, distance of an action's mean from background
-    drift: float = 2.0              # how far the mean moves along v_k from start to end of a segment
-    noise: float = 1.6              # sigma of the i.i.d. Gaussian noise on every frame
+    num_actions: int = 4  # K action classes; label 0 is background
+    feature_dim: int = 16  # D, size of one frame's feature vector
+    separation: float = 1.6  # ||mu_k||, distance of an action's mean from background
+    drift: float = 2.0  # how far the mean moves along v_k from start to end of a segment
+    noise: float = 1.6  # sigma of the i.i.d. Gaussian noise on every frame
     action_length: tuple[int, int] = (10, 40)
     background_length: tuple[int, int] = (6, 30)
 
 
 @dataclass
 class Stream:
-    features: np.ndarray            # (N, D) float32
-    labels: np.ndarray              # (N,) int64, 0 = background, 1..K actions
-    num_classes: int                # K + 1
-    prototypes: np.ndarray          # (K + 1, D) mu_k, row 0 = background (zeros)
+    features: np.ndarray  # (N, D) float32
+    labels: np.ndarray  # (N,) int64, 0 = background, 1..K actions
+    num_classes: int  # K + 1
+    prototypes: np.ndarray  # (K + 1, D) mu_k, row 0 = background (zeros)
 
 
 def class_geometry(config: StreamConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,8 +141,8 @@ def history_windows(features: np.ndarray, history: int) -> tuple[np.ndarray, np.
     N, D = features.shape
     T = history
     padded = np.concatenate([np.zeros((T - 1, D), features.dtype), features])  # (N + T - 1, D)
-    idx = np.arange(N)[:, None] + np.arange(T)[None, :]                        # (N, T)
-    windows = padded[idx]                                                      # (N, T, D)
+    idx = np.arange(N)[:, None] + np.arange(T)[None, :]  # (N, T)
+    windows = padded[idx]  # (N, T, D)
     # frame index of window slot j is t - T + 1 + j; it is padding when negative
     pad_mask = (np.arange(N)[:, None] - T + 1 + np.arange(T)[None, :]) < 0
     return windows, pad_mask
@@ -176,12 +176,12 @@ def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:
         return float("nan")
     order = np.argsort(-scores, kind="stable")
     s, y = scores[order], positives[order]
-    tp = np.cumsum(y)                                    # true positives among the top n
-    n = np.arange(1, s.size + 1)                         # frames among the top n
+    tp = np.cumsum(y)  # true positives among the top n
+    n = np.arange(1, s.size + 1)  # frames among the top n
     # the last index of every run of equal scores closes one threshold
     last = np.r_[s[1:] != s[:-1], True]
     tp_at, n_at = tp[last], n[last]
-    new_tp = np.diff(np.r_[0, tp_at])                    # positives entering at each threshold
+    new_tp = np.diff(np.r_[0, tp_at])  # positives entering at each threshold
     # AP = sum_thresholds (new positives) * precision / P,  precision = TP / n
     return float(np.sum(new_tp * tp_at / n_at) / P)
 
@@ -204,12 +204,12 @@ def frame_map(probs: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]
 
 @dataclass(frozen=True)
 class ModelConfig:
-    history: int = 16               # T, frames the model sees (t-T+1..t)
-    decoder_steps: int = 4          # l, future frames the decoder predicts
-    width: int = 32                 # d_model / hidden size
+    history: int = 16  # T, frames the model sees (t-T+1..t)
+    decoder_steps: int = 4  # l, future frames the decoder predicts
+    width: int = 32  # d_model / hidden size
     heads: int = 4
     encoder_layers: int = 1
-    future_weight: float = 0.5      # lambda in L = CE(now) + lambda * CE(future); our choice
+    future_weight: float = 0.5  # lambda in L = CE(now) + lambda * CE(future); our choice
 
 
 class PerFrameMLP(nn.Module):
@@ -218,7 +218,10 @@ class PerFrameMLP(nn.Module):
     def __init__(self, feature_dim: int, num_classes: int, width: int):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(feature_dim, 2 * width), nn.ReLU(), nn.Linear(2 * width, 2 * width), nn.ReLU(),
+            nn.Linear(feature_dim, 2 * width),
+            nn.ReLU(),
+            nn.Linear(2 * width, 2 * width),
+            nn.ReLU(),
             nn.Linear(2 * width, num_classes),
         )
 
@@ -235,9 +238,9 @@ class HistoryGRU(nn.Module):
         self.head = nn.Linear(2 * width, num_classes)
 
     def forward(self, x: torch.Tensor, pad: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = x.masked_fill(pad[..., None], 0.0)   # frames before the start read as zeros
-        h, _ = self.gru(x)                       # (B, T, H)
-        return {"logits": self.head(h[:, -1])}   # (B, C)
+        x = x.masked_fill(pad[..., None], 0.0)  # frames before the start read as zeros
+        h, _ = self.gru(x)  # (B, T, H)
+        return {"logits": self.head(h[:, -1])}  # (B, C)
 
 
 class Attention(nn.Module):
@@ -246,21 +249,26 @@ class Attention(nn.Module):
     def __init__(self, width: int, heads: int):
         super().__init__()
         self.heads = heads
-        self.q, self.kv, self.out = nn.Linear(width, width), nn.Linear(width, 2 * width), nn.Linear(width, width)
+        self.q, self.kv, self.out = (
+            nn.Linear(width, width),
+            nn.Linear(width, 2 * width),
+            nn.Linear(width, width),
+        )
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor,
-                pad: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, memory: torch.Tensor, pad: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         B, S, d = x.shape
         M, H = memory.shape[1], self.heads
-        q = self.q(x).view(B, S, H, d // H).transpose(1, 2)                   # (B, H, S, d_k)
+        q = self.q(x).view(B, S, H, d // H).transpose(1, 2)  # (B, H, S, d_k)
         k, v = self.kv(memory).view(B, M, 2, H, d // H).permute(2, 0, 3, 1, 4)  # (B, H, M, d_k) each
         # A = softmax(Q K^T / sqrt(d_k))   (Vaswani et al. Eq. 1)
-        logits = q @ k.transpose(-1, -2) / math.sqrt(d // H)                  # (B, H, S, M)
+        logits = q @ k.transpose(-1, -2) / math.sqrt(d // H)  # (B, H, S, M)
         if pad is not None:
             logits = logits.masked_fill(pad[:, None, None, :], float("-inf"))  # padded keys get 0
         A = logits.softmax(dim=-1)
-        y = (A @ v).transpose(1, 2).reshape(B, S, d)                          # (B, S, d)
-        return self.out(y), A.mean(dim=1)                                     # (B, S, d), (B, S, M)
+        y = (A @ v).transpose(1, 2).reshape(B, S, d)  # (B, S, d)
+        return self.out(y), A.mean(dim=1)  # (B, S, d), (B, S, M)
 
 
 class EncoderBlock(nn.Module):
@@ -277,7 +285,7 @@ class EncoderBlock(nn.Module):
         a, w = self.attn(z, z, pad)
         h = h + a
         h = h + self.ffn(self.ln2(h))
-        return h, w                              # (B, S, d), (B, S, S)
+        return h, w  # (B, S, d), (B, S, S)
 
 
 class DecoderBlock(nn.Module):
@@ -300,13 +308,19 @@ class DecoderBlock(nn.Module):
 class OadTRLite(nn.Module):
     """Encoder over [task token; x_{t-T+1..t}] and a decoder with l future queries (OadTR, Sec. 3)."""
 
-    def __init__(self, feature_dim: int, num_classes: int, config: ModelConfig,
-                 task_token: bool = True, decoder: bool = True):
+    def __init__(
+        self,
+        feature_dim: int,
+        num_classes: int,
+        config: ModelConfig,
+        task_token: bool = True,
+        decoder: bool = True,
+    ):
         super().__init__()
         d, T = config.width, config.history
         self.use_token, self.use_decoder = task_token, decoder and config.decoder_steps > 0
         self.embed = nn.Linear(feature_dim, d)
-        self.pos = nn.Parameter(0.02 * torch.randn(T + 1, d))           # learned positions
+        self.pos = nn.Parameter(0.02 * torch.randn(T + 1, d))  # learned positions
         self.token = nn.Parameter(0.02 * torch.randn(1, 1, d)) if task_token else None
         self.blocks = nn.ModuleList(EncoderBlock(d, config.heads) for _ in range(config.encoder_layers))
         self.ln = nn.LayerNorm(d)
@@ -320,24 +334,24 @@ class OadTRLite(nn.Module):
 
     def forward(self, x: torch.Tensor, pad: torch.Tensor) -> dict[str, torch.Tensor]:
         B, T, _ = x.shape
-        h = self.embed(x) + self.pos[1:]                                  # (B, T, d)
+        h = self.embed(x) + self.pos[1:]  # (B, T, d)
         if self.use_token:
-            tok = self.token.expand(B, 1, -1) + self.pos[:1]              # (B, 1, d)
-            h = torch.cat([tok, h], dim=1)                                # (B, T+1, d)
+            tok = self.token.expand(B, 1, -1) + self.pos[:1]  # (B, 1, d)
+            h = torch.cat([tok, h], dim=1)  # (B, T+1, d)
             pad = torch.cat([torch.zeros(B, 1, dtype=torch.bool, device=pad.device), pad], dim=1)
         w = None
         for block in self.blocks:
             h, w = block(h, pad)
         h = self.ln(h)
         # the token's output classifies frame t; without it, frame t's own output does
-        z_now = h[:, 0] if self.use_token else h[:, -1]                   # (B, d)
+        z_now = h[:, 0] if self.use_token else h[:, -1]  # (B, d)
         out: dict[str, torch.Tensor] = {}
         # attention of the classifying position over the T history frames (last layer)
-        row = w[:, 0, 1:] if self.use_token else w[:, -1, :]             # (B, T)
+        row = w[:, 0, 1:] if self.use_token else w[:, -1, :]  # (B, T)
         out["attention"] = row
         if self.use_decoder:
-            q = self.decoder(self.queries.expand(B, -1, -1), h, pad)       # (B, l, d)
-            out["future_logits"] = self.future_head(q)                    # (B, l, C)
+            q = self.decoder(self.queries.expand(B, -1, -1), h, pad)  # (B, l, d)
+            out["future_logits"] = self.future_head(q)  # (B, l, C)
             # classify [z_task ; mean_i q_i]   (OadTR Sec. 3)
             out["logits"] = self.head(torch.cat([z_now, q.mean(dim=1)], dim=-1))
         else:
@@ -368,9 +382,16 @@ def parameter_count(model: nn.Module) -> int:
 # --------------------------------------------------------------------------------------
 
 
-def train_model(model: nn.Module, stream: Stream, config: ModelConfig, steps: int, seed: int,
-                batch_size: int = 32, lr: float = 3e-3,
-                on_step: Callable[[int], None] | None = None) -> np.ndarray:
+def train_model(
+    model: nn.Module,
+    stream: Stream,
+    config: ModelConfig,
+    steps: int,
+    seed: int,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    on_step: Callable[[int], None] | None = None,
+) -> np.ndarray:
     """Adam on random frames of `stream`; returns the loss history (steps,).
 
     Loss (OadTR Sec. 3): L = CE(y_t, p_t) + lambda * mean_i CE(y_{t+i}, p_{t+i}), i = 1..l.
@@ -380,8 +401,9 @@ def train_model(model: nn.Module, stream: Stream, config: ModelConfig, steps: in
     rng = np.random.default_rng(seed)
     T, N = config.history, len(stream.labels)
     # windows are gathered per batch from the left-padded stream: frames t-T+1..t
-    padded = torch.from_numpy(np.concatenate([np.zeros((T - 1, stream.features.shape[1]), np.float32),
-                                              stream.features]))
+    padded = torch.from_numpy(
+        np.concatenate([np.zeros((T - 1, stream.features.shape[1]), np.float32), stream.features])
+    )
     offsets = torch.arange(T)
     fut, fut_valid = future_labels(stream.labels, max(config.decoder_steps, 1))
     Y, Yf, Vf = torch.from_numpy(stream.labels), torch.from_numpy(fut), torch.from_numpy(fut_valid)
@@ -391,12 +413,12 @@ def train_model(model: nn.Module, stream: Stream, config: ModelConfig, steps: in
     model.train()
     for step in range(steps):
         b = torch.from_numpy(rng.integers(0, N, size=batch_size))
-        idx = b[:, None] + offsets                                        # (B, T) rows of `padded`
-        x, pad = padded[idx], idx < T - 1                                 # (B, T, D), (B, T)
+        idx = b[:, None] + offsets  # (B, T) rows of `padded`
+        x, pad = padded[idx], idx < T - 1  # (B, T, D), (B, T)
         out = model(x, pad)
         loss = F.cross_entropy(out["logits"], Y[b])
         if "future_logits" in out:
-            fl = out["future_logits"]                                     # (B, l, C)
+            fl = out["future_logits"]  # (B, l, C)
             ce = F.cross_entropy(fl.flatten(0, 1), Yf[b].flatten(), reduction="none")
             valid = Vf[b].flatten().float()
             loss = loss + config.future_weight * (ce * valid).sum() / valid.sum().clamp(min=1)
@@ -412,8 +434,9 @@ def train_model(model: nn.Module, stream: Stream, config: ModelConfig, steps: in
 
 
 @torch.no_grad()
-def predict(model: nn.Module, features: np.ndarray, history: int,
-            chunk: int = 2048) -> tuple[np.ndarray, np.ndarray | None]:
+def predict(
+    model: nn.Module, features: np.ndarray, history: int, chunk: int = 2048
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Online class probabilities (N, C) and, for OadTR, attention over the history (N, T).
 
     Frame t's window holds frames t-T+1..t only, so no future frame can reach it.
@@ -442,7 +465,7 @@ class Experiment:
     model: ModelConfig = field(default_factory=ModelConfig)
     train_frames: int = 30000
     test_frames: int = 2000
-    steps: int = 100                # few large steps: the page trains inside its 5 s budget
+    steps: int = 100  # few large steps: the page trains inside its 5 s budget
     batch_size: int = 128
     lr: float = 6e-3
     seed: int = 0
@@ -451,11 +474,11 @@ class Experiment:
 @dataclass
 class ModelResult:
     kind: str
-    probs: np.ndarray                 # (N_test, C) online probabilities
-    ap: np.ndarray                    # (K,) AP per action class
+    probs: np.ndarray  # (N_test, C) online probabilities
+    ap: np.ndarray  # (K,) AP per action class
     mAP: float
-    losses: np.ndarray                # (steps,) training loss
-    attention: np.ndarray | None      # (N_test, T) attention of the classifying position
+    losses: np.ndarray  # (steps,) training loss
+    attention: np.ndarray | None  # (N_test, T) attention of the classifying position
     num_parameters: int
 
 
@@ -463,9 +486,9 @@ class ModelResult:
 class Evaluation:
     """Every model's online result on one experiment's test stream (plain arrays, picklable)."""
 
-    labels: np.ndarray                # (N_test,) ground truth
-    results: dict[str, ModelResult]   # kind -> result
-    steps: int                        # training steps per model
+    labels: np.ndarray  # (N_test,) ground truth
+    results: dict[str, ModelResult]  # kind -> result
+    steps: int  # training steps per model
 
 
 def evaluate_all(models: dict[str, nn.Module], exp: Experiment) -> Evaluation:
@@ -486,16 +509,15 @@ def streams_for(exp: Experiment) -> tuple[Stream, Stream]:
     return train, held_out_stream(exp)
 
 
-def evaluate(model: nn.Module, kind: str, test: Stream, exp: Experiment,
-             losses: np.ndarray) -> ModelResult:
+def evaluate(model: nn.Module, kind: str, test: Stream, exp: Experiment, losses: np.ndarray) -> ModelResult:
     probs, attn = predict(model, test.features, exp.model.history)
     m, ap = frame_map(probs, test.labels)
     return ModelResult(kind, probs, ap, m, losses, attn, parameter_count(model))
 
 
-def run_experiment(exp: Experiment, kinds: tuple[str, ...] = MODEL_KINDS,
-                   on_progress: Callable[[float], None] | None = None
-                   ) -> tuple[Stream, dict[str, ModelResult], dict[str, nn.Module]]:
+def run_experiment(
+    exp: Experiment, kinds: tuple[str, ...] = MODEL_KINDS, on_progress: Callable[[float], None] | None = None
+) -> tuple[Stream, dict[str, ModelResult], dict[str, nn.Module]]:
     """Train every model kind on the training stream and evaluate it online on the test stream."""
     train, test = streams_for(exp)
     results: dict[str, ModelResult] = {}
@@ -511,9 +533,16 @@ def run_experiment(exp: Experiment, kinds: tuple[str, ...] = MODEL_KINDS,
     return test, results, models
 
 
-def _train_all(exp: Experiment, kinds: tuple[str, ...], train: Stream, test: Stream,
-               results: dict[str, ModelResult], models: dict[str, nn.Module], total: int,
-               on_progress: Callable[[float], None] | None) -> None:
+def _train_all(
+    exp: Experiment,
+    kinds: tuple[str, ...],
+    train: Stream,
+    test: Stream,
+    results: dict[str, ModelResult],
+    models: dict[str, nn.Module],
+    total: int,
+    on_progress: Callable[[float], None] | None,
+) -> None:
     for i, kind in enumerate(kinds):
         torch.manual_seed(exp.seed)
         model = build_model(kind, exp.stream.feature_dim, train.num_classes, exp.model)
@@ -522,8 +551,16 @@ def _train_all(exp: Experiment, kinds: tuple[str, ...], train: Stream, test: Str
             if on_progress is not None and (step % 10 == 0 or step == exp.steps - 1):
                 on_progress((i * exp.steps + step + 1) / total)
 
-        losses = train_model(model, train, exp.model, exp.steps, seed=exp.seed,
-                             batch_size=exp.batch_size, lr=exp.lr, on_step=tick)
+        losses = train_model(
+            model,
+            train,
+            exp.model,
+            exp.steps,
+            seed=exp.seed,
+            batch_size=exp.batch_size,
+            lr=exp.lr,
+            on_step=tick,
+        )
         results[kind] = evaluate(model, kind, test, exp, losses)
         models[kind] = model
 
@@ -538,9 +575,14 @@ METRICS_FILE = "online_action_metrics.json"
 
 def experiment_to_dict(exp: Experiment) -> dict:
     return {
-        "stream": asdict(exp.stream), "model": asdict(exp.model),
-        "train_frames": exp.train_frames, "test_frames": exp.test_frames,
-        "steps": exp.steps, "batch_size": exp.batch_size, "lr": exp.lr, "seed": exp.seed,
+        "stream": asdict(exp.stream),
+        "model": asdict(exp.model),
+        "train_frames": exp.train_frames,
+        "test_frames": exp.test_frames,
+        "steps": exp.steps,
+        "batch_size": exp.batch_size,
+        "lr": exp.lr,
+        "seed": exp.seed,
     }
 
 
@@ -548,8 +590,16 @@ def experiment_from_dict(d: dict) -> Experiment:
     s = dict(d["stream"])
     s["action_length"] = tuple(s["action_length"])
     s["background_length"] = tuple(s["background_length"])
-    return Experiment(StreamConfig(**s), ModelConfig(**d["model"]), d["train_frames"],
-                      d["test_frames"], d["steps"], d["batch_size"], d["lr"], d["seed"])
+    return Experiment(
+        StreamConfig(**s),
+        ModelConfig(**d["model"]),
+        d["train_frames"],
+        d["test_frames"],
+        d["steps"],
+        d["batch_size"],
+        d["lr"],
+        d["seed"],
+    )
 
 
 def settings_key(exp: Experiment) -> tuple[int, int, float]:
@@ -568,8 +618,9 @@ def save_shipped(path: Path, runs: list[tuple[Experiment, dict[str, nn.Module]]]
     blob = [
         {
             "experiment": json.dumps(experiment_to_dict(exp)),
-            "state_dicts": {k: {n: t.detach().clone() for n, t in m.state_dict().items()}
-                            for k, m in models.items()},
+            "state_dicts": {
+                k: {n: t.detach().clone() for n, t in m.state_dict().items()} for k, m in models.items()
+            },
         }
         for exp, models in runs
     ]

@@ -23,8 +23,9 @@ MAX_RUNS = 24  # trained settings kept in memory (each a few kB of curves)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def group_table(num_correct: int, group_size: int, length_cost: float, format_weight: float,
-                problem: int) -> core.Group:
+def group_table(
+    num_correct: int, group_size: int, length_cost: float, format_weight: float, problem: int
+) -> core.Group:
     return core.example_group(num_correct, group_size, length_cost, format_weight, seed=problem)
 
 
@@ -56,12 +57,16 @@ def _to_frame(runs: dict[str, core.History]) -> tuple[pd.DataFrame, pd.DataFrame
     D = runs["grpo"].config.max_digits
     digits = np.arange(1, D + 1)
     rows = [pd.DataFrame({"digits": digits, "series": "base", "tokens": runs["grpo"].length_by_digits[0]})]
-    rows += [pd.DataFrame({"digits": digits, "series": METHOD_NAMES[m], "tokens": h.length_by_digits[1]})
-             for m, h in runs.items()]
+    rows += [
+        pd.DataFrame({"digits": digits, "series": METHOD_NAMES[m], "tokens": h.length_by_digits[1]})
+        for m, h in runs.items()
+    ]
     rows.append(pd.DataFrame({"digits": digits, "series": "needed", "tokens": digits.astype(float)}))
     # accuracy and length: first step -> mean of the last 10 steps
-    summary = {METHOD_NAMES[m]: (h.pass1[0], h.pass1[-10:].mean(), h.length[0], h.length[-10:].mean())
-               for m, h in runs.items()}
+    summary = {
+        METHOD_NAMES[m]: (h.pass1[0], h.pass1[-10:].mean(), h.length[0], h.length[-10:].mean())
+        for m, h in runs.items()
+    }
     return curves, pd.concat(rows, ignore_index=True), summary
 
 
@@ -111,13 +116,22 @@ def _styled_spec(chart: alt.TopLevelMixin, chart_height: int | None = None) -> d
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def training_specs(run_key: str, lang: str, lecture: bool, _curves: pd.DataFrame,
-                   _by_digits: pd.DataFrame) -> tuple[dict, dict]:
+def training_specs(
+    run_key: str, lang: str, lecture: bool, _curves: pd.DataFrame, _by_digits: pd.DataFrame
+) -> tuple[dict, dict]:
     """Specs of the 2 x 2 training figure and the thinking-per-digits chart for one run."""
     names = {"base": t(f"{P}.base_policy"), "needed": t(f"{P}.needed")}
     bd = _by_digits.assign(series=[names.get(s, s) for s in _by_digits["series"]])
-    digits_chart = charts.line(bd, "digits", "tokens", color="series", color_title=t(f"{P}.series"),
-                               x_title=t(f"{P}.x_digits"), y_title=t(f"{P}.y_tokens"), points=True)
+    digits_chart = charts.line(
+        bd,
+        "digits",
+        "tokens",
+        color="series",
+        color_title=t(f"{P}.series"),
+        x_title=t(f"{P}.x_digits"),
+        y_title=t(f"{P}.y_tokens"),
+        points=True,
+    )
     return _styled_spec(training_figure(_curves)), _styled_spec(digits_chart, charts.height(240))
 
 
@@ -128,16 +142,21 @@ page.header(P)
 # Part 1: one group ---------------------------------------------------------------------------------
 def advantage_bars(g: core.Group) -> alt.Chart:
     right_, wrong_ = t(f"{P}.right"), t(f"{P}.wrong")
-    df = pd.DataFrame({"i": np.arange(1, len(g.rewards) + 1), "A": g.advantages,
-                       "ok": np.where(g.correct, right_, wrong_)})
+    df = pd.DataFrame(
+        {"i": np.arange(1, len(g.rewards) + 1), "A": g.advantages, "ok": np.where(g.correct, right_, wrong_)}
+    )
     return (
         alt.Chart(df)
         .mark_bar()
         .encode(
             x=alt.X("i", type="ordinal", title=t(f"{P}.response_i"), axis=alt.Axis(labelAngle=0)),
             y=alt.Y("A", type="quantitative", title=t(f"{P}.advantage"), scale=alt.Scale(domain=[-3, 3])),
-            color=alt.Color("ok", type="nominal", title=t(f"{P}.answer"),
-                            scale=alt.Scale(domain=[right_, wrong_], range=["#2a9d4b", "#c4480c"])),
+            color=alt.Color(
+                "ok",
+                type="nominal",
+                title=t(f"{P}.answer"),
+                scale=alt.Scale(domain=[right_, wrong_], range=["#2a9d4b", "#c4480c"]),
+            ),
             tooltip=[alt.Tooltip("i", type="ordinal"), alt.Tooltip("A", type="quantitative", format=".3f")],
         )
     )
@@ -151,10 +170,26 @@ def group_section() -> None:
     with left:
         gG = st.slider(t(f"{P}.group_size"), 2, 16, 8, 1, key="gG", bind="query-params")
         n_right = st.slider(t(f"{P}.num_correct"), 0, 16, 3, 1, key="right", bind="query-params")
-        g_cost = st.slider(t(f"{P}.length_cost"), 0.0, 0.3, 0.0, 0.01, key="gcost", bind="query-params",
-                           help=t(f"{P}.length_cost_help"))
-        g_fmt = st.slider(t(f"{P}.format_weight"), 0.0, 0.5, 0.0, 0.05, key="gfmt", bind="query-params",
-                          help=t(f"{P}.format_weight_help"))
+        g_cost = st.slider(
+            t(f"{P}.length_cost"),
+            0.0,
+            0.3,
+            0.0,
+            0.01,
+            key="gcost",
+            bind="query-params",
+            help=t(f"{P}.length_cost_help"),
+        )
+        g_fmt = st.slider(
+            t(f"{P}.format_weight"),
+            0.0,
+            0.5,
+            0.0,
+            0.05,
+            key="gfmt",
+            bind="query-params",
+            help=t(f"{P}.format_weight_help"),
+        )
         problem = st.number_input(t(f"{P}.problem"), 0, 999, 7, 1, key="prob", bind="query-params")
         if n_right > gG:
             st.warning(t(f"{P}.too_many_correct", n=n_right, G=gG), icon=":material/warning:")
@@ -164,15 +199,17 @@ def group_section() -> None:
         st.markdown(t(f"{P}.group_prompt", a=g.a, b=g.b))
         charts.show(advantage_bars(g), chart_height=charts.height(230))
         cols = [t(f"{P}.col_{c}") for c in ("correct", "k", "reward", "adv", "reinforce", "response")]
-        table = pd.DataFrame({
-            "#": np.arange(1, gG + 1),
-            cols[0]: np.where(g.correct, "✓", "✗"),
-            cols[1]: g.thinking_steps,
-            cols[2]: np.round(g.rewards, 3),
-            cols[3]: np.round(g.advantages, 3),
-            cols[4]: np.round(g.rewards, 3),
-            cols[5]: g.texts,  # last: the long text may scroll
-        })
+        table = pd.DataFrame(
+            {
+                "#": np.arange(1, gG + 1),
+                cols[0]: np.where(g.correct, "✓", "✗"),
+                cols[1]: g.thinking_steps,
+                cols[2]: np.round(g.rewards, 3),
+                cols[3]: np.round(g.advantages, 3),
+                cols[4]: np.round(g.rewards, 3),
+                cols[5]: g.texts,  # last: the long text may scroll
+            }
+        )
         st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * gG, 320))
         mu, sd = float(g.rewards.mean()), float(g.rewards.std())
         st.markdown(t(f"{P}.group_stats", mean=f"{mu:.3f}", std=f"{sd:.3f}"))
@@ -189,12 +226,22 @@ CURVES = ("pass1", "length", "kl", "zero_adv_frac")
 
 def training_figure(curves: pd.DataFrame) -> alt.ConcatChart:
     """Accuracy, length, KL and all-zero groups: one concatenated chart (one spec to build, not four)."""
-    titles = {"pass1": t(f"{P}.y_pass1"), "length": t(f"{P}.y_length"), "kl": t(f"{P}.y_kl"),
-              "zero_adv_frac": t(f"{P}.y_zero")}
+    titles = {
+        "pass1": t(f"{P}.y_pass1"),
+        "length": t(f"{P}.y_length"),
+        "kl": t(f"{P}.y_kl"),
+        "zero_adv_frac": t(f"{P}.y_zero"),
+    }
     parts = []
     for i, m in enumerate(CURVES):
-        chart = charts.line(curves[["step", "method", m]], "step", m, color="method", x_title=t(f"{P}.x_step"),
-                            y_title=titles[m]).properties(width=250, height=charts.height(150))
+        chart = charts.line(
+            curves[["step", "method", m]],
+            "step",
+            m,
+            color="method",
+            x_title=t(f"{P}.x_step"),
+            y_title=titles[m],
+        ).properties(width=250, height=charts.height(150))
         # one legend, above the first panel, so the 2 x 2 grid fits the column
         legend = alt.Legend(orient="top", title=None) if i == 0 else None
         parts.append(chart.encode(color=alt.Color("method", type="nominal", legend=legend)))
@@ -208,28 +255,55 @@ def training_section() -> None:
     left, right = page.columns(2.2)
     with left, st.form("grpo_train", border=True):
         G = st.slider(t(f"{P}.group_size"), 2, 16, 8, 1, key="G", bind="query-params")
-        beta = st.slider(t(f"{P}.beta"), 0.0, 0.5, 0.04, 0.01, key="beta", bind="query-params",
-                         help=t(f"{P}.beta_help"))
-        eps = st.slider(t(f"{P}.epsilon"), 0.05, 0.5, 0.2, 0.05, key="eps", bind="query-params",
-                        help=t(f"{P}.epsilon_help"))
+        beta = st.slider(
+            t(f"{P}.beta"), 0.0, 0.5, 0.04, 0.01, key="beta", bind="query-params", help=t(f"{P}.beta_help")
+        )
+        eps = st.slider(
+            t(f"{P}.epsilon"),
+            0.05,
+            0.5,
+            0.2,
+            0.05,
+            key="eps",
+            bind="query-params",
+            help=t(f"{P}.epsilon_help"),
+        )
         lr = st.select_slider(t(f"{P}.lr"), LR_OPTIONS, "0.005", key="lr", bind="query-params")
         steps = st.slider(t(f"{P}.steps"), 20, 120, 60, 10, key="steps", bind="query-params")
-        cost = st.slider(t(f"{P}.length_cost"), 0.0, 0.3, 0.0, 0.01, key="cost", bind="query-params",
-                         help=t(f"{P}.length_cost_help"))
+        cost = st.slider(
+            t(f"{P}.length_cost"),
+            0.0,
+            0.3,
+            0.0,
+            0.01,
+            key="cost",
+            bind="query-params",
+            help=t(f"{P}.length_cost_help"),
+        )
         seed = widgets.seed()
         st.form_submit_button(t(f"{P}.run"), type="primary", icon=":material/play_arrow:", width="stretch")
-    cfg = core.Config(group_size=int(G), beta=float(beta), epsilon=float(eps), learning_rate=float(lr),
-                      num_steps=int(steps), length_cost=float(cost))
+    cfg = core.Config(
+        group_size=int(G),
+        beta=float(beta),
+        epsilon=float(eps),
+        learning_rate=float(lr),
+        num_steps=int(steps),
+        length_cost=float(cost),
+    )
     with right:
         curves, by_digits, summary = training_runs(cfg, int(seed))
-        st.caption(t(f"{P}.train_caption", G=cfg.group_size, B=cfg.num_prompts,
-                     N=cfg.group_size * cfg.num_prompts))
+        st.caption(
+            t(f"{P}.train_caption", G=cfg.group_size, B=cfg.num_prompts, N=cfg.group_size * cfg.num_prompts)
+        )
         run_key = repr((cfg, int(seed)))
         figure, digits_figure = training_specs(run_key, current_lang(), is_lecture(), curves, by_digits)
         st.vega_lite_chart(figure, width="stretch")
-        st.markdown(" · ".join(
-            t(f"{P}.summary", m=m, a0=f"{a0:.0%}", a1=f"{a1:.0%}", l0=f"{l0:.1f}", l1=f"{l1:.1f}")
-            for m, (a0, a1, l0, l1) in summary.items()))
+        st.markdown(
+            " · ".join(
+                t(f"{P}.summary", m=m, a0=f"{a0:.0%}", a1=f"{a1:.0%}", l0=f"{l0:.1f}", l1=f"{l1:.1f}")
+                for m, (a0, a1, l0, l1) in summary.items()
+            )
+        )
     page.prose(t(f"{P}.explain_training"))
 
     st.markdown(f"**{t(f'{P}.digits_title')}**")
@@ -256,19 +330,26 @@ page.try_this(
 page.math(
     P,
     [
-        (r"r_i = \mathbf{1}[\text{answer}_i = a+b] + w_{\text{fmt}}\,\mathbf{1}[k_i \ge 1] - \lambda\,k_i",
-         t(f"{P}.src_reward")),
-        (r"A_i = \frac{r_i - \operatorname{mean}(r_1,\dots,r_G)}{\operatorname{std}(r_1,\dots,r_G) + \varepsilon_0}",
-         t(f"{P}.src_adv")),
-        (r"J(\theta) = \mathbb{E}\Big[\frac{1}{G}\sum_{i=1}^{G}\sum_{t}\Big(\min\big(\rho_{i,t}A_i,\,"
-         r"\operatorname{clip}(\rho_{i,t},1-\epsilon,1+\epsilon)A_i\big) - \beta\,\mathbb{D}_{i,t}\Big)\Big],"
-         r"\quad \rho_{i,t} = \frac{\pi_\theta(o_{i,t}\mid q, o_{i,<t})}{\pi_{\theta_\text{old}}(o_{i,t}\mid q, o_{i,<t})}",
-         t(f"{P}.src_objective")),
-        (r"\mathbb{D}_{i,t} = \frac{\pi_\text{ref}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)}"
-         r" - \log\frac{\pi_\text{ref}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - 1 \;\ge 0",
-         t(f"{P}.src_kl")),
-        (r"A_i^{\text{REINFORCE}} = r_i, \qquad A_i^{\text{PPO}} = r_i - V_\phi(q)",
-         t(f"{P}.src_baselines")),
+        (
+            r"r_i = \mathbf{1}[\text{answer}_i = a+b] + w_{\text{fmt}}\,\mathbf{1}[k_i \ge 1] - \lambda\,k_i",
+            t(f"{P}.src_reward"),
+        ),
+        (
+            r"A_i = \frac{r_i - \operatorname{mean}(r_1,\dots,r_G)}{\operatorname{std}(r_1,\dots,r_G) + \varepsilon_0}",
+            t(f"{P}.src_adv"),
+        ),
+        (
+            r"J(\theta) = \mathbb{E}\Big[\frac{1}{G}\sum_{i=1}^{G}\sum_{t}\Big(\min\big(\rho_{i,t}A_i,\,"
+            r"\operatorname{clip}(\rho_{i,t},1-\epsilon,1+\epsilon)A_i\big) - \beta\,\mathbb{D}_{i,t}\Big)\Big],"
+            r"\quad \rho_{i,t} = \frac{\pi_\theta(o_{i,t}\mid q, o_{i,<t})}{\pi_{\theta_\text{old}}(o_{i,t}\mid q, o_{i,<t})}",
+            t(f"{P}.src_objective"),
+        ),
+        (
+            r"\mathbb{D}_{i,t} = \frac{\pi_\text{ref}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)}"
+            r" - \log\frac{\pi_\text{ref}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - 1 \;\ge 0",
+            t(f"{P}.src_kl"),
+        ),
+        (r"A_i^{\text{REINFORCE}} = r_i, \qquad A_i^{\text{PPO}} = r_i - V_\phi(q)", t(f"{P}.src_baselines")),
         (r"P(\text{correct}\mid n, k) = (1 - p_\text{slip})^{\max(n-k,\,0)}", t(f"{P}.src_task")),
     ],
 )

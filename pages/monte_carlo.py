@@ -10,8 +10,7 @@ import streamlit as st
 from core import mdp
 from core import monte_carlo as mc
 from core.gridworld import ACTIONS, GridWorld
-from pages import rl_grid
-from ui import charts, page, widgets
+from ui import charts, grid, page, widgets
 from ui.i18n import t
 
 P = "monte_carlo"
@@ -21,7 +20,16 @@ COMPARE_EPS = (0.0, 0.1, 0.2, 0.5)
 PRESETS = {
     "basic_short": {"algo": "basic", "T": 4, "N": 1, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
     "basic_long": {"algo": "basic", "T": 100, "N": 1, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
-    "greedy_blind": {"algo": "eps", "eps": 0.0, "T": 100, "N": 500, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
+    "greedy_blind": {
+        "algo": "eps",
+        "eps": 0.0,
+        "T": 100,
+        "N": 500,
+        "K": 10,
+        "rf": -10.0,
+        "gamma": 0.9,
+        "k": 10,
+    },
     "explore": {"algo": "eps", "eps": 0.5, "T": 1000, "N": 100, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
 }
 
@@ -49,8 +57,18 @@ def _runs() -> OrderedDict:
     return OrderedDict()
 
 
-def run(algo: str, eps: float, T: int, N: int, K: int, visit: str, rf: float, gamma: float, seed: int,
-        progress: mc.ProgressFn | None = None) -> mc.MCHistory:
+def run(
+    algo: str,
+    eps: float,
+    T: int,
+    N: int,
+    K: int,
+    visit: str,
+    rf: float,
+    gamma: float,
+    seed: int,
+    progress: mc.ProgressFn | None = None,
+) -> mc.MCHistory:
     store, key = _runs(), (algo, eps, T, N, K, visit, rf, gamma, seed)
     if key in store:
         store.move_to_end(key)
@@ -79,10 +97,14 @@ def exact_curves(rf: float, gamma: float) -> pd.DataFrame:
     rows = []
     for e in np.round(np.linspace(0, 0.95, 20), 2):  # at eps = 1 every action is equally likely
         best = mdp.epsilon_greedy_policy_iteration(gw.P, gw.R, gamma, float(e))
-        rows.append({
-            "epsilon": float(e), "v_star": v_star.mean(), "v_eps_opt": best.V.mean(),
-            "stays": bool(best.policy[target].argmax() == ACTIONS.index("stay")),
-        })
+        rows.append(
+            {
+                "epsilon": float(e),
+                "v_star": v_star.mean(),
+                "v_eps_opt": best.V.mean(),
+                "stays": bool(best.policy[target].argmax() == ACTIONS.index("stay")),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -112,15 +134,28 @@ page.header(P)
 left, right = page.columns(2.2)
 with left:
     algo = st.selectbox(
-        t(f"{P}.algorithm"), ALGOS, format_func={a: t(f"{P}.algo_{a}") for a in ALGOS}.get, key="algo", bind="query-params"
+        t(f"{P}.algorithm"),
+        ALGOS,
+        format_func={a: t(f"{P}.algo_{a}") for a in ALGOS}.get,
+        key="algo",
+        bind="query-params",
     )
-    eps = st.slider(t(f"{P}.epsilon"), 0.0, 1.0, 0.2, 0.05, key="eps", bind="query-params", help=t(f"{P}.epsilon_help"))
+    eps = st.slider(
+        t(f"{P}.epsilon"), 0.0, 1.0, 0.2, 0.05, key="eps", bind="query-params", help=t(f"{P}.epsilon_help")
+    )
     T = st.slider(t(f"{P}.episode_length"), 1, 1000, 100, 1, key="T", bind="query-params")
-    N = st.slider(t(f"{P}.episodes"), 1, 2000, 500, 1, key="N", bind="query-params", help=t(f"{P}.episodes_help"))
+    N = st.slider(
+        t(f"{P}.episodes"), 1, 2000, 500, 1, key="N", bind="query-params", help=t(f"{P}.episodes_help")
+    )
     K = st.slider(t(f"{P}.iterations"), 1, 30, 10, 1, key="K", bind="query-params")
     visit = st.radio(
-        t(f"{P}.visit"), ("every", "first"), format_func={v: t(f"{P}.visit_{v}") for v in ("every", "first")}.get,
-        key="visit", bind="query-params", horizontal=True, help=t(f"{P}.visit_help"),
+        t(f"{P}.visit"),
+        ("every", "first"),
+        format_func={v: t(f"{P}.visit_{v}") for v in ("every", "first")}.get,
+        key="visit",
+        bind="query-params",
+        horizontal=True,
+        help=t(f"{P}.visit_help"),
     )
     c1, c2 = st.columns(2)
     with c1:
@@ -131,7 +166,11 @@ with left:
     # the request is recorded in a callback (before the rerun), not read from the
     # button's return value, so it survives whatever reruns the router makes
     st.button(
-        t(f"{P}.run"), key="mc_run", type="primary", icon=":material/play_arrow:", width="stretch",
+        t(f"{P}.run"),
+        key="mc_run",
+        type="primary",
+        icon=":material/play_arrow:",
+        width="stretch",
         on_click=lambda: st.session_state.update({f"_{P}_run_requested": True}),
     )
     submitted = st.session_state.pop(f"_{P}_run_requested", False)
@@ -162,8 +201,11 @@ def compute() -> tuple[tuple, mc.MCHistory]:
 
 with right:
     result = page.keep_last_good(
-        f"{P}_run", compute,
-        lambda exc: t(f"{P}.err_budget", steps=f"{steps_of(*run_params[:1], *run_params[2:5]):,}", max=f"{MAX_STEPS:,}"),
+        f"{P}_run",
+        compute,
+        lambda exc: t(
+            f"{P}.err_budget", steps=f"{steps_of(*run_params[:1], *run_params[2:5]):,}", max=f"{MAX_STEPS:,}"
+        ),
     )
     if result is not None and result[0] != params:
         st.caption(t(f"{P}.press_run"))
@@ -179,19 +221,20 @@ def learned_section(result: tuple) -> None:
     k = st.slider(t(f"{P}.iteration"), 0, max(K_run, 1), K_run, key="k", bind="query-params")
     k = min(k, K_run)
     g1, g2 = st.columns([1.15, 1])
-    df = rl_grid.grid_frame(gw.kinds(), hist.V[k], hist.policy[k])
+    df = grid.grid_frame(gw.kinds(), hist.V[k], hist.policy[k])
     with g1:
         st.markdown(t(f"{P}.learned_title", k=k))
         charts.show(
-            rl_grid.grid_chart(df, value_title=t(f"{P}.value_est"), x_title=t(f"{P}.col"), y_title=t(f"{P}.row"),
-                               size=280),
-            chart_height=rl_grid.cell_size(gw.rows, gw.cols, 280) * gw.rows,
+            grid.grid_chart(
+                df, value_title=t(f"{P}.value_est"), x_title=t(f"{P}.col"), y_title=t(f"{P}.row"), size=280
+            ),
+            chart_height=grid.cell_size(gw.rows, gw.cols, 280) * gw.rows,
         )
     with g2:
         st.markdown(t(f"{P}.visits_title", k=k))
-        vdf = rl_grid.visits_frame(gw.rows, gw.cols, hist.visits[k], [t(f"{P}.act_{a}") for a in ACTIONS])
+        vdf = grid.visits_frame(gw.rows, gw.cols, hist.visits[k], [t(f"{P}.act_{a}") for a in ACTIONS])
         charts.show(
-            rl_grid.visits_chart(vdf, rows=gw.rows, cols=gw.cols, count_title=t(f"{P}.log_visits"), size=230),
+            grid.visits_chart(vdf, rows=gw.rows, cols=gw.cols, count_title=t(f"{P}.log_visits"), size=230),
             chart_height=230,
         )
     v_pi = exact_value(hist.policy[k], r_rf, r_gamma)
@@ -232,20 +275,33 @@ if 4 * steps_of("eps", cT, cN, cK) <= MAX_STEPS:
 else:
     st.info(t(f"{P}.compare_skipped"))
 learned_df = pd.DataFrame(compare_rows, columns=["epsilon", "v_learned"])
-names = {"v_star": t(f"{P}.series_star"), "v_eps_opt": t(f"{P}.series_eps_opt"), "v_learned": t(f"{P}.series_learned")}
+names = {
+    "v_star": t(f"{P}.series_star"),
+    "v_eps_opt": t(f"{P}.series_eps_opt"),
+    "v_learned": t(f"{P}.series_learned"),
+}
 long = curves.melt("epsilon", ["v_star", "v_eps_opt"], var_name="series", value_name="v")
 long["series"] = long["series"].map(names)
 lines = charts.line(
-    long, "epsilon", "v", color="series", color_title=t(f"{P}.series"),
-    x_title="ε", y_title=t(f"{P}.mean_value"),
+    long,
+    "epsilon",
+    "v",
+    color="series",
+    color_title=t(f"{P}.series"),
+    x_title="ε",
+    y_title=t(f"{P}.mean_value"),
 )
 pts = learned_df.assign(series=names["v_learned"])
 dots = (
     alt.Chart(pts)
     .mark_point(size=140, filled=True, shape="diamond", color="#c4480c")
     .encode(
-        x=alt.X("epsilon", type="quantitative"), y=alt.Y("v_learned", type="quantitative"),
-        tooltip=[alt.Tooltip("epsilon", type="quantitative"), alt.Tooltip("v_learned", type="quantitative", format=".2f")],
+        x=alt.X("epsilon", type="quantitative"),
+        y=alt.Y("v_learned", type="quantitative"),
+        tooltip=[
+            alt.Tooltip("epsilon", type="quantitative"),
+            alt.Tooltip("v_learned", type="quantitative", format=".2f"),
+        ],
     )
 )
 cc1, cc2 = st.columns([1.6, 1])
@@ -255,13 +311,23 @@ with cc2:
     leaves = curves.loc[~curves["stays"], "epsilon"]
     st.markdown(t(f"{P}.compare_note"))
     if len(leaves):
-        st.markdown(t(f"{P}.target_leaves", eps=f"{leaves.min():.2f}", below=f"{curves.loc[curves['epsilon'] < leaves.min(), 'epsilon'].max():.2f}"))
-    table = pd.DataFrame({
-        "ε": learned_df["epsilon"],
-        t(f"{P}.col_learned"): learned_df["v_learned"],
-        t(f"{P}.col_eps_opt"): [float(np.interp(e, curves["epsilon"], curves["v_eps_opt"])) for e in learned_df["epsilon"]],
-        "v*": float(curves["v_star"].iloc[0]),
-    })
+        st.markdown(
+            t(
+                f"{P}.target_leaves",
+                eps=f"{leaves.min():.2f}",
+                below=f"{curves.loc[curves['epsilon'] < leaves.min(), 'epsilon'].max():.2f}",
+            )
+        )
+    table = pd.DataFrame(
+        {
+            "ε": learned_df["epsilon"],
+            t(f"{P}.col_learned"): learned_df["v_learned"],
+            t(f"{P}.col_eps_opt"): [
+                float(np.interp(e, curves["epsilon"], curves["v_eps_opt"])) for e in learned_df["epsilon"]
+            ],
+            "v*": float(curves["v_star"].iloc[0]),
+        }
+    )
     st.dataframe(table.round(2), hide_index=True)
 page.prose(t(f"{P}.explain_compare"))
 
@@ -272,10 +338,15 @@ page.try_this(P, PRESETS)
 page.math(
     P,
     [
-        (r"q_\pi(s,a) = \mathbb{E}[G_t \mid S_t=s, A_t=a] \approx \frac{1}{n}\sum_{i=1}^{n} g^{(i)}(s,a)", t(f"{P}.src_mean")),
+        (
+            r"q_\pi(s,a) = \mathbb{E}[G_t \mid S_t=s, A_t=a] \approx \frac{1}{n}\sum_{i=1}^{n} g^{(i)}(s,a)",
+            t(f"{P}.src_mean"),
+        ),
         (r"g \leftarrow \gamma g + r_{t+1},\quad t = T-1, \dots, 0", t(f"{P}.src_return")),
-        (r"\pi_{k+1}(a|s) = \begin{cases} 1 - \frac{|\mathcal A|-1}{|\mathcal A|}\,\varepsilon & a = \arg\max_{a'} q_k(s,a') \\ \frac{\varepsilon}{|\mathcal A|} & \text{otherwise}\end{cases}",
-         t(f"{P}.src_eps")),
+        (
+            r"\pi_{k+1}(a|s) = \begin{cases} 1 - \frac{|\mathcal A|-1}{|\mathcal A|}\,\varepsilon & a = \arg\max_{a'} q_k(s,a') \\ \frac{\varepsilon}{|\mathcal A|} & \text{otherwise}\end{cases}",
+            t(f"{P}.src_eps"),
+        ),
         (r"v_\pi = (I - \gamma P_\pi)^{-1} r_\pi", t(f"{P}.src_exact")),
     ],
 )

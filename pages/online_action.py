@@ -18,7 +18,7 @@ from ui.layout import is_lecture
 P = "online_action"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT = oa.Experiment()
-WINDOW_BEFORE, WINDOW_AFTER = 220, 80          # frames shown around the current frame t
+WINDOW_BEFORE, WINDOW_AFTER = 220, 80  # frames shown around the current frame t
 CLASS_COLORS = ["#d9d9d9", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2"]
 
 
@@ -64,7 +64,8 @@ def trained_view(history: int, decoder_steps: int, noise: float, ablations: bool
     kinds = oa.MODEL_KINDS if ablations else ("mlp", "gru", "oadtr")
     bar = st.progress(0.0, text=t(f"{P}.training"))
     test, results, _ = oa.run_experiment(
-        exp, kinds, on_progress=lambda f: bar.progress(min(f, 1.0), text=t(f"{P}.training")))
+        exp, kinds, on_progress=lambda f: bar.progress(min(f, 1.0), text=t(f"{P}.training"))
+    )
     bar.empty()
     store[key] = oa.Evaluation(test.labels, results, exp.steps)
     while len(store) > MAX_TRAINED:
@@ -109,20 +110,39 @@ def timeline_chart(view: oa.Evaluation, kinds: list[str], frame: int, history: i
         .encode(
             x=alt.X("start", type="quantitative", title=t(f"{P}.frame_axis"), scale=x_scale),
             x2=alt.X2("end"),
-            y=alt.Y("row", type="nominal", title=None, sort=order, axis=alt.Axis(labelLimit=200, labelOverlap=False)),
-            color=alt.Color("class", type="nominal", title=class_title,
-                            scale=alt.Scale(domain=domain, range=CLASS_COLORS[: len(domain)])),
-            tooltip=[alt.Tooltip("row", type="nominal", title=row_title),
-                     alt.Tooltip("class", type="nominal", title=class_title),
-                     alt.Tooltip("start", type="quantitative"), alt.Tooltip("end", type="quantitative")],
+            y=alt.Y(
+                "row",
+                type="nominal",
+                title=None,
+                sort=order,
+                axis=alt.Axis(labelLimit=200, labelOverlap=False),
+            ),
+            color=alt.Color(
+                "class",
+                type="nominal",
+                title=class_title,
+                scale=alt.Scale(domain=domain, range=CLASS_COLORS[: len(domain)]),
+            ),
+            tooltip=[
+                alt.Tooltip("row", type="nominal", title=row_title),
+                alt.Tooltip("class", type="nominal", title=class_title),
+                alt.Tooltip("start", type="quantitative"),
+                alt.Tooltip("end", type="quantitative"),
+            ],
         )
     )
     # the history window the models see at t, and the current frame
     win = pd.DataFrame({"a": [max(frame - history + 1, 0)], "b": [frame + 1]})
-    shade = alt.Chart(win).mark_rect(color="black", opacity=0.12).encode(
-        x=alt.X("a", type="quantitative", scale=x_scale), x2=alt.X2("b"))
-    now = alt.Chart(win).mark_rule(color="black", strokeWidth=2).encode(
-        x=alt.X("b", type="quantitative", scale=x_scale))
+    shade = (
+        alt.Chart(win)
+        .mark_rect(color="black", opacity=0.12)
+        .encode(x=alt.X("a", type="quantitative", scale=x_scale), x2=alt.X2("b"))
+    )
+    now = (
+        alt.Chart(win)
+        .mark_rule(color="black", strokeWidth=2)
+        .encode(x=alt.X("b", type="quantitative", scale=x_scale))
+    )
     return alt.layer(bars, shade, now).properties(width="container")
 
 
@@ -140,12 +160,24 @@ def attention_chart(view: oa.Evaluation, frame: int, history: int) -> alt.LayerC
     x = alt.X("lag", type="ordinal", title=t(f"{P}.lag_axis"), axis=alt.Axis(labelAngle=0))
     y = alt.Y("weight", type="quantitative", title=t(f"{P}.attention_axis"))
     bars_df = pd.DataFrame({"lag": lags, "weight": view.results["oadtr"].attention[frame], "class": truth})
-    bars = alt.Chart(bars_df).mark_bar().encode(
-        x=x, y=y,
-        color=alt.Color("class", type="nominal", title=class_title,
-                        scale=alt.Scale(domain=domain, range=CLASS_COLORS[:C] + ["#ffffff"])),
-        tooltip=[alt.Tooltip("lag", type="ordinal"), alt.Tooltip("weight", type="quantitative", format=".3f"),
-                 alt.Tooltip("class", type="nominal", title=class_title)],
+    bars = (
+        alt.Chart(bars_df)
+        .mark_bar()
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color(
+                "class",
+                type="nominal",
+                title=class_title,
+                scale=alt.Scale(domain=domain, range=CLASS_COLORS[:C] + ["#ffffff"]),
+            ),
+            tooltip=[
+                alt.Tooltip("lag", type="ordinal"),
+                alt.Tooltip("weight", type="quantitative", format=".3f"),
+                alt.Tooltip("class", type="nominal", title=class_title),
+            ],
+        )
     )
     layers = [bars]
     ablated = view.results.get("oadtr_no_token")
@@ -153,14 +185,23 @@ def attention_chart(view: oa.Evaluation, frame: int, history: int) -> alt.LayerC
         names = [t(f"{P}.model_oadtr"), t(f"{P}.model_oadtr_no_token")]
         line_df = pd.DataFrame({"lag": lags, "weight": ablated.attention[frame], "variant": names[1]})
         layers.append(
-            alt.Chart(line_df).mark_line(point=True, color="black", strokeWidth=2).encode(
-                x=x, y=y,
-                strokeDash=alt.StrokeDash("variant", type="nominal", title=variant_title,
-                                          scale=alt.Scale(domain=names[1:], range=[[6, 3]]),
-                                          legend=alt.Legend(labelLimit=320)),
-                tooltip=[alt.Tooltip("lag", type="ordinal"),
-                         alt.Tooltip("weight", type="quantitative", format=".3f"),
-                         alt.Tooltip("variant", type="nominal", title=variant_title)],
+            alt.Chart(line_df)
+            .mark_line(point=True, color="black", strokeWidth=2)
+            .encode(
+                x=x,
+                y=y,
+                strokeDash=alt.StrokeDash(
+                    "variant",
+                    type="nominal",
+                    title=variant_title,
+                    scale=alt.Scale(domain=names[1:], range=[[6, 3]]),
+                    legend=alt.Legend(labelLimit=320),
+                ),
+                tooltip=[
+                    alt.Tooltip("lag", type="ordinal"),
+                    alt.Tooltip("weight", type="quantitative", format=".3f"),
+                    alt.Tooltip("variant", type="nominal", title=variant_title),
+                ],
             )
         )
     return alt.layer(*layers).properties(width="container")
@@ -185,14 +226,39 @@ shipped_keys = set(shipped_models())
 left, right = page.columns(2.8)
 with left:
     with st.form("oad_settings", border=True):
-        history = st.slider(t(f"{P}.history"), 4, 32, DEFAULT.model.history, 4, key="hist",
-                            bind="query-params", help=t(f"{P}.history_help"))
-        decoder_steps = st.slider(t(f"{P}.decoder_steps"), 0, 8, DEFAULT.model.decoder_steps, 1, key="dec",
-                                  bind="query-params", help=t(f"{P}.decoder_help"))
-        noise = st.slider(t(f"{P}.noise"), 0.2, 3.0, DEFAULT.stream.noise, 0.2, key="noise",
-                          bind="query-params", help=t(f"{P}.noise_help"))
-        ablations = st.checkbox(t(f"{P}.ablations"), True, key="abl", bind="query-params",
-                                help=t(f"{P}.ablations_help"))
+        history = st.slider(
+            t(f"{P}.history"),
+            4,
+            32,
+            DEFAULT.model.history,
+            4,
+            key="hist",
+            bind="query-params",
+            help=t(f"{P}.history_help"),
+        )
+        decoder_steps = st.slider(
+            t(f"{P}.decoder_steps"),
+            0,
+            8,
+            DEFAULT.model.decoder_steps,
+            1,
+            key="dec",
+            bind="query-params",
+            help=t(f"{P}.decoder_help"),
+        )
+        noise = st.slider(
+            t(f"{P}.noise"),
+            0.2,
+            3.0,
+            DEFAULT.stream.noise,
+            0.2,
+            key="noise",
+            bind="query-params",
+            help=t(f"{P}.noise_help"),
+        )
+        ablations = st.checkbox(
+            t(f"{P}.ablations"), True, key="abl", bind="query-params", help=t(f"{P}.ablations_help")
+        )
         submitted = st.form_submit_button(t(f"{P}.run"), type="primary", icon=":material/play_arrow:")
     noise = round(float(noise), 2)
 
@@ -220,10 +286,19 @@ else:
 kinds = [k for k in oa.MODEL_KINDS if k in view.results]
 N = len(view.labels)
 with left:
-    frame = st.slider(t(f"{P}.frame"), 0, N - 1, default_frame(), 1, key="frame", bind="query-params",
-                      help=t(f"{P}.frame_help"))
-    st.caption(t(f"{P}.source_shipped", steps=view.steps) if shipped
-               else t(f"{P}.source_trained", steps=view.steps))
+    frame = st.slider(
+        t(f"{P}.frame"),
+        0,
+        N - 1,
+        default_frame(),
+        1,
+        key="frame",
+        bind="query-params",
+        help=t(f"{P}.frame_help"),
+    )
+    st.caption(
+        t(f"{P}.source_shipped", steps=view.steps) if shipped else t(f"{P}.source_trained", steps=view.steps)
+    )
 
 # 3. Main figure: the timeline ---------------------------------------------------------------
 with right:
@@ -252,16 +327,26 @@ with c_table:
             params_col: [view.results[k].num_parameters for k in kinds],
         }
     )
-    st.dataframe(table, hide_index=True, width="stretch", height=(44 if is_lecture() else 36) * (len(table) + 1) + 4,
-                 column_config={"mAP": st.column_config.NumberColumn(format="%.3f")})
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=(44 if is_lecture() else 36) * (len(table) + 1) + 4,
+        column_config={"mAP": st.column_config.NumberColumn(format="%.3f")},
+    )
     with st.expander(t(f"{P}.ap_per_class")):
         per_class = pd.DataFrame(
-            {models_col: [t(f"{P}.model_{k}") for k in kinds],
-             **{class_name(c): [view.results[k].ap[c - 1] for k in kinds] for c in range(1, C)}}
+            {
+                models_col: [t(f"{P}.model_{k}") for k in kinds],
+                **{class_name(c): [view.results[k].ap[c - 1] for k in kinds] for c in range(1, C)},
+            }
         )
-        st.dataframe(per_class, hide_index=True, width="stretch",
-                     column_config={class_name(c): st.column_config.NumberColumn(format="%.3f")
-                                    for c in range(1, C)})
+        st.dataframe(
+            per_class,
+            hide_index=True,
+            width="stretch",
+            column_config={class_name(c): st.column_config.NumberColumn(format="%.3f") for c in range(1, C)},
+        )
     st.caption(t(f"{P}.map_caption"))
     st.info(t(f"{P}.paper_numbers"), icon=":material/menu_book:")
 
@@ -283,16 +368,28 @@ page.try_this(
 page.math(
     P,
     [
-        (r"x_t = \mu_{y_t} + \delta\,(p_t - \tfrac12)\,v_{y_t} + \sigma\,\varepsilon_t,\quad"
-         r"\varepsilon_t \sim \mathcal N(0, I)", t(f"{P}.src_stream")),
-        (r"[z_{\text{task}}; h_{t-T+1..t}] = \mathrm{Encoder}\big([\text{token};\, E x_{t-T+1}, \dots, E x_t] + P\big),"
-         r"\quad \mathrm{Attn}(Q,K,V) = \mathrm{softmax}\!\big(QK^\top/\sqrt{d_k}\big)V", t(f"{P}.src_encoder")),
-        (r"\hat p_t = \mathrm{softmax}\big(W[z_{\text{task}};\ \tfrac1\ell\textstyle\sum_{i=1}^{\ell} q_i]\big),\quad"
-         r"\mathcal L = \mathrm{CE}(y_t, \hat p_t) + \lambda\,\tfrac1\ell\sum_{i=1}^{\ell}"
-         r"\mathrm{CE}\big(y_{t+i}, \mathrm{softmax}(W_f q_i)\big)", t(f"{P}.src_decoder")),
-        (r"\mathrm{AP}_c = \frac{1}{|\{i: y_i=c\}|}\sum_{i:\,y_i=c}"
-         r"\frac{|\{j: s_{j,c}\ge s_{i,c},\ y_j=c\}|}{|\{j: s_{j,c}\ge s_{i,c}\}|},\qquad"
-         r"\mathrm{mAP} = \frac1K\sum_{c=1}^{K}\mathrm{AP}_c", t(f"{P}.src_map")),
+        (
+            r"x_t = \mu_{y_t} + \delta\,(p_t - \tfrac12)\,v_{y_t} + \sigma\,\varepsilon_t,\quad"
+            r"\varepsilon_t \sim \mathcal N(0, I)",
+            t(f"{P}.src_stream"),
+        ),
+        (
+            r"[z_{\text{task}}; h_{t-T+1..t}] = \mathrm{Encoder}\big([\text{token};\, E x_{t-T+1}, \dots, E x_t] + P\big),"
+            r"\quad \mathrm{Attn}(Q,K,V) = \mathrm{softmax}\!\big(QK^\top/\sqrt{d_k}\big)V",
+            t(f"{P}.src_encoder"),
+        ),
+        (
+            r"\hat p_t = \mathrm{softmax}\big(W[z_{\text{task}};\ \tfrac1\ell\textstyle\sum_{i=1}^{\ell} q_i]\big),\quad"
+            r"\mathcal L = \mathrm{CE}(y_t, \hat p_t) + \lambda\,\tfrac1\ell\sum_{i=1}^{\ell}"
+            r"\mathrm{CE}\big(y_{t+i}, \mathrm{softmax}(W_f q_i)\big)",
+            t(f"{P}.src_decoder"),
+        ),
+        (
+            r"\mathrm{AP}_c = \frac{1}{|\{i: y_i=c\}|}\sum_{i:\,y_i=c}"
+            r"\frac{|\{j: s_{j,c}\ge s_{i,c},\ y_j=c\}|}{|\{j: s_{j,c}\ge s_{i,c}\}|},\qquad"
+            r"\mathrm{mAP} = \frac1K\sum_{c=1}^{K}\mathrm{AP}_c",
+            t(f"{P}.src_map"),
+        ),
     ],
 )
 

@@ -418,7 +418,9 @@ if "_rf_url_checked" not in st.session_state:
             with get_session_state().query_params() as qp:
                 qp._initial_query_params.pop("stack", None)
                 qp._query_params.pop("stack", None)
-            st.session_state["_rf_url_error"] = [(e.row, e.kind, e.field, e.value[:40]) for e in url_errors[:3]]
+            st.session_state["_rf_url_error"] = [
+                (e.row, e.kind, e.field, e.value[:40]) for e in url_errors[:3]
+            ]
 if st.session_state.get("_rf_url_error"):
     errs = [core.RowError(*e) for e in st.session_state["_rf_url_error"]]
     st.warning(t(f"{P}.url_ignored", why=" ".join(error_text(e) for e in errs)), icon=":material/link_off:")

@@ -30,9 +30,9 @@ LR = 3e-3
 DEFAULT = oa.Experiment(steps=STEPS, batch_size=BATCH, lr=LR)
 RUNS = [
     DEFAULT,
-    replace(DEFAULT, stream=replace(DEFAULT.stream, noise=0.6)),   # "clean stream" preset
-    replace(DEFAULT, model=replace(DEFAULT.model, history=4)),     # "short history" preset
-    replace(DEFAULT, model=replace(DEFAULT.model, history=32)),    # "long history" preset
+    replace(DEFAULT, stream=replace(DEFAULT.stream, noise=0.6)),  # "clean stream" preset
+    replace(DEFAULT, model=replace(DEFAULT.model, history=4)),  # "short history" preset
+    replace(DEFAULT, model=replace(DEFAULT.model, history=32)),  # "long history" preset
 ]
 
 
@@ -41,14 +41,17 @@ def main() -> None:
     runs, metrics = [], []
     for exp in RUNS:
         train, test = oa.streams_for(exp)
-        models, entry = {}, {"settings": oa.experiment_to_dict(exp), "mAP": {}, "AP": {},
-                             "parameters": {}, "seconds": {}}
+        models, entry = (
+            {},
+            {"settings": oa.experiment_to_dict(exp), "mAP": {}, "AP": {}, "parameters": {}, "seconds": {}},
+        )
         for kind in oa.MODEL_KINDS:
             torch.manual_seed(exp.seed)
             model = oa.build_model(kind, exp.stream.feature_dim, train.num_classes, exp.model)
             t0 = time.perf_counter()
-            losses = oa.train_model(model, train, exp.model, exp.steps, seed=exp.seed,
-                                    batch_size=exp.batch_size, lr=exp.lr)
+            losses = oa.train_model(
+                model, train, exp.model, exp.steps, seed=exp.seed, batch_size=exp.batch_size, lr=exp.lr
+            )
             seconds = time.perf_counter() - t0
             result = oa.evaluate(model, kind, test, exp, losses)
             models[kind] = model
@@ -56,13 +59,15 @@ def main() -> None:
             entry["AP"][kind] = result.ap.tolist()
             entry["parameters"][kind] = result.num_parameters
             entry["seconds"][kind] = round(seconds, 2)
-            print(f"{oa.settings_key(exp)} {kind:18s} mAP {result.mAP:.3f}  "
-                  f"{result.num_parameters} params  {seconds:.1f} s", flush=True)
+            print(
+                f"{oa.settings_key(exp)} {kind:18s} mAP {result.mAP:.3f}  "
+                f"{result.num_parameters} params  {seconds:.1f} s",
+                flush=True,
+            )
         runs.append((exp, models))
         metrics.append(entry)
     oa.save_shipped(ROOT / "assets" / oa.WEIGHTS_FILE, runs)
-    (ROOT / "assets" / oa.METRICS_FILE).write_text(json.dumps(
-        {"runs": metrics}, indent=1))
+    (ROOT / "assets" / oa.METRICS_FILE).write_text(json.dumps({"runs": metrics}, indent=1))
     print("size", (ROOT / "assets" / oa.WEIGHTS_FILE).stat().st_size, "bytes")
 
 

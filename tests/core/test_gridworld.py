@@ -56,7 +56,9 @@ def test_a_few_hand_checked_transitions():
     assert gw.P[gw.state(1, 0), right, gw.state(1, 1)] == 1
     assert gw.R[gw.state(1, 1), stay] == -10  # staying in a forbidden cell costs too
     t = gw.state(3, 2)
-    assert gw.R[t, stay] == 1 and gw.P[t, stay, t] == 1  # staying on the target keeps paying: no terminal state
+    assert (
+        gw.R[t, stay] == 1 and gw.P[t, stay, t] == 1
+    )  # staying on the target keeps paying: no terminal state
     assert gw.R[gw.state(4, 2), up] == 1
 
 
@@ -104,7 +106,9 @@ def test_random_grids_match_the_literal_rules(rows, cols, data, rewards):
     others = [x for x in cells if x != target]
     forbidden = data.draw(st.lists(st.sampled_from(others), unique=True) if others else st.just([]))
     rb, rf, rt, ro = rewards
-    gw = GridWorld(rows, cols, target=target, forbidden=forbidden, r_boundary=rb, r_forbidden=rf, r_target=rt, r_other=ro)
+    gw = GridWorld(
+        rows, cols, target=target, forbidden=forbidden, r_boundary=rb, r_forbidden=rf, r_target=rt, r_other=ro
+    )
     P, R = literal_model(rows, cols, {target}, set(forbidden), rb, rf, rt, ro)
     np.testing.assert_array_equal(gw.P, P)
     np.testing.assert_allclose(gw.R, R)

@@ -84,7 +84,9 @@ def test_kl_k3_is_positive_otherwise(logp, logp_ref):
     # stated limit: d = logp_ref - logp with |d| > 1e-150, so that d^2 / 2 does not underflow float64
     assume(abs(logp_ref - logp) > 1e-150)
     assert grpo.kl_k3(np.array(logp), np.array(logp_ref)) > 0.0
-    assert grpo.kl_k3(torch.tensor(logp, dtype=torch.float64), torch.tensor(logp_ref, dtype=torch.float64)) > 0.0
+    assert (
+        grpo.kl_k3(torch.tensor(logp, dtype=torch.float64), torch.tensor(logp_ref, dtype=torch.float64)) > 0.0
+    )
 
 
 @given(finite, finite)

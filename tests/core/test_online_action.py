@@ -50,7 +50,8 @@ def brute_force_ap(scores: np.ndarray, positives: np.ndarray) -> float:
 @given(
     data=st.lists(
         st.tuples(st.integers(0, 6), st.booleans()),  # few distinct scores -> many ties
-        min_size=1, max_size=40,
+        min_size=1,
+        max_size=40,
     )
 )
 def test_ap_equals_brute_force_with_ties(data):
@@ -60,7 +61,9 @@ def test_ap_equals_brute_force_with_ties(data):
         assert np.isnan(oa.average_precision(scores, positives))
         return
     # tolerance: float64 sums of <= 40 terms, 1e-12
-    assert oa.average_precision(scores, positives) == pytest.approx(brute_force_ap(scores, positives), abs=1e-12)
+    assert oa.average_precision(scores, positives) == pytest.approx(
+        brute_force_ap(scores, positives), abs=1e-12
+    )
 
 
 def test_ap_equals_brute_force_random_continuous_scores():
@@ -71,7 +74,8 @@ def test_ap_equals_brute_force_random_continuous_scores():
         positives = rng.random(n) < rng.uniform(0.05, 0.9)
         positives[rng.integers(n)] = True
         assert oa.average_precision(scores, positives) == pytest.approx(
-            brute_force_ap(scores, positives), abs=1e-12)
+            brute_force_ap(scores, positives), abs=1e-12
+        )
 
 
 def test_ap_hand_cases():
@@ -84,8 +88,8 @@ def test_ap_hand_cases():
 
 def test_frame_map_excludes_background_and_empty_classes():
     labels = np.array([0, 0, 1, 1, 2, 0])
-    probs = np.zeros((6, 4))                    # class 3 never occurs -> left out
-    probs[:, 0] = 1.0                           # background score is perfect but must not count
+    probs = np.zeros((6, 4))  # class 3 never occurs -> left out
+    probs[:, 0] = 1.0  # background score is perfect but must not count
     probs[[2, 3], 1] = 0.9
     probs[4, 2] = 0.9
     m, ap = oa.frame_map(probs, labels)
@@ -129,8 +133,8 @@ def test_history_windows_are_causal_and_padded():
     x = np.arange(10, dtype=np.float32)[:, None] * np.ones((1, 2), np.float32)
     w, pad = oa.history_windows(x, 4)
     assert w.shape == (10, 4, 2)
-    np.testing.assert_array_equal(w[:, -1], x)                    # slot T-1 is frame t
-    np.testing.assert_array_equal(w[5, :, 0], [2, 3, 4, 5])        # frames t-3..t
+    np.testing.assert_array_equal(w[:, -1], x)  # slot T-1 is frame t
+    np.testing.assert_array_equal(w[5, :, 0], [2, 3, 4, 5])  # frames t-3..t
     assert pad[1].tolist() == [True, True, False, False]
     assert not pad[3:].any()
 
@@ -180,7 +184,7 @@ def test_shipped_oadtr_beats_per_frame_baseline_by_margin():
     metrics = json.loads((ROOT / "assets" / oa.METRICS_FILE).read_text())
     run = metrics["runs"][0]
     exp = oa.experiment_from_dict(run["settings"])
-    assert oa.settings_key(exp) == oa.settings_key(oa.Experiment())   # the page's default view
+    assert oa.settings_key(exp) == oa.settings_key(oa.Experiment())  # the page's default view
     loaded = oa.load_shipped(ROOT / "assets")[oa.settings_key(exp)]
     test = oa.held_out_stream(exp)
     maps = {}

@@ -1,8 +1,7 @@
 """Grid-world drawing shared by the RL pages (gridworld, monte_carlo).
 
-Not a page (it is not in the registry): chart builders that turn a value vector,
-a policy and a grid layout into Altair charts. Candidate for ui/ once a second
-section needs grids.
+Chart builders that turn a value vector, a policy and a grid layout into
+Altair charts (value heat map with greedy arrows, state-action visit counts).
 """
 
 from __future__ import annotations
@@ -61,8 +60,10 @@ def grid_chart(
     # typed channels, never "field:T" shorthand: parsing shorthand costs ~10 ms per channel
     x = alt.X("col", type="ordinal", title=x_title, axis=alt.Axis(labelAngle=0, orient="top"))
     y = alt.Y("row", type="ordinal", title=y_title)
-    scale = alt.Scale(scheme="redyellowgreen", domainMid=0) if domain is None else alt.Scale(
-        scheme="redyellowgreen", domain=list(domain), domainMid=0
+    scale = (
+        alt.Scale(scheme="redyellowgreen", domainMid=0)
+        if domain is None
+        else alt.Scale(scheme="redyellowgreen", domain=list(domain), domainMid=0)
     )
     base = alt.Chart(df).encode(x=x, y=y)
     heat = base.mark_rect(strokeWidth=3).encode(
@@ -74,20 +75,26 @@ def grid_chart(
             scale=alt.Scale(domain=list(KIND_COLORS), range=list(KIND_COLORS.values())),
             legend=None,
         ),
-        tooltip=[alt.Tooltip("row", type="ordinal", title=y_title), alt.Tooltip("col", type="ordinal", title=x_title),
-                 alt.Tooltip("V", type="quantitative", title=value_title, format=".3f")],
+        tooltip=[
+            alt.Tooltip("row", type="ordinal", title=y_title),
+            alt.Tooltip("col", type="ordinal", title=x_title),
+            alt.Tooltip("V", type="quantitative", title=value_title, format=".3f"),
+        ],
     )
     layers = [heat]
     if "arrow" in df:
         layers.append(
-            base.mark_text(fontSize=max(13, cell // 3), fontWeight="bold", dy=-cell // 7 if show_values else 0)
-            .encode(text=alt.Text("arrow", type="nominal"), color=alt.Color("ink", type="nominal", scale=None))
+            base.mark_text(
+                fontSize=max(13, cell // 3), fontWeight="bold", dy=-cell // 7 if show_values else 0
+            ).encode(
+                text=alt.Text("arrow", type="nominal"), color=alt.Color("ink", type="nominal", scale=None)
+            )
         )
     if show_values:
         layers.append(
-            base.mark_text(fontSize=max(10, cell // 5), dy=cell // 4 if "arrow" in df else 0)
-            .encode(
-                text=alt.Text("V", type="quantitative", format=".1f"), color=alt.Color("ink", type="nominal", scale=None)
+            base.mark_text(fontSize=max(10, cell // 5), dy=cell // 4 if "arrow" in df else 0).encode(
+                text=alt.Text("V", type="quantitative", format=".1f"),
+                color=alt.Color("ink", type="nominal", scale=None),
             )
         )
     return alt.layer(*layers).properties(width=cell * cols, height=cell * rows)
@@ -103,13 +110,19 @@ def visits_frame(rows: int, cols: int, visits: np.ndarray, action_names: list[st
     s, a = np.divmod(np.arange(S * A), A)
     r, c = np.divmod(s, cols)
     sub = np.array([_SUB[i] for i in a])  # (S*A, 2) (d_row, d_col) inside the block
-    return pd.DataFrame({
-        "row": r + 1, "col": c + 1, "action": np.array(action_names)[a],
-        "x": c * 3 + sub[:, 1], "y": r * 3 + sub[:, 0],
-        "x2": c * 3 + sub[:, 1] + 1, "y2": r * 3 + sub[:, 0] + 1,
-        "visits": visits.ravel().astype(int),
-        "log_visits": np.log10(1 + visits.ravel()),
-    })
+    return pd.DataFrame(
+        {
+            "row": r + 1,
+            "col": c + 1,
+            "action": np.array(action_names)[a],
+            "x": c * 3 + sub[:, 1],
+            "y": r * 3 + sub[:, 0],
+            "x2": c * 3 + sub[:, 1] + 1,
+            "y2": r * 3 + sub[:, 0] + 1,
+            "visits": visits.ravel().astype(int),
+            "log_visits": np.log10(1 + visits.ravel()),
+        }
+    )
 
 
 def visits_chart(
@@ -127,10 +140,14 @@ def visits_chart(
             x2=alt.X2("x2"),
             y=alt.Y("y", type="quantitative", scale=y_scale, axis=None),
             y2=alt.Y2("y2"),
-            color=alt.Color("log_visits", type="quantitative", title=count_title, scale=alt.Scale(scheme="blues")),
+            color=alt.Color(
+                "log_visits", type="quantitative", title=count_title, scale=alt.Scale(scheme="blues")
+            ),
             tooltip=[
-                alt.Tooltip("row", type="ordinal"), alt.Tooltip("col", type="ordinal"),
-                alt.Tooltip("action", type="nominal"), alt.Tooltip("visits", type="quantitative", title=count_title),
+                alt.Tooltip("row", type="ordinal"),
+                alt.Tooltip("col", type="ordinal"),
+                alt.Tooltip("action", type="nominal"),
+                alt.Tooltip("visits", type="quantitative", title=count_title),
             ],
         )
     )
@@ -139,7 +156,11 @@ def visits_chart(
     outline = (
         alt.Chart(cells)
         .mark_rect(fill=None, stroke="#999", strokeWidth=1)
-        .encode(x=alt.X("x", type="quantitative", scale=x_scale), x2=alt.X2("x2"),
-                y=alt.Y("y", type="quantitative", scale=y_scale), y2=alt.Y2("y2"))
+        .encode(
+            x=alt.X("x", type="quantitative", scale=x_scale),
+            x2=alt.X2("x2"),
+            y=alt.Y("y", type="quantitative", scale=y_scale),
+            y2=alt.Y2("y2"),
+        )
     )
     return alt.layer(squares, outline).properties(width=unit * 3 * cols, height=unit * 3 * rows)
