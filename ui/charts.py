@@ -135,7 +135,6 @@ def show(chart: alt.TopLevelMixin, *, chart_height: int | None = None) -> None:
         chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
         .configure_legend(labelFontSize=label, titleFontSize=title, orient="right", symbolSize=140)
         .configure_title(fontSize=title + 2)
-        .configure_range(category={"scheme": "tableau10"})  # distinct hues that survive a projector
     )
     # The spec is built by the page's own code from typed channels; skipping
     # Altair's JSON-schema validation saves ~40% of a chart's rerun cost.

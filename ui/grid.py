@@ -97,7 +97,8 @@ def grid_chart(
                 color=alt.Color("ink", type="nominal", scale=None),
             )
         )
-    return alt.layer(*layers).properties(width=cell * cols, height=cell * rows)
+    # the arrows and numbers take their ink colour as is: keep that out of the heat scale
+    return alt.layer(*layers).resolve_scale(color="independent").properties(width=cell * cols, height=cell * rows)
 
 
 # sub-cell of each action inside a 3x3 block: up = top middle, stay = centre, ...

@@ -22,11 +22,11 @@ _LECTURE_CSS = """
 <style>
 /* Lecture mode: bigger type, less chrome, so a 1280x720 projector shows
    the controls and the main figure without scrolling. */
-.stMainBlockContainer { padding-top: 3.2rem; padding-bottom: 1rem; max-width: 100%; }
+.stMainBlockContainer { padding-top: 3.6rem; padding-bottom: 1rem; max-width: 100%; }
 .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label p { font-size: 1.2rem; }
 .stMainBlockContainer h1 { font-size: 2.1rem; padding-top: 0; padding-bottom: 0.2rem; }
 .stMainBlockContainer h2, .stMainBlockContainer h3 { font-size: 1.5rem; }
-[data-testid="stHeader"] { height: 2rem; }
+[data-testid="stHeader"] { background: transparent; }
 </style>
 """
 
