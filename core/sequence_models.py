@@ -207,6 +207,18 @@ def input_gradient_norms(kind: str, seq_len: int, hidden: int, weight_scale: flo
     return J.pow(2).sum(dim=(0, 2)).sqrt().numpy()
 
 
+def rnn_gradient_bound(seq_len: int, hidden: int, weight_scale: float, seed: int) -> np.ndarray:
+    """Upper bound on ||dh_T/dx_t||_F for the plain RNN of `input_gradient_norms`; (T,).
+
+    dh_T/dx_t = D_T W D_{T-1} W ... W D_t U with D_k = diag(1 - h_k^2), ||D_k||_2 <= 1
+    and ||W||_2 = rho (scaled orthogonal W), so ||dh_T/dx_t||_F <= rho^(T-t) ||U||_F
+    (Pascanu et al. 2013, eq. (5)-(7)).
+    """
+    U = make_cell("rnn", hidden, weight_scale, seed).W_x
+    distance = np.arange(seq_len - 1, -1, -1)  # T - t for t = 1..T
+    return weight_scale**distance * float(torch.linalg.matrix_norm(U))
+
+
 # ---------------------------------------------------------------------------
 # 2. Measured forward time and sequential depth
 # ---------------------------------------------------------------------------
@@ -240,7 +252,7 @@ def forward_time(kind: str, seq_len: int, hidden: int, batch: int) -> float:
 
     Recurrent layers use torch.nn.RNN / LSTM / GRU, whose time loop runs in
     C++; attention is one causal self-attention layer. One warm-up call, then
-    the median of 5 timed calls, on one thread. The number depends on this
+    the median of 3 timed calls, on one thread. The number depends on this
     machine and its load: it is a measurement, not a model.
     """
     _check_kind(kind, KINDS)
@@ -251,7 +263,7 @@ def forward_time(kind: str, seq_len: int, hidden: int, batch: int) -> float:
     times = []
     with one_thread(), torch.inference_mode():
         module(x)  # warm-up
-        for _ in range(5):
+        for _ in range(3):
             t0 = time.perf_counter()
             module(x)
             times.append(time.perf_counter() - t0)
