@@ -289,14 +289,17 @@ def recall_section() -> None:
     table = shipped_recall()
     runs: list[dict] = st.session_state.setdefault(f"_{P}_runs", [])
     left, right = page.columns()
-    with left, st.form(f"{P}_run_form"):
+    # The training controls live in this fragment and train only on the button, so
+    # changing them never trains and never reruns the rest of the page. (A st.form
+    # would do the same, but AppTest cannot set a formatted selectbox inside a form.)
+    with left, st.container(border=True):
         st.markdown(t(f"{P}.run_form"))
         kind = st.selectbox(
             t(f"{P}.model"), core.RECALL_KINDS, format_func=kind_name, key="rk", bind="query-params"
         )
         seq_len = st.select_slider(t(f"{P}.seq_len_T"), RUN_SEQ_LENS, 20, key="rT", bind="query-params")
         steps = st.select_slider(t(f"{P}.steps"), RUN_STEPS, 100, key="rs", bind="query-params")
-        submitted = st.form_submit_button(t(f"{P}.run"), icon=":material/play_arrow:")
+        submitted = st.button(t(f"{P}.run"), key=f"{P}_run", icon=":material/play_arrow:", type="primary")
     if submitted:
         bar = left.progress(0.0, text=t(f"{P}.training"))
         result = core.train_recall(

@@ -47,8 +47,6 @@ def test_bad_sentence_warns_and_keeps_the_last_map() -> None:
 
 def test_run_button_trains_one_setting_in_zh() -> None:
     at = open_page(SPEC, "zh", {"rk": "transformer", "rT": "5", "rs": "50"})
-    run = next(b for b in at.button if b.key.startswith("FormSubmitter:transformer_vs_rnn_run_form"))
-    run.click()
-    at.run()
+    at.button(key="transformer_vs_rnn_run").click().run()
     assert_healthy(at)
     assert at.success, "the run reports its accuracy"
