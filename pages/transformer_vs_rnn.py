@@ -23,8 +23,18 @@ RUN_STEPS = (50, 100, 200)
 MAX_RUNS = 16  # runs kept per session
 
 
+# One fixed colour per model on every chart: recurrent warm-to-cool, attention purple.
+COLOURS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c", "attention": "#9467bd", "transformer": "#9467bd"}
+
+
 def kind_name(kind: str) -> str:
     return t(f"{P}.kind_{kind}")
+
+
+def model_colour(kinds: tuple[str, ...]) -> alt.Color:
+    """The `model` colour channel with the fixed colours, legend in `kinds` order."""
+    scale = alt.Scale(domain=[kind_name(k) for k in kinds], range=[COLOURS[k] for k in kinds])
+    return alt.Color("model", type="nominal", title=t(f"{P}.model"), scale=scale, sort=[kind_name(k) for k in kinds])
 
 
 # Cached computations ------------------------------------------------------------
@@ -118,7 +128,7 @@ def gradient_section() -> None:
             x_title=t(f"{P}.distance"),
             y_title=t(f"{P}.grad_norm"),
             log_y=True,
-        )
+        ).encode(color=model_colour(core.KINDS))
         bound = (
             alt.Chart(shown[shown["kind"] == "bound"])
             .mark_line(color="#555", strokeDash=[6, 4], strokeWidth=1.5)
@@ -157,15 +167,28 @@ def speed_section() -> None:
     df = df.assign(model=df["kind"].map(kind_name))
     with left:
         st.caption(t(f"{P}.measured_note", when=when))
-    with right:
-        common = {"color": "model", "color_title": t(f"{P}.model"), "points": True, "log_x": True, "log_y": True}
-        time_chart = charts.line(
-            df, "T", "ms", x_title=t(f"{P}.seq_len_T"), y_title=t(f"{P}.forward_ms"), **common
-        ).properties(title=t(f"{P}.time_chart"), height=charts.height(260))
-        depth_chart = charts.line(
-            df, "T", "depth", x_title=t(f"{P}.seq_len_T"), y_title=t(f"{P}.depth"), **common
-        ).properties(title=t(f"{P}.depth_chart"), height=charts.height(260))
-        charts.show(alt.hconcat(time_chart, depth_chart))
+    x_axis = alt.X(
+        "T",
+        type="quantitative",
+        title=t(f"{P}.seq_len_T"),
+        scale=alt.Scale(type="log", domain=[TIME_SEQ_LENS[0], TIME_SEQ_LENS[-1]]),
+        axis=alt.Axis(values=list(TIME_SEQ_LENS)),
+    )
+    common = {"color": "model", "points": True, "log_x": True, "log_y": True, "x_title": t(f"{P}.seq_len_T")}
+    for col, y, y_title, title in zip(
+        right.columns(2),
+        ("ms", "depth"),
+        (t(f"{P}.forward_ms"), t(f"{P}.depth")),
+        (t(f"{P}.time_chart"), t(f"{P}.depth_chart")),
+        strict=True,
+    ):
+        with col:
+            chart = (
+                charts.line(df, "T", y, y_title=y_title, **common)
+                .encode(x=x_axis, color=model_colour(core.KINDS))
+                .properties(title=title)
+            )
+            charts.show(chart, chart_height=charts.height(260))
     page.prose(t(f"{P}.explain_speed"))
 
 
@@ -187,7 +210,7 @@ def attention_section() -> None:
         custom = st.text_input(
             t(f"{P}.custom"), "", max_chars=200, key="text", bind="query-params", help=t(f"{P}.custom_help")
         )
-        causal = st.toggle(t(f"{P}.causal"), False, key="causal", bind="query-params")
+        causal = st.toggle(t(f"{P}.causal"), False, key="causal", bind="query-params", help=t(f"{P}.causal_help"))
         temperature = st.slider(t(f"{P}.temperature"), 0.1, 5.0, 1.0, 0.1, key="temp", bind="query-params")
         position_scale = st.slider(t(f"{P}.pos_scale"), 0.0, 2.0, 1.0, 0.1, key="pos", bind="query-params")
     text = custom.strip() or t(f"{P}.{example}")
@@ -199,6 +222,7 @@ def attention_section() -> None:
     with right:
         if df is not None:
             order = list(dict.fromkeys(df["query"]))
+            no_skip = {"labelOverlap": False, "labelFontSize": 11}
             heat = charts.heatmap(
                 df,
                 "key",
@@ -209,10 +233,13 @@ def attention_section() -> None:
                 value_title=t(f"{P}.weight"),
                 scheme="blues",
             ).encode(
-                x=alt.X("key", type="ordinal", sort=order, title=t(f"{P}.key_axis"), axis=alt.Axis(labelAngle=-45)),
-                y=alt.Y("query", type="ordinal", sort=order, title=t(f"{P}.query_axis")),
+                x=alt.X(
+                    "key", type="ordinal", sort=order, title=t(f"{P}.key_axis"), axis=alt.Axis(labelAngle=-50, **no_skip)
+                ),
+                y=alt.Y("query", type="ordinal", sort=order, title=t(f"{P}.query_axis"), axis=alt.Axis(**no_skip)),
             )
-            charts.show(heat, chart_height=charts.height(380))
+            # about 16 px per row so every token label shows; 40 tokens stay under 650 px
+            charts.show(heat, chart_height=charts.height(min(650, max(300, 16 * len(order)))))
     page.prose(t(f"{P}.explain_attn"))
 
     st.subheader(t(f"{P}.pe_title"))
@@ -244,34 +271,44 @@ attention_section()
 
 
 def recall_chart(table: pd.DataFrame, runs: list[dict]) -> alt.LayerChart:
+    """Grouped bars (one per model at each T; lines would hide each other at 100 %), chance, your runs."""
     mean = table.groupby(["kind", "seq_len"], as_index=False)["accuracy"].mean()
     mean["model"] = mean["kind"].map(kind_name)
-    lines = charts.line(
-        mean,
-        "seq_len",
-        "accuracy",
-        color="model",
-        color_title=t(f"{P}.model"),
-        x_title=t(f"{P}.seq_len_T"),
-        y_title=t(f"{P}.accuracy"),
-        log_x=True,
-        points=True,
+    names = [kind_name(k) for k in core.RECALL_KINDS]
+    x = alt.X("seq_len", type="ordinal", title=t(f"{P}.seq_len_T"), axis=alt.Axis(labelAngle=0))
+    offset = alt.XOffset("model", type="nominal", sort=names, scale=alt.Scale(domain=names))
+    y = alt.Y("accuracy", type="quantitative", title=t(f"{P}.accuracy"), scale=alt.Scale(domain=[0, 1.05]))
+    bars = (
+        alt.Chart(mean)
+        .mark_bar()
+        .encode(
+            x=x,
+            xOffset=offset,
+            y=y,
+            color=model_colour(core.RECALL_KINDS),
+            tooltip=[
+                alt.Tooltip("model", type="nominal"),
+                alt.Tooltip("seq_len", type="ordinal"),
+                alt.Tooltip("accuracy", type="quantitative", format=".2f"),
+            ],
+        )
     )
     chance = (
         alt.Chart(pd.DataFrame({"chance": [1 / core.RECALL_CLASSES]}))
-        .mark_rule(color="#777", strokeDash=[4, 4])
+        .mark_rule(color="#333", strokeDash=[4, 4])
         .encode(y=alt.Y("chance", type="quantitative"))
     )
-    layers = [lines, chance]
+    layers = [bars, chance]
     if runs:
         yours = pd.DataFrame(runs).assign(model=lambda d: d["kind"].map(kind_name))
         layers.append(
             alt.Chart(yours)
-            .mark_point(shape="diamond", size=160, filled=True, stroke="black")
+            .mark_point(shape="diamond", size=160, filled=True, stroke="black", opacity=1)
             .encode(
-                x=alt.X("seq_len", type="quantitative"),
-                y=alt.Y("accuracy", type="quantitative"),
-                color=alt.Color("model", type="nominal"),
+                x=x,
+                xOffset=offset,
+                y=y,
+                color=model_colour(core.RECALL_KINDS),
                 tooltip=[
                     alt.Tooltip("model", type="nominal"),
                     alt.Tooltip("steps", type="quantitative"),

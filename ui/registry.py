@@ -29,7 +29,7 @@ HOME = PageSpec("home", "pages/home.py", "", ":material/home:", "home")
 # Order within a section is the teaching order.
 PAGES: list[PageSpec] = [
     PageSpec("perceptron", "pages/perceptron.py", "basics", ":material/linear_scale:", "perceptron"),
-    PageSpec("transformer_vs_rnn", "pages/transformer_vs_rnn.py", "sequence", ":material/timeline:", "transformer-vs-rnn"),
+    PageSpec("transformer_vs_rnn", "pages/transformer_vs_rnn.py", "sequence", ":material/timeline:", "transformer_vs_rnn"),
 ]
 
 
