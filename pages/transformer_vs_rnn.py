@@ -175,20 +175,19 @@ def speed_section() -> None:
         axis=alt.Axis(values=list(TIME_SEQ_LENS)),
     )
     common = {"color": "model", "points": True, "log_x": True, "log_y": True, "x_title": t(f"{P}.seq_len_T")}
-    for col, y, y_title, title in zip(
-        right.columns(2),
-        ("ms", "depth"),
-        (t(f"{P}.forward_ms"), t(f"{P}.depth")),
-        (t(f"{P}.time_chart"), t(f"{P}.depth_chart")),
-        strict=True,
+    colour = model_colour(core.KINDS)
+    for y, y_title, title, h, legend in (
+        ("ms", t(f"{P}.forward_ms"), t(f"{P}.time_chart"), 240, True),
+        ("depth", t(f"{P}.depth"), t(f"{P}.depth_chart"), 190, False),
     ):
-        with col:
-            chart = (
-                charts.line(df, "T", y, y_title=y_title, **common)
-                .encode(x=x_axis, color=model_colour(core.KINDS))
-                .properties(title=title)
+        with right:
+            st.markdown(f"**{title}**")
+            chart = charts.line(df, "T", y, y_title=y_title, **common).encode(
+                x=x_axis, color=colour if legend else colour.legend(None)
             )
-            charts.show(chart, chart_height=charts.height(260))
+            # A one-layer LayerChart without a Vega title: Streamlit then honours the
+            # height (a bare Chart, or one with a title, was drawn squashed).
+            charts.show(alt.layer(chart), chart_height=charts.height(h))
     page.prose(t(f"{P}.explain_speed"))
 
 
@@ -239,7 +238,7 @@ def attention_section() -> None:
                 y=alt.Y("query", type="ordinal", sort=order, title=t(f"{P}.query_axis"), axis=alt.Axis(**no_skip)),
             )
             # about 16 px per row so every token label shows; 40 tokens stay under 650 px
-            charts.show(heat, chart_height=charts.height(min(650, max(300, 16 * len(order)))))
+            charts.show(alt.layer(heat), chart_height=charts.height(min(650, max(300, 16 * len(order)))))
     page.prose(t(f"{P}.explain_attn"))
 
     st.subheader(t(f"{P}.pe_title"))
@@ -263,7 +262,7 @@ def attention_section() -> None:
             x=alt.X("dim", type="ordinal", title=t(f"{P}.pe_dim"), axis=alt.Axis(values=ticks, labelAngle=0)),
             y=alt.Y("position", type="ordinal", title=t(f"{P}.pe_pos"), axis=alt.Axis(values=ticks)),
         )
-        charts.show(heat, chart_height=charts.height(320))
+        charts.show(alt.layer(heat), chart_height=charts.height(320))
     page.prose(t(f"{P}.explain_pe"))
 
 
