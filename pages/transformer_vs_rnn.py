@@ -18,6 +18,7 @@ P = "transformer_vs_rnn"
 RECALL_CSV = Path(__file__).resolve().parent.parent / "assets" / "transformer_vs_rnn_recall.csv"
 TIME_SEQ_LENS = (8, 32, 128, 512)
 MAX_TOKENS = 40
+EXAMPLES = ("ex1", "ex2", "ex3")
 RUN_SEQ_LENS = (5, 10, 20, 50)
 RUN_STEPS = (50, 100, 200)
 MAX_RUNS = 16  # runs kept per session
@@ -199,23 +200,17 @@ def attention_section() -> None:
     st.subheader(t(f"{P}.attn_title"))
     left, right = page.columns()
     with left:
+        # format_func reads a dict built now, in this run's language (AppTest formats outside the run)
+        sentences = {k: t(f"{P}.{k}") for k in EXAMPLES}
         example = st.selectbox(
-            t(f"{P}.example"),
-            ("ex1", "ex2"),
-            format_func=lambda k: t(f"{P}.{k}"),
-            key="ex",
-            bind="query-params",
-        )
-        custom = st.text_input(
-            t(f"{P}.custom"), "", max_chars=200, key="text", bind="query-params", help=t(f"{P}.custom_help")
+            t(f"{P}.example"), EXAMPLES, format_func=sentences.get, key="ex", bind="query-params"
         )
         causal = st.toggle(t(f"{P}.causal"), False, key="causal", bind="query-params", help=t(f"{P}.causal_help"))
         temperature = st.slider(t(f"{P}.temperature"), 0.1, 5.0, 1.0, 0.1, key="temp", bind="query-params")
         position_scale = st.slider(t(f"{P}.pos_scale"), 0.0, 2.0, 1.0, 0.1, key="pos", bind="query-params")
-    text = custom.strip() or t(f"{P}.{example}")
     df = page.keep_last_good(
         f"{P}_attn_{current_lang()}",
-        lambda: attention_table(text, causal, temperature, position_scale),
+        lambda: attention_table(sentences[example], causal, temperature, position_scale),
         t(f"{P}.bad_text", max=MAX_TOKENS),
     )
     with right:
@@ -330,9 +325,8 @@ def recall_section() -> None:
     # would do the same, but AppTest cannot set a formatted selectbox inside a form.)
     with left, st.container(border=True):
         st.markdown(t(f"{P}.run_form"))
-        kind = st.selectbox(
-            t(f"{P}.model"), core.RECALL_KINDS, format_func=kind_name, key="rk", bind="query-params"
-        )
+        names = {k: kind_name(k) for k in core.RECALL_KINDS}
+        kind = st.selectbox(t(f"{P}.model"), core.RECALL_KINDS, format_func=names.get, key="rk", bind="query-params")
         seq_len = st.select_slider(t(f"{P}.seq_len_T"), RUN_SEQ_LENS, 20, key="rT", bind="query-params")
         steps = st.select_slider(t(f"{P}.steps"), RUN_STEPS, 100, key="rs", bind="query-params")
         submitted = st.button(t(f"{P}.run"), key=f"{P}_run", icon=":material/play_arrow:", type="primary")
@@ -361,7 +355,7 @@ page.try_this(
         "vanish": {"T": 100, "rho": 0.5, "H": 32},
         "explode": {"T": 100, "rho": 1.5, "H": 32},
         "edge": {"T": 150, "rho": 1.0, "H": 64},
-        "causal": {"causal": True, "temp": 0.3, "text": ""},
+        "causal": {"causal": True, "temp": 0.3, "ex": "ex1"},
     },
 )
 
