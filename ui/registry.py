@@ -36,6 +36,7 @@ PAGES: list[PageSpec] = [
         ":material/filter_center_focus:",
         "receptive_field",
     ),
+    PageSpec("transformer_vs_rnn", "pages/transformer_vs_rnn.py", "sequence", ":material/timeline:", "transformer_vs_rnn"),
     PageSpec("online_action", "pages/online_action.py", "sequence", ":material/videocam:", "online_action"),
     PageSpec("gridworld", "pages/gridworld.py", "rl", ":material/grid_on:", "gridworld"),
     PageSpec("monte_carlo", "pages/monte_carlo.py", "rl", ":material/casino:", "monte_carlo"),

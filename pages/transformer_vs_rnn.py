@@ -1,0 +1,395 @@
+"""Transformer vs RNN: vanishing gradients over distance, sequential depth, attention and positions."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import sequence_models as core
+from ui import charts, page, widgets
+from ui.i18n import current_lang, t
+
+P = "transformer_vs_rnn"
+RECALL_CSV = Path(__file__).resolve().parent.parent / "assets" / "transformer_vs_rnn_recall.csv"
+TIME_SEQ_LENS = (8, 32, 128, 512)
+MAX_TOKENS = 40
+EXAMPLES = ("ex1", "ex2", "ex3")
+RUN_SEQ_LENS = (5, 10, 20, 50)
+RUN_STEPS = (50, 100, 200)
+MAX_RUNS = 16  # runs kept per session
+
+
+# One fixed colour per model on every chart: recurrent warm-to-cool, attention purple.
+COLOURS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c", "attention": "#9467bd", "transformer": "#9467bd"}
+
+
+def kind_name(kind: str) -> str:
+    return t(f"{P}.kind_{kind}")
+
+
+def model_colour(kinds: tuple[str, ...]) -> alt.Color:
+    """The `model` colour channel with the fixed colours, legend in `kinds` order."""
+    scale = alt.Scale(domain=[kind_name(k) for k in kinds], range=[COLOURS[k] for k in kinds])
+    return alt.Color("model", type="nominal", title=t(f"{P}.model"), scale=scale, sort=[kind_name(k) for k in kinds])
+
+
+# Cached computations ------------------------------------------------------------
+@st.cache_data(max_entries=64, show_spinner=False)
+def gradient_table(seq_len: int, hidden: int, rho: float, seed: int) -> pd.DataFrame:
+    """Long table: kind, distance T - t, ||dh_T/dx_t||, plus the RNN bound rho^(T-t) ||U||."""
+    distance = np.arange(seq_len - 1, -1, -1)  # T - t for t = 1..T
+    frames = [
+        pd.DataFrame({"kind": kind, "distance": distance, "norm": core.input_gradient_norms(kind, seq_len, hidden, rho, seed)})
+        for kind in core.KINDS
+    ]
+    bound = core.rnn_gradient_bound(seq_len, hidden, rho, seed)
+    frames.append(pd.DataFrame({"kind": "bound", "distance": distance, "norm": bound}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def timing_table(hidden: int, batch: int) -> tuple[pd.DataFrame, str]:
+    """Measured once per (hidden, batch) on this server; the time of measurement is returned too."""
+    rows = [
+        {
+            "kind": kind,
+            "T": T,
+            "ms": 1e3 * core.forward_time(kind, T, hidden, batch),
+            "depth": core.sequential_depth(kind, T),
+        }
+        for kind in core.KINDS
+        for T in TIME_SEQ_LENS
+    ]
+    return pd.DataFrame(rows), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def attention_table(text: str, causal: bool, temperature: float, position_scale: float) -> pd.DataFrame:
+    tokens = core.tokenize(text)
+    if not tokens:
+        raise ValueError("empty")
+    if len(tokens) > MAX_TOKENS:
+        raise ValueError("too long")
+    x = core.token_embeddings(tokens, 32, position_scale)
+    A = core.attention_weights(x, causal, temperature)  # (T, T)
+    labels = [f"{i + 1} {tok}" for i, tok in enumerate(tokens)]
+    n = len(tokens)
+    return pd.DataFrame(
+        {
+            "query": np.repeat(labels, n),
+            "key": np.tile(labels, n),
+            "weight": A.reshape(-1),
+        }
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def position_table(n: int, d: int) -> pd.DataFrame:
+    PE = core.sinusoidal_positions(n, d)  # (n, d)
+    return pd.DataFrame(
+        {"position": np.repeat(np.arange(n), d), "dim": np.tile(np.arange(d), n), "value": PE.reshape(-1)}
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def shipped_recall() -> pd.DataFrame:
+    """The accuracy table made by scripts/transformer_vs_rnn_recall.py (never trained at load)."""
+    return pd.read_csv(RECALL_CSV)
+
+
+# 1. Title and lead ------------------------------------------------------------------
+page.header(P)
+
+
+@st.fragment
+def gradient_section() -> None:
+    st.subheader(t(f"{P}.grad_title"))
+    left, right = page.columns()
+    with left:
+        seq_len = st.slider(t(f"{P}.seq_len"), 5, 150, 50, 5, key="T", bind="query-params")
+        rho = st.slider(
+            t(f"{P}.rho"), 0.3, 1.7, 0.5, 0.05, key="rho", bind="query-params", help=t(f"{P}.rho_help")
+        )
+        hidden = st.select_slider(t(f"{P}.hidden"), [8, 16, 32, 64], 32, key="H", bind="query-params")
+        seed = widgets.seed()
+    df = gradient_table(seq_len, hidden, rho, seed)
+    shown = df[df["norm"] > 0].assign(model=lambda d: d["kind"].map(kind_name))
+    with right:
+        lines = charts.line(
+            shown[shown["kind"] != "bound"],
+            "distance",
+            "norm",
+            color="model",
+            color_title=t(f"{P}.model"),
+            x_title=t(f"{P}.distance"),
+            y_title=t(f"{P}.grad_norm"),
+            log_y=True,
+        ).encode(color=model_colour(core.KINDS))
+        bound = (
+            alt.Chart(shown[shown["kind"] == "bound"])
+            .mark_line(color="#555", strokeDash=[6, 4], strokeWidth=1.5)
+            .encode(x=alt.X("distance", type="quantitative"), y=alt.Y("norm", type="quantitative"))
+        )
+        charts.show(alt.layer(lines, bound), chart_height=charts.height(360))
+        first_last = {
+            kind: float(g["norm"].iloc[0] / g["norm"].iloc[-1]) for kind, g in df.groupby("kind", sort=False)
+        }
+        st.caption(
+            t(f"{P}.ratio_caption", T=seq_len)
+            + "  ·  "
+            + "  ·  ".join(f"{kind_name(k)}: {first_last[k]:.1e}" for k in core.KINDS)
+            + "  \n"
+            + t(f"{P}.bound_caption")
+        )
+    page.prose(t(f"{P}.explain_grad"))
+    # 6. Download (the main figure's data)
+    page.download_csv(
+        df.rename(columns={"norm": "grad_norm"}), f"{P}_gradients_T{seq_len}_rho{rho:g}_H{hidden}_seed{seed}.csv"
+    )
+
+
+gradient_section()
+
+
+@st.fragment
+def speed_section() -> None:
+    st.subheader(t(f"{P}.speed_title"))
+    left, right = page.columns()
+    with left:
+        hidden = st.select_slider(t(f"{P}.time_hidden"), [32, 64, 128], 64, key="th", bind="query-params")
+        batch = st.select_slider(t(f"{P}.batch"), [1, 16, 64], 16, key="tb", bind="query-params")
+    with st.spinner(t(f"{P}.measuring")):
+        df, when = timing_table(hidden, batch)
+    df = df.assign(model=df["kind"].map(kind_name))
+    with left:
+        st.caption(t(f"{P}.measured_note", when=when))
+    x_axis = alt.X(
+        "T",
+        type="quantitative",
+        title=t(f"{P}.seq_len_T"),
+        scale=alt.Scale(type="log", domain=[TIME_SEQ_LENS[0], TIME_SEQ_LENS[-1]]),
+        axis=alt.Axis(values=list(TIME_SEQ_LENS)),
+    )
+    common = {"color": "model", "points": True, "log_x": True, "log_y": True, "x_title": t(f"{P}.seq_len_T")}
+    colour = model_colour(core.KINDS)
+    for y, y_title, title, h, legend in (
+        ("ms", t(f"{P}.forward_ms"), t(f"{P}.time_chart"), 240, True),
+        ("depth", t(f"{P}.depth"), t(f"{P}.depth_chart"), 190, False),
+    ):
+        with right:
+            st.markdown(f"**{title}**")
+            chart = charts.line(df, "T", y, y_title=y_title, **common).encode(
+                x=x_axis, color=colour if legend else colour.legend(None)
+            )
+            # A one-layer LayerChart without a Vega title: Streamlit then honours the
+            # height (a bare Chart, or one with a title, was drawn squashed).
+            charts.show(alt.layer(chart), chart_height=charts.height(h))
+    page.prose(t(f"{P}.explain_speed"))
+
+
+speed_section()
+
+
+@st.fragment
+def attention_section() -> None:
+    st.subheader(t(f"{P}.attn_title"))
+    left, right = page.columns()
+    with left:
+        # format_func reads a dict built now, in this run's language (AppTest formats outside the run)
+        sentences = {k: t(f"{P}.{k}") for k in EXAMPLES}
+        example = st.selectbox(
+            t(f"{P}.example"), EXAMPLES, format_func=sentences.get, key="ex", bind="query-params"
+        )
+        causal = st.toggle(t(f"{P}.causal"), False, key="causal", bind="query-params", help=t(f"{P}.causal_help"))
+        temperature = st.slider(t(f"{P}.temperature"), 0.1, 5.0, 1.0, 0.1, key="temp", bind="query-params")
+        position_scale = st.slider(t(f"{P}.pos_scale"), 0.0, 2.0, 1.0, 0.1, key="pos", bind="query-params")
+    df = page.keep_last_good(
+        f"{P}_attn_{current_lang()}",
+        lambda: attention_table(sentences[example], causal, temperature, position_scale),
+        t(f"{P}.bad_text", max=MAX_TOKENS),
+    )
+    with right:
+        if df is not None:
+            order = list(dict.fromkeys(df["query"]))
+            no_skip = {"labelOverlap": False, "labelFontSize": 11}
+            heat = charts.heatmap(
+                df,
+                "key",
+                "query",
+                "weight",
+                x_title=t(f"{P}.key_axis"),
+                y_title=t(f"{P}.query_axis"),
+                value_title=t(f"{P}.weight"),
+                scheme="blues",
+            ).encode(
+                x=alt.X(
+                    "key", type="ordinal", sort=order, title=t(f"{P}.key_axis"), axis=alt.Axis(labelAngle=-50, **no_skip)
+                ),
+                y=alt.Y("query", type="ordinal", sort=order, title=t(f"{P}.query_axis"), axis=alt.Axis(**no_skip)),
+            )
+            # about 16 px per row so every token label shows; 40 tokens stay under 650 px
+            charts.show(alt.layer(heat), chart_height=charts.height(min(650, max(300, 16 * len(order)))))
+    page.prose(t(f"{P}.explain_attn"))
+
+    st.subheader(t(f"{P}.pe_title"))
+    left, right = page.columns()
+    with left:
+        n = st.slider(t(f"{P}.pe_n"), 8, 64, 50, 1, key="pe_n", bind="query-params")
+        d = st.slider(t(f"{P}.pe_d"), 4, 64, 64, 2, key="pe_d", bind="query-params")
+    pe = position_table(n, d)
+    with right:
+        ticks = list(range(0, max(n, d), 8))
+        heat = charts.heatmap(
+            pe,
+            "dim",
+            "position",
+            "value",
+            x_title=t(f"{P}.pe_dim"),
+            y_title=t(f"{P}.pe_pos"),
+            value_title="PE",
+            scheme="redblue",
+        ).encode(
+            x=alt.X("dim", type="ordinal", title=t(f"{P}.pe_dim"), axis=alt.Axis(values=ticks, labelAngle=0)),
+            y=alt.Y("position", type="ordinal", title=t(f"{P}.pe_pos"), axis=alt.Axis(values=ticks)),
+        )
+        charts.show(alt.layer(heat), chart_height=charts.height(320))
+    page.prose(t(f"{P}.explain_pe"))
+
+
+attention_section()
+
+
+def recall_chart(table: pd.DataFrame, runs: list[dict]) -> alt.LayerChart:
+    """Grouped bars (one per model at each T; lines would hide each other at 100 %), chance, your runs."""
+    mean = table.groupby(["kind", "seq_len"], as_index=False)["accuracy"].mean()
+    mean["model"] = mean["kind"].map(kind_name)
+    names = [kind_name(k) for k in core.RECALL_KINDS]
+    x = alt.X("seq_len", type="ordinal", title=t(f"{P}.seq_len_T"), axis=alt.Axis(labelAngle=0))
+    offset = alt.XOffset("model", type="nominal", sort=names, scale=alt.Scale(domain=names))
+    y = alt.Y("accuracy", type="quantitative", title=t(f"{P}.accuracy"), scale=alt.Scale(domain=[0, 1.05]))
+    bars = (
+        alt.Chart(mean)
+        .mark_bar()
+        .encode(
+            x=x,
+            xOffset=offset,
+            y=y,
+            color=model_colour(core.RECALL_KINDS),
+            tooltip=[
+                alt.Tooltip("model", type="nominal"),
+                alt.Tooltip("seq_len", type="ordinal"),
+                alt.Tooltip("accuracy", type="quantitative", format=".2f"),
+            ],
+        )
+    )
+    chance = (
+        alt.Chart(pd.DataFrame({"chance": [1 / core.RECALL_CLASSES]}))
+        .mark_rule(color="#333", strokeDash=[4, 4])
+        .encode(y=alt.Y("chance", type="quantitative"))
+    )
+    layers = [bars, chance]
+    if runs:
+        yours = pd.DataFrame(runs).assign(model=lambda d: d["kind"].map(kind_name))
+        layers.append(
+            alt.Chart(yours)
+            .mark_point(shape="diamond", size=160, filled=True, stroke="black", opacity=1)
+            .encode(
+                x=x,
+                xOffset=offset,
+                y=y,
+                color=model_colour(core.RECALL_KINDS),
+                tooltip=[
+                    alt.Tooltip("model", type="nominal"),
+                    alt.Tooltip("steps", type="quantitative"),
+                    alt.Tooltip("accuracy", type="quantitative", format=".2f"),
+                ],
+            )
+        )
+    return alt.layer(*layers)
+
+
+@st.fragment
+def recall_section() -> None:
+    st.subheader(t(f"{P}.recall_title"))
+    st.markdown(t(f"{P}.recall_lead", K=core.RECALL_CLASSES))
+    table = shipped_recall()
+    runs: list[dict] = st.session_state.setdefault(f"_{P}_runs", [])
+    left, right = page.columns()
+    # The training controls live in this fragment and train only on the button, so
+    # changing them never trains and never reruns the rest of the page. (A st.form
+    # would do the same, but AppTest cannot set a formatted selectbox inside a form.)
+    with left, st.container(border=True):
+        st.markdown(t(f"{P}.run_form"))
+        names = {k: kind_name(k) for k in core.RECALL_KINDS}
+        kind = st.selectbox(t(f"{P}.model"), core.RECALL_KINDS, format_func=names.get, key="rk", bind="query-params")
+        seq_len = st.select_slider(t(f"{P}.seq_len_T"), RUN_SEQ_LENS, 20, key="rT", bind="query-params")
+        steps = st.select_slider(t(f"{P}.steps"), RUN_STEPS, 100, key="rs", bind="query-params")
+        submitted = st.button(t(f"{P}.run"), key=f"{P}_run", icon=":material/play_arrow:", type="primary")
+    if submitted:
+        bar = left.progress(0.0, text=t(f"{P}.training"))
+        result = core.train_recall(
+            kind, seq_len, steps=steps, seed=0, progress=lambda i, n: bar.progress(i / n, text=t(f"{P}.training"))
+        )
+        bar.empty()
+        runs.append({"kind": kind, "seq_len": seq_len, "steps": steps, "accuracy": result.accuracy})
+        del runs[:-MAX_RUNS]
+        left.success(t(f"{P}.run_done", acc=f"{result.accuracy:.0%}", s=f"{result.seconds:.1f}"))
+    with right:
+        charts.show(recall_chart(table, runs), chart_height=charts.height(320))
+        steps_shipped = int(table["steps"].iloc[0])
+        st.caption(t(f"{P}.recall_caption", steps=steps_shipped, seeds=table["seed"].nunique()))
+    page.prose(t(f"{P}.explain_recall"))
+
+
+recall_section()
+
+# 4. Try this ------------------------------------------------------------------------
+page.try_this(
+    P,
+    {
+        "vanish": {"T": 100, "rho": 0.5, "H": 32},
+        "explode": {"T": 100, "rho": 1.5, "H": 32},
+        "edge": {"T": 150, "rho": 1.0, "H": 64},
+        "causal": {"causal": True, "temp": 0.3, "ex": "ex1"},
+    },
+)
+
+# 5. The math ------------------------------------------------------------------------
+page.math(
+    P,
+    [
+        (r"h_t = \tanh\left(W h_{t-1} + U x_t + b\right)", t(f"{P}.src_rnn")),
+        (
+            r"\frac{\partial h_T}{\partial x_t} = \Big(\prod_{k=t+1}^{T} D_k W\Big) D_t U,\quad"
+            r"D_k = \operatorname{diag}(1 - h_k^2),\quad"
+            r"\Big\lVert \frac{\partial h_T}{\partial x_t} \Big\rVert_F \le \rho^{\,T-t}\,\lVert U \rVert_F",
+            t(f"{P}.src_bound"),
+        ),
+        (
+            r"c_t = f_t \odot c_{t-1} + i_t \odot g_t,\quad h_t = o_t \odot \tanh(c_t);\qquad"
+            r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}",
+            t(f"{P}.src_gates"),
+        ),
+        (
+            r"\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}\,\tau}"
+            r" + M\right) V,\quad M_{ij} = -\infty \text{ if causal and } j > i",
+            t(f"{P}.src_attention"),
+        ),
+        (
+            r"PE_{(pos,\,2i)} = \sin\!\left(pos / 10000^{2i/d}\right),\quad"
+            r"PE_{(pos,\,2i+1)} = \cos\!\left(pos / 10000^{2i/d}\right)",
+            t(f"{P}.src_pe"),
+        ),
+        (
+            r"\text{recurrent: } O(n\,d^2) \text{ work},\ O(n) \text{ sequential steps};\quad"
+            r"\text{self-attention: } O(n^2 d) \text{ work},\ O(1) \text{ sequential steps}",
+            t(f"{P}.src_complexity"),
+        ),
+        (r"b_f \sim \log\,\mathcal U\left(1,\ T_{\max} - 1\right),\quad b_i = -b_f", t(f"{P}.src_chrono")),
+    ],
+)
