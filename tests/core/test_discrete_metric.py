@@ -15,7 +15,6 @@ from hypothesis.extra.numpy import arrays
 
 from core import smooth_metrics as S
 
-
 # ---- soft accuracy ----
 
 def _literal_soft_accuracy(logits: np.ndarray, y: np.ndarray, T: float) -> float:
