@@ -227,13 +227,6 @@ class TrainResult:
     boundary: Array
 
 
-def _ce_history(Z: Array, y: Array) -> Array:
-    """Cross-entropy of every iterate at once: Z (T, N, K) -> (T,)."""
-    Zs = Z - Z.max(axis=-1, keepdims=True)
-    logp = Zs - np.log(np.exp(Zs).sum(axis=-1, keepdims=True))  # log softmax
-    return -logp[:, np.arange(len(y)), y].mean(axis=1)
-
-
 def objective_and_grad(objective: str, theta: Array, Phi: Array, y: Array, temperature: float) -> tuple[float, Array]:
     """Loss to minimise and its analytic gradient d loss / d theta for the smooth objectives.
 
@@ -337,18 +330,23 @@ def train_classifier(
         v_hat = v / (1 - beta2 ** (t + 1))
         theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
 
-    # metrics for every iterate at once: logits (T+1, N, K)
-    Z_train = np.einsum("nd,tdk->tnk", _design(X), thetas)
-    Z_test = np.einsum("nd,tdk->tnk", _design(X_test), thetas)
-    train_ce = _ce_history(Z_train, y)
-    train_acc = (Z_train.argmax(-1) == y).mean(axis=1)
-    test_ce = _ce_history(Z_test, y_test)
-    pred = Z_test.argmax(-1) == 1  # (T+1, M)
-    pos = y_test == 1
+    # metrics for every iterate at once. With K = 2 only the logit difference
+    # s = z_1 - z_0 matters: class 1 wins where s > 0, and
+    # CE = -log sigma(+-s) = log(1 + e^{-(2y-1) s})
+    w_hist = (thetas[:, :, 1] - thetas[:, :, 0]).T  # (3, T+1)
+    S_train = _design(X) @ w_hist  # (N, T+1)
+    S_test = _design(X_test) @ w_hist  # (M, T+1)
+    sign_train = (2 * y - 1)[:, None]
+    sign_test = (2 * y_test - 1)[:, None]
+    train_ce = np.logaddexp(0.0, -sign_train * S_train).mean(axis=0)
+    train_acc = ((S_train > 0) == (y == 1)[:, None]).mean(axis=0)
+    test_ce = np.logaddexp(0.0, -sign_test * S_test).mean(axis=0)
+    pred = S_test > 0  # (M, T+1)
+    pos = (y_test == 1)[:, None]
+    test_acc = (pred == pos).mean(axis=0)
     # F1 = 2 TP / (|predicted positive| + |positive|), per iterate
-    denom = pred.sum(axis=1) + pos.sum()
-    test_f1 = np.where(denom > 0, 2 * (pred & pos).sum(axis=1) / np.maximum(denom, 1), 0.0)
-    test_acc = (pred == pos).mean(axis=1)
+    denom = pred.sum(axis=0) + pos.sum()
+    test_f1 = np.where(denom > 0, 2 * (pred & pos).sum(axis=0) / np.maximum(denom, 1), 0.0)
     # class 1 wins where z_1 - z_0 > 0:  (theta[:, 1] - theta[:, 0]) . [x1, x2, 1] = 0
     boundary = thetas[-1][:, 1] - thetas[-1][:, 0]
     return TrainResult(loss, train_ce, train_acc, test_acc, test_f1, test_ce, thetas, boundary)
