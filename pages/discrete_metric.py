@@ -13,7 +13,6 @@ from ui.i18n import t
 
 P = "discrete_metric"
 TEMPS = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
-LRS = [0.01, 0.02, 0.05, 0.1, 0.2]
 OBJ_COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
 CLASS_COLOURS = ["#1f4e8c", "#c4480c"]
 SWEEP = (0.05, 0.1, 0.2, 0.3, 0.5)  # positive fractions for the imbalance sweep
@@ -76,7 +75,7 @@ def data_layer(X: np.ndarray, y: np.ndarray, box) -> alt.Chart:
 
 
 def lines_layer(lines: dict[str, np.ndarray], box, colour_title: str, scale: alt.Scale,
-                dashed: dict[str, bool] | None = None) -> alt.Chart | None:
+                dashed: dict[str, bool] | None = None, legend: bool = True) -> alt.Chart | None:
     rows = []
     for name, w in lines.items():
         pts = boundary_points(w, box)
@@ -89,7 +88,8 @@ def lines_layer(lines: dict[str, np.ndarray], box, colour_title: str, scale: alt
         alt.Chart(df)
         .mark_line(strokeWidth=3, clip=True)
         .encode(x=alt.X("x1", type="quantitative"), y=alt.Y("x2", type="quantitative"),
-                color=alt.Color("line", type="nominal", title=colour_title, scale=scale),
+                color=alt.Color("line", type="nominal", title=colour_title, scale=scale,
+                                legend=alt.Legend() if legend else None),
                 strokeDash=alt.StrokeDash("line", type="nominal", legend=None,
                                           scale=alt.Scale(domain=list(lines),
                                                           range=[[6, 3] if (dashed or {}).get(n) else [1, 0]
@@ -101,54 +101,62 @@ def lines_layer(lines: dict[str, np.ndarray], box, colour_title: str, scale: alt
 page.header(P)
 
 # Part 1: the smooth pieces ----------------------------------------------------------------------
-st.subheader(t(f"{P}.smooth_title"))
-left, right = page.columns(3.2)
-with left:
-    T = st.select_slider(t(f"{P}.temperature"), TEMPS, value=1.0, key="T", bind="query-params",
-                         help=t(f"{P}.temperature_help"))
-    z2 = st.slider(t(f"{P}.z2"), -2.0, 2.0, 0.5, 0.1, key="z2", bind="query-params")
-    st.caption(t(f"{P}.smooth_caption"))
 
-x = np.linspace(-3, 3, 241)
-step_df = pd.DataFrame({
-    "x": np.concatenate([x, x]),
-    "value": np.concatenate([(x >= 0).astype(float), core.smooth_step(x, T)]),
-    "curve": [t(f"{P}.hard_step")] * len(x) + [t(f"{P}.soft_step", T=T)] * len(x),
-})
-# three classes with logits (z1, z2, 0): as z1 sweeps, the winner changes
-z1 = np.linspace(-3, 3, 121)
-Z = np.stack([z1, np.full_like(z1, z2), np.zeros_like(z1)], axis=1)  # (121, 3)
-soft = core.softmax(Z, T)
-hard = np.eye(3)[Z.argmax(axis=1)]
-cls = [t(f"{P}.class_k", k=k + 1) for k in range(3)]
-soft_df = pd.concat(
-    [pd.DataFrame({"z1": z1, "p": soft[:, k], "class": cls[k], "kind": t(f"{P}.softmax")}) for k in range(3)]
-    + [pd.DataFrame({"z1": z1, "p": hard[:, k], "class": cls[k], "kind": t(f"{P}.argmax")}) for k in range(3)],
-    ignore_index=True,
-)
-with right:
-    c1, c2 = st.columns(2)
-    with c1:
-        step_chart = charts.line(step_df, "x", "value", color="curve", color_title=t(f"{P}.curve"),
-                                 x_title="x", y_title=t(f"{P}.output")).properties(title=t(f"{P}.step_title"))
-        charts.show(step_chart, chart_height=charts.height(250))
-    with c2:
-        soft_chart = (
-            alt.Chart(soft_df, title=t(f"{P}.softmax_title"))
-            .mark_line(strokeWidth=2.5)
-            .encode(
-                x=alt.X("z1", type="quantitative", title=t(f"{P}.z1_axis")),
-                y=alt.Y("p", type="quantitative", title=t(f"{P}.prob_axis"), scale=alt.Scale(domain=[0, 1])),
-                color=alt.Color("class", type="nominal", title=t(f"{P}.class")),
-                strokeDash=alt.StrokeDash("kind", type="nominal", title=t(f"{P}.kind"),
-                                          scale=alt.Scale(domain=[t(f"{P}.softmax"), t(f"{P}.argmax")],
-                                                          range=[[1, 0], [5, 4]])),
-                tooltip=[alt.Tooltip("z1", type="quantitative", format=".2f"),
-                         alt.Tooltip("p", type="quantitative", format=".3f"), alt.Tooltip("class", type="nominal")],
+
+@st.fragment
+def smooth_section() -> None:
+    """Moving T or z2 reruns only this part."""
+    st.subheader(t(f"{P}.smooth_title"))
+    left, right = page.columns(3.2)
+    with left:
+        T = st.select_slider(t(f"{P}.temperature"), TEMPS, value=1.0, key="T", bind="query-params",
+                             help=t(f"{P}.temperature_help"))
+        z2 = st.slider(t(f"{P}.z2"), -2.0, 2.0, 0.5, 0.1, key="z2", bind="query-params")
+        st.caption(t(f"{P}.smooth_caption"))
+
+    x = np.linspace(-3, 3, 241)
+    step_df = pd.DataFrame({
+        "x": np.concatenate([x, x]),
+        "value": np.concatenate([(x >= 0).astype(float), core.smooth_step(x, T)]),
+        "curve": [t(f"{P}.hard_step")] * len(x) + [t(f"{P}.soft_step", T=T)] * len(x),
+    })
+    # three classes with logits (z1, z2, 0): as z1 sweeps, the winner changes
+    z1 = np.linspace(-3, 3, 121)
+    Z = np.stack([z1, np.full_like(z1, z2), np.zeros_like(z1)], axis=1)  # (121, 3)
+    soft = core.softmax(Z, T)
+    hard = np.eye(3)[Z.argmax(axis=1)]
+    cls = [t(f"{P}.class_k", k=k + 1) for k in range(3)]
+    soft_df = pd.concat(
+        [pd.DataFrame({"z1": z1, "p": soft[:, k], "class": cls[k], "kind": t(f"{P}.softmax")}) for k in range(3)]
+        + [pd.DataFrame({"z1": z1, "p": hard[:, k], "class": cls[k], "kind": t(f"{P}.argmax")}) for k in range(3)],
+        ignore_index=True,
+    )
+    with right:
+        c1, c2 = st.columns(2)
+        with c1:
+            step_chart = charts.line(step_df, "x", "value", color="curve", color_title=t(f"{P}.curve"),
+                                     x_title="x", y_title=t(f"{P}.output")).properties(title=t(f"{P}.step_title"))
+            charts.show(step_chart, chart_height=charts.height(250))
+        with c2:
+            soft_chart = (
+                alt.Chart(soft_df, title=t(f"{P}.softmax_title"))
+                .mark_line(strokeWidth=2.5)
+                .encode(
+                    x=alt.X("z1", type="quantitative", title=t(f"{P}.z1_axis")),
+                    y=alt.Y("p", type="quantitative", title=t(f"{P}.prob_axis"), scale=alt.Scale(domain=[0, 1])),
+                    color=alt.Color("class", type="nominal", title=t(f"{P}.class")),
+                    strokeDash=alt.StrokeDash("kind", type="nominal", title=t(f"{P}.kind"),
+                                              scale=alt.Scale(domain=[t(f"{P}.softmax"), t(f"{P}.argmax")],
+                                                              range=[[1, 0], [5, 4]])),
+                    tooltip=[alt.Tooltip("z1", type="quantitative", format=".2f"),
+                             alt.Tooltip("p", type="quantitative", format=".3f"), alt.Tooltip("class", type="nominal")],
+                )
             )
-        )
-        charts.show(soft_chart, chart_height=charts.height(250))
-page.prose(t(f"{P}.explain_smooth"))
+            charts.show(soft_chart, chart_height=charts.height(250))
+    page.prose(t(f"{P}.explain_smooth"))
+
+
+smooth_section()
 
 # Part 2: cross-entropy falls, accuracy does not rise ---------------------------------------------
 
@@ -209,13 +217,15 @@ st.subheader(t(f"{P}.compare_title"))
 lc, rc = page.columns(3.2)
 with lc:
     with st.form("train_form", border=False):
-        kind = st.selectbox(t(f"{P}.dataset"), core.DATASETS, format_func=lambda k: t(f"{P}.data_{k}"),
-                            key="data", bind="query-params")
+        # plain sliders and a toggle in the form: they round-trip through the URL without a format_func
+        outliers = st.toggle(t(f"{P}.add_outliers"), False, key="outl", bind="query-params",
+                             help=t(f"{P}.add_outliers_help"))
+        kind = "outliers" if outliers else "blobs"
         pos = st.slider(t(f"{P}.positive_fraction"), 0.05, 0.5, 0.3, 0.05, key="pos", bind="query-params",
                         help=t(f"{P}.positive_fraction_help"))
-        T_train = st.select_slider(t(f"{P}.train_temperature"), TEMPS, value=0.5, key="tt", bind="query-params")
+        T_train = st.slider(t(f"{P}.train_temperature"), 0.05, 5.0, 0.5, 0.05, key="tt", bind="query-params")
         steps = st.slider(t(f"{P}.steps"), 50, 600, 300, 50, key="steps", bind="query-params")
-        lr = st.select_slider(t(f"{P}.lr"), LRS, value=0.05, key="lr", bind="query-params")
+        lr = st.slider(t(f"{P}.lr"), 0.01, 0.2, 0.05, 0.01, key="lr", bind="query-params")
         seed = widgets.seed()
         st.form_submit_button(t(f"{P}.run"), type="primary", icon=":material/play_arrow:")
 
@@ -237,14 +247,20 @@ if bar is not None:
     bar.empty()
 results = {obj: runs[(kind, pos, obj)] for obj in objectives}
 
-data = dataset(kind, pos, seed)
-box = box_of(data.X_train)
 curves = pd.concat(
-    [pd.DataFrame({"step": np.arange(steps + 1), "objective": obj_label(o), "loss": r.loss, "test_acc": r.test_acc,
+    [pd.DataFrame({"step": np.arange(steps + 1), "objective": o, "loss": r.loss, "test_acc": r.test_acc,
                    "test_f1": r.test_f1, "test_ce": r.test_ce}) for o, r in results.items()],
     ignore_index=True,
 )
-with rc:
+data = dataset(kind, pos, seed)
+
+
+@st.fragment
+def compare_section(results: dict[str, core.TrainResult], data: core.Dataset, curves: pd.DataFrame) -> None:
+    """Switching the curve shown reruns only this part; the training above is cached."""
+    objectives = list(results)
+    curves = curves.assign(objective=curves["objective"].map(obj_label))
+    box = box_of(data.X_train)
     metric = st.segmented_control(
         t(f"{P}.metric"), ["test_acc", "test_f1", "test_ce", "loss"], default="test_acc",
         format_func=lambda k: t(f"{P}.metric_{k}"), key="metric", bind="query-params", required=True,
@@ -252,26 +268,24 @@ with rc:
     metric = metric or "test_acc"
     a, b = st.columns([1.2, 1])
     with a:
-        curve_chart = (
-            alt.Chart(curves, title=t(f"{P}.curves_title"))
-            .mark_line(strokeWidth=2.2)
-            .encode(
-                x=alt.X("step", type="quantitative", title=t(f"{P}.step")),
-                y=alt.Y(metric, type="quantitative", title=t(f"{P}.metric_{metric}"), scale=alt.Scale(zero=False)),
-                color=alt.Color("objective", type="nominal", title=t(f"{P}.objective"),
-                                scale=obj_colour(objectives), legend=alt.Legend(columns=2)),
-                tooltip=[alt.Tooltip("objective", type="nominal"), alt.Tooltip("step", type="quantitative"),
-                         alt.Tooltip(metric, type="quantitative", format=".3f")],
-            )
+        curve_chart = alt.Chart(curves, title=t(f"{P}.curves_title")).mark_line(strokeWidth=2.2).encode(
+            x=alt.X("step", type="quantitative", title=t(f"{P}.step")),
+            y=alt.Y(metric, type="quantitative", title=t(f"{P}.metric_{metric}"), scale=alt.Scale(zero=False)),
+            color=alt.Color("objective", type="nominal", title=t(f"{P}.objective"),
+                            scale=obj_colour(objectives), legend=alt.Legend(columns=2)),
+            tooltip=[alt.Tooltip("objective", type="nominal"), alt.Tooltip("step", type="quantitative"),
+                     alt.Tooltip(metric, type="quantitative", format=".3f")],
         )
         charts.show(curve_chart, chart_height=charts.height(260))
     with b:
         lines = lines_layer({obj_label(o): r.boundary for o, r in results.items()}, box, t(f"{P}.objective"),
-                            obj_colour(objectives))
-        layers = [data_layer(data.X_train, data.y_train, box)] + ([lines.encode(
-            color=alt.Color("line", type="nominal", legend=None, scale=obj_colour(objectives)))] if lines else [])
-        charts.show(alt.layer(*layers).properties(title=t(f"{P}.boundaries_title")),
-                    chart_height=charts.height(260))
+                            obj_colour(objectives), legend=False)
+        layers = [data_layer(data.X_train, data.y_train, box)] + ([lines] if lines is not None else [])
+        charts.show(alt.layer(*layers, title=t(f"{P}.boundaries_title")), chart_height=charts.height(260))
+
+
+with rc:
+    compare_section(results, data, curves)
 
 table = pd.DataFrame({
     t(f"{P}.objective"): [obj_label(o) for o in objectives],
@@ -283,15 +297,13 @@ st.dataframe(table, hide_index=True, width="stretch")
 st.caption(t(f"{P}.compare_caption", n=len(data.y_train), m=len(data.y_test), pos=pos))
 page.prose(t(f"{P}.explain_compare"))
 
-
-# Imbalance sweep: where soft-F1 beats cross-entropy on F1 ------------------------------------------------
+# Imbalance sweep: where soft-F1 beats cross-entropy on F1 ---------------------------------------------------
 with st.expander(t(f"{P}.sweep_title"), icon=":material/balance:"):
     sw = pd.DataFrame(
-        [{"positive_fraction": frac, "objective": obj, "f1": runs[("blobs", frac, obj)].test_f1[-1]}
+        [{"positive_fraction": frac, "objective": obj_label(obj), "f1": runs[("blobs", frac, obj)].test_f1[-1]}
          for frac in SWEEP for obj in ("cross_entropy", "soft_f1")]
     )
-    sw_plot = sw.assign(objective=sw["objective"].map(obj_label))
-    sweep_chart = charts.line(sw_plot, "positive_fraction", "f1", color="objective", color_title=t(f"{P}.objective"),
+    sweep_chart = charts.line(sw, "positive_fraction", "f1", color="objective", color_title=t(f"{P}.objective"),
                               x_title=t(f"{P}.positive_fraction"), y_title=t(f"{P}.metric_test_f1"), points=True)
     charts.show(sweep_chart.encode(color=alt.Color("objective", type="nominal", title=t(f"{P}.objective"),
                                                    scale=obj_colour(["cross_entropy", "soft_f1"]))),
@@ -303,9 +315,9 @@ page.try_this(
     P,
     {
         "cold": {"T": 0.05, "z2": 0.5},
-        "outliers": {"d2": "outliers", "it": 300, "data": "outliers", "pos": 0.5, "metric": "test_acc"},
-        "rare": {"data": "blobs", "pos": 0.1, "tt": 0.5, "lr": 0.1, "metric": "test_f1"},
-        "hot": {"data": "blobs", "pos": 0.3, "tt": 5.0, "metric": "test_acc"},
+        "outliers": {"d2": "outliers", "it": 300, "outl": True, "pos": 0.5, "metric": "test_acc"},
+        "rare": {"outl": False, "pos": 0.1, "tt": 0.5, "lr": 0.05, "metric": "test_f1"},
+        "hot": {"T": 5.0, "outl": False, "pos": 0.3, "tt": 5.0, "metric": "test_ce"},
     },
 )
 
