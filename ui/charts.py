@@ -30,6 +30,13 @@ def _tooltip(x: str, y: str, color: str | None) -> list[alt.Tooltip]:
     return tips + ([alt.Tooltip(color, type="nominal")] if color else [])
 
 
+def _axis(values: pd.Series) -> alt.Axis:
+    """Whole-number data (epochs, counts) get whole-number ticks."""
+    if pd.api.types.is_integer_dtype(values):
+        return alt.Axis(tickMinStep=1, format="d")
+    return alt.Axis()
+
+
 def _scale(log: bool) -> alt.Scale:
     return alt.Scale(type="log") if log else alt.Scale(zero=False)
 
@@ -49,8 +56,8 @@ def line(
 ) -> alt.Chart:
     """Lines of y against x, one per value of `color`."""
     enc = {
-        "x": alt.X(x, type="quantitative", title=x_title, scale=_scale(log_x)),
-        "y": alt.Y(y, type="quantitative", title=y_title, scale=_scale(log_y)),
+        "x": alt.X(x, type="quantitative", title=x_title, scale=_scale(log_x), axis=_axis(df[x])),
+        "y": alt.Y(y, type="quantitative", title=y_title, scale=_scale(log_y), axis=_axis(df[y])),
         "tooltip": _tooltip(x, y, color),
     }
     if color:
@@ -117,7 +124,8 @@ def show(chart: alt.TopLevelMixin, *, chart_height: int | None = None) -> None:
         chart = chart.properties(height=chart_height or height())
     chart = (
         chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
-        .configure_legend(labelFontSize=label, titleFontSize=title, orient="bottom")
+        .configure_legend(labelFontSize=label, titleFontSize=title, orient="right", symbolSize=140)
         .configure_title(fontSize=title + 2)
+        .configure_range(category={"scheme": "tableau10"})  # distinct hues that survive a projector
     )
     st.altair_chart(chart, width="stretch")

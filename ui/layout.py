@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import streamlit as st
 from streamlit.runtime.state import get_session_state
@@ -21,13 +22,37 @@ _LECTURE_CSS = """
 <style>
 /* Lecture mode: bigger type, less chrome, so a 1280x720 projector shows
    the controls and the main figure without scrolling. */
-.stMainBlockContainer { padding-top: 2.2rem; padding-bottom: 1rem; max-width: 100%; }
+.stMainBlockContainer { padding-top: 3.2rem; padding-bottom: 1rem; max-width: 100%; }
 .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label p { font-size: 1.2rem; }
 .stMainBlockContainer h1 { font-size: 2.1rem; padding-top: 0; padding-bottom: 0.2rem; }
 .stMainBlockContainer h2, .stMainBlockContainer h3 { font-size: 1.5rem; }
 [data-testid="stHeader"] { height: 2rem; }
 </style>
 """
+
+
+def _is_non_finite_number(text: str) -> bool:
+    try:
+        return not math.isfinite(float(text))
+    except (ValueError, OverflowError):
+        return False
+
+
+def _drop_non_finite_numbers() -> None:
+    """Forget URL values that parse as an infinite number (`1e999`, 10,000 nines).
+
+    Streamlit 1.67 turns such a value for an integer number_input into
+    int(inf) and raises; a shared link must never do that, so on a session's
+    first run these values are dropped before any widget binds them.
+    """
+    if "_url_checked" in st.session_state:
+        return
+    st.session_state["_url_checked"] = True
+    with get_session_state().query_params() as qp:
+        for key, values in list(qp._initial_query_params.items()):
+            if any(_is_non_finite_number(v) for v in values):
+                del qp._initial_query_params[key]
+                qp._query_params.pop(key, None)
 
 
 def _rewrite_url_aliases() -> None:
@@ -58,6 +83,7 @@ def _rewrite_url_aliases() -> None:
 
 def sidebar() -> None:
     """Language switch and lecture toggle, both bound to the URL (`?lang=zh&lecture=1`)."""
+    _drop_non_finite_numbers()
     _rewrite_url_aliases()
     with st.sidebar:
         st.segmented_control(
@@ -77,6 +103,11 @@ def sidebar() -> None:
         )
     if is_lecture():
         st.html(_LECTURE_CSS)
+
+
+def lecture_requested() -> bool:
+    """Lecture mode asked for in the URL (read before the sidebar exists, e.g. to fold it)."""
+    return st.query_params.get("lecture") in ("1", "true")
 
 
 def is_lecture() -> bool:

@@ -86,7 +86,3 @@ def server():
     yield url, proc
     proc.terminate()
     proc.wait(timeout=10)
-
-
-def pytest_sessionstart(session):
-    (ROOT / "artifacts").mkdir(exist_ok=True)
