@@ -15,6 +15,7 @@ P = "discrete_metric"
 TEMPS = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
 OBJ_COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
 CLASS_COLOURS = ["#1f4e8c", "#c4480c"]
+METRICS = ["test_acc", "test_f1", "test_ce", "loss"]
 SWEEP = (0.05, 0.1, 0.2, 0.3, 0.5)  # positive fractions for the imbalance sweep
 
 
@@ -29,6 +30,16 @@ def train(kind: str, positive_fraction: float, seed: int, objective: str, temper
     d = dataset(kind, positive_fraction, seed)
     return core.train_classifier(d.X_train, d.y_train, objective, temperature, steps, lr, seed,
                                  X_test=d.X_test, y_test=d.y_test)
+
+
+def labels(keys: dict[str, str]):
+    """format_func for a selection widget, its texts looked up now in the current language.
+
+    Streamlit may call format_func outside the script run (AppTest does), where the
+    session's language is unknown; a dict bound at widget creation always answers right.
+    """
+    texts = {option: t(key) for option, key in keys.items()}
+    return lambda option: texts.get(option, str(option))
 
 
 def obj_label(name: str) -> str:
@@ -166,7 +177,7 @@ def mismatch_section() -> None:
     st.subheader(t(f"{P}.mismatch_title"))
     lc, rc = page.columns(3.2)
     with lc:
-        kind2 = st.selectbox(t(f"{P}.dataset"), core.DATASETS, index=1, format_func=lambda k: t(f"{P}.data_{k}"),
+        kind2 = st.selectbox(t(f"{P}.dataset"), core.DATASETS, index=1, format_func=labels({k: f"{P}.data_{k}" for k in core.DATASETS}),
                              key="d2", bind="query-params")
     run = train(kind2, 0.5, 0, "cross_entropy", 1.0, 300, 0.05)
     peak = int(np.argmax(run.train_acc))
@@ -262,8 +273,8 @@ def compare_section(results: dict[str, core.TrainResult], data: core.Dataset, cu
     curves = curves.assign(objective=curves["objective"].map(obj_label))
     box = box_of(data.X_train)
     metric = st.segmented_control(
-        t(f"{P}.metric"), ["test_acc", "test_f1", "test_ce", "loss"], default="test_acc",
-        format_func=lambda k: t(f"{P}.metric_{k}"), key="metric", bind="query-params", required=True,
+        t(f"{P}.metric"), METRICS, default="test_acc",
+        format_func=labels({k: f"{P}.metric_{k}" for k in METRICS}), key="metric", bind="query-params", required=True,
     )
     metric = metric or "test_acc"
     a, b = st.columns([1.2, 1])

@@ -30,7 +30,7 @@ HOME = PageSpec("home", "pages/home.py", "", ":material/home:", "home")
 PAGES: list[PageSpec] = [
     PageSpec("perceptron", "pages/perceptron.py", "basics", ":material/linear_scale:", "perceptron"),
     PageSpec("activations", "pages/activations.py", "basics", ":material/show_chart:", "activations"),
-    PageSpec("discrete_metric", "pages/discrete_metric.py", "basics", ":material/target:", "discrete-metric"),
+    PageSpec("discrete_metric", "pages/discrete_metric.py", "basics", ":material/target:", "discrete_metric"),
 ]
 
 
