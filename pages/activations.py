@@ -131,7 +131,7 @@ def curve_chart(y: str, y_title: str, title: str, legend: bool) -> alt.Chart:
         .encode(
             x=alt.X("x", type="quantitative", title="x", scale=alt.Scale(domain=[lo, hi], nice=False)),
             y=alt.Y(y, type="quantitative", title=y_title),
-            color=colour if legend else colour.legend(None),
+            color=colour,
             tooltip=[
                 alt.Tooltip("activation", type="nominal", title=t(f"{P}.activation")),
                 alt.Tooltip("x", type="quantitative", format=".2f"),
@@ -207,7 +207,7 @@ def depth_section(names: tuple[str, ...], param_items: tuple[tuple[str, float], 
     second = (
         alt.Chart(second_df, title=title2)
         .mark_line(point=depth <= 20, strokeWidth=2.5)
-        .encode(x=layer_x, y=y2, color=colour_d.legend(None),
+        .encode(x=layer_x, y=y2, color=colour_d,
                 tooltip=[alt.Tooltip("activation", type="nominal"), alt.Tooltip("layer", type="quantitative"),
                          alt.Tooltip(field2, type="quantitative", format=".2e")])
     )
@@ -244,14 +244,14 @@ def swiglu_grid(beta: float) -> pd.DataFrame:
 @st.fragment
 def swiglu_section(swish_beta: float) -> None:
     st.subheader(t(f"{P}.swiglu_title"))
-    lc, mc, rc = st.columns([1.0, 1.4, 1.4], gap="large")
+    lc, mc, rc = st.columns([1.5, 1.3, 1.3], gap="medium")
     with lc:
         d = st.number_input(t(f"{P}.d_model"), 256, 16384, 4096, 256, key="dmodel", bind="query-params")
         counts = core.ffn_param_counts(int(d))
         table = pd.DataFrame({
             t(f"{P}.ffn_kind"): [t(f"{P}.ffn_classic"), t(f"{P}.ffn_swiglu_unscaled"), t(f"{P}.ffn_swiglu")],
             t(f"{P}.ffn_hidden"): [counts["classic_hidden"], counts["classic_hidden"], counts["swiglu_hidden"]],
-            t(f"{P}.ffn_params"): [counts["classic"], counts["swiglu_unscaled"], counts["swiglu"]],
+            t(f"{P}.ffn_params"): [f"{c / 1e6:,.1f} M" for c in (counts["classic"], counts["swiglu_unscaled"], counts["swiglu"])],
         })
         st.dataframe(table, hide_index=True, width="stretch")
         st.caption(t(f"{P}.ffn_caption", d=int(d), h=counts["swiglu_hidden"],
@@ -263,7 +263,7 @@ def swiglu_section(swish_beta: float) -> None:
             alt.Chart(grid, title=t(f"{P}.swiglu_heat_title"))
             .mark_rect()
             .encode(
-                x=alt.X("u", type="ordinal", title=t(f"{P}.gate_axis"), axis=alt.Axis(values=[-3, -2, -1, 0, 1, 2, 3])),
+                x=alt.X("u", type="ordinal", title=t(f"{P}.gate_axis"), axis=alt.Axis(values=[-3, -2, -1, 0, 1, 2, 3], labelAngle=0)),
                 y=alt.Y("v", type="ordinal", title=t(f"{P}.linear_axis"), sort="descending",
                         axis=alt.Axis(values=[-3, -2, -1, 0, 1, 2, 3])),
                 color=alt.Color("out", type="quantitative", title=t(f"{P}.swiglu_out"),
