@@ -78,9 +78,9 @@ def data_layer(X: np.ndarray, y: np.ndarray, box) -> alt.Chart:
             x=alt.X("x1", type="quantitative", title="x₁", scale=alt.Scale(domain=[box[0], box[1]], nice=False)),
             y=alt.Y("x2", type="quantitative", title="x₂", scale=alt.Scale(domain=[box[2], box[3]], nice=False)),
             shape=alt.Shape(label, type="nominal", title=label, scale=alt.Scale(domain=names, range=["circle", "triangle-up"]),
-                            legend=alt.Legend(orient="bottom", direction="horizontal")),
+                            legend=None),
             fill=alt.Fill(label, type="nominal", title=label, scale=alt.Scale(domain=names, range=CLASS_COLOURS),
-                          legend=alt.Legend(orient="bottom", direction="horizontal")),
+                          legend=None),
             tooltip=[alt.Tooltip("x1", type="quantitative", format=".2f"),
                      alt.Tooltip("x2", type="quantitative", format=".2f"), alt.Tooltip(label, type="nominal")],
         )
@@ -102,7 +102,7 @@ def lines_layer(lines: dict[str, np.ndarray], box, colour_title: str, scale: alt
         .mark_line(strokeWidth=3, clip=True)
         .encode(x=alt.X("x1", type="quantitative"), y=alt.Y("x2", type="quantitative"),
                 color=alt.Color("line", type="nominal", title=colour_title, scale=scale,
-                                legend=alt.Legend(orient="bottom", direction="vertical") if legend else None),
+                                legend=None),
                 strokeDash=alt.StrokeDash("line", type="nominal", legend=None,
                                           scale=alt.Scale(domain=list(lines),
                                                           range=[[6, 3] if (dashed or {}).get(n) else [1, 0]
@@ -210,12 +210,13 @@ def mismatch_section() -> None:
     with rc:
         a, b = st.columns([1, 1.1])
         with a:
-            charts.show(alt.layer(ce_chart, rule, peak_rule, title=t(f"{P}.ce_title")),
-                        chart_height=charts.height(120))
-            charts.show(alt.layer(acc_chart, rule, peak_rule, title=t(f"{P}.acc_title")),
-                        chart_height=charts.height(120))
+            charts.show(alt.layer(ce_chart, rule, peak_rule).properties(title=t(f"{P}.ce_title")),
+                        chart_height=charts.height(200))
+            charts.show(alt.layer(acc_chart, rule, peak_rule).properties(title=t(f"{P}.acc_title")),
+                        chart_height=charts.height(200))
         with b:
-            charts.show(alt.layer(*layers, title=t(f"{P}.boundary_title")), chart_height=charts.height(250))
+            charts.show(alt.layer(*layers).properties(title=t(f"{P}.boundary_title")), chart_height=charts.height(360))
+            st.caption(t(f"{P}.boundary_key"))
         st.caption(t(f"{P}.mismatch_caption", peak=peak, acc_peak=run.train_acc[peak], acc_end=run.train_acc[-1],
                      ce_peak=run.train_ce[peak], ce_end=run.train_ce[-1]))
     page.prose(t(f"{P}.explain_mismatch"))
@@ -283,7 +284,7 @@ def compare_section(results: dict[str, core.TrainResult], data: core.Dataset, cu
             x=alt.X("step", type="quantitative", title=t(f"{P}.step")),
             y=alt.Y(metric, type="quantitative", title=t(f"{P}.metric_{metric}"), scale=alt.Scale(zero=False)),
             color=alt.Color("objective", type="nominal", title=t(f"{P}.objective"),
-                            scale=obj_colour(objectives), legend=alt.Legend(orient="bottom", columns=2)),
+                            scale=obj_colour(objectives)),
             tooltip=[alt.Tooltip("objective", type="nominal"), alt.Tooltip("step", type="quantitative"),
                      alt.Tooltip(metric, type="quantitative", format=".3f")],
         )
@@ -292,7 +293,8 @@ def compare_section(results: dict[str, core.TrainResult], data: core.Dataset, cu
         lines = lines_layer({obj_label(o): r.boundary for o, r in results.items()}, box, t(f"{P}.objective"),
                             obj_colour(objectives), legend=False)
         layers = [data_layer(data.X_train, data.y_train, box)] + ([lines] if lines is not None else [])
-        charts.show(alt.layer(*layers, title=t(f"{P}.boundaries_title")), chart_height=charts.height(260))
+        charts.show(alt.layer(*layers).properties(title=t(f"{P}.boundaries_title")), chart_height=charts.height(260))
+        st.caption(t(f"{P}.boundaries_key"))
 
 
 with rc:
