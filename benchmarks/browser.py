@@ -15,8 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, pct, table  # noqa: E402
+from benchmarks.common import pct, table  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.server import free_port, start_streamlit  # noqa: E402
 from ui.registry import PAGES  # noqa: E402
 
 DONE = "[data-testid=stApp][data-test-script-state=notRunning]"
@@ -49,30 +50,11 @@ def slider_change_seconds(page, repeats: int = 5) -> list[float]:
 
 
 def main() -> list[list]:
-    import subprocess
-
     from playwright.sync_api import sync_playwright
 
     port = free_port()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "streamlit_app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_streamlit(port, wait=False)
     rows = []
     try:
         with sync_playwright() as p:

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import platform
-import socket
 
 import numpy as np
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(values, q: float) -> float:

@@ -20,8 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
-from benchmarks.common import free_port, pct, table  # noqa: E402
-from benchmarks.wsclient import Session, rss_mb, start_server  # noqa: E402
+from benchmarks.common import pct, table  # noqa: E402
+from benchmarks.wsclient import Session, rss_mb  # noqa: E402
+from tests.server import free_port, start_streamlit  # noqa: E402
 
 
 async def one_session(base: str, page: str, changes: int, seed: int) -> tuple[list[float], int, int]:
@@ -60,7 +61,7 @@ async def run_load(base: str, page: str, sessions: int, changes: int):
 
 def main(page: str = "perceptron", sessions: int = 20, changes: int = 10) -> list[list]:
     port = free_port()
-    proc = start_server(port)
+    proc = start_streamlit(port)
     try:
         base = f"http://127.0.0.1:{port}"
         asyncio.run(run_load(base, page, 1, 1))  # warm the caches once

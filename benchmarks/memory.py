@@ -16,8 +16,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, table  # noqa: E402
-from benchmarks.wsclient import Session, random_state, rss_mb, start_server  # noqa: E402
+from benchmarks.common import table  # noqa: E402
+from benchmarks.wsclient import Session, random_state, rss_mb  # noqa: E402
+from tests.server import free_port, start_streamlit  # noqa: E402
 from ui.i18n import LANG_NAMES, LANGS  # noqa: E402
 from ui.registry import PAGES  # noqa: E402
 
@@ -63,7 +64,7 @@ async def random_reruns(base: str, n: int, rng, samples: list, pid: int) -> int:
 
 def main(reruns: int = 1000) -> list[list]:
     port = free_port()
-    proc = start_server(port)
+    proc = start_streamlit(port)
     try:
         base = f"http://127.0.0.1:{port}"
         rows = [["after start", rss_mb(proc.pid), "-"]]

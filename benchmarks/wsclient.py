@@ -2,7 +2,7 @@
 
 It sends BackMsg.rerun_script (the page, query string and widget states) and
 reads ForwardMsgs until script_finished, collecting the widgets the page drew.
-Used by load.py and memory.py against a server on loopback only. Streamlit
+Used by load.py and memory.py against a server on loopback only (tests/server.py starts it). Streamlit
 1.67 serves with uvicorn/starlette and depends on `websockets` (no longer on
 tornado), so that is the client here.
 """
@@ -10,10 +10,7 @@ tornado), so that is the client here.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +19,6 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
 WIDGET_TYPES = {
     "slider",
     "number_input",
@@ -88,36 +84,6 @@ class Session:
 
     def set_state(self, state: WidgetState) -> None:
         self.states[state.id] = state
-
-
-def start_server(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "streamlit_app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def rss_mb(pid: int) -> float:

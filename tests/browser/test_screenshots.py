@@ -28,7 +28,13 @@ def page_url(base: str, spec) -> str:
 def wait_until_idle(page, timeout_ms: int = 90_000) -> None:
     page.wait_for_selector("h1", timeout=timeout_ms)
     page.wait_for_selector(DONE, timeout=timeout_ms)
-    page.wait_for_timeout(600)  # let charts paint
+    # every chart has drawn its canvas / svg (under load they paint late)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]
+                 .every(el => el.querySelector('canvas, svg'))""",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(300)
     page.wait_for_selector(DONE, timeout=timeout_ms)
 
 
