@@ -158,7 +158,7 @@ def smooth_section() -> None:
                     x=alt.X("z1", type="quantitative", title=t(f"{P}.z1_axis")),
                     y=alt.Y("p", type="quantitative", title=t(f"{P}.prob_axis"), scale=alt.Scale(domain=[0, 1])),
                     color=alt.Color("class", type="nominal", title=t(f"{P}.class")),
-                    strokeDash=alt.StrokeDash("kind", type="nominal", title=t(f"{P}.kind"),
+                    strokeDash=alt.StrokeDash("kind", type="nominal", title=t(f"{P}.kind"), legend=None,
                                               scale=alt.Scale(domain=[t(f"{P}.softmax"), t(f"{P}.argmax")],
                                                               range=[[1, 0], [5, 4]])),
                     tooltip=[alt.Tooltip("z1", type="quantitative", format=".2f"),
