@@ -6,6 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.state import get_session_state
 
 from core import smooth_metrics as core
 from ui import charts, page, widgets
@@ -40,6 +41,21 @@ def labels(keys: dict[str, str]):
     """
     texts = {option: t(key) for option, key in keys.items()}
     return lambda option: texts.get(option, str(option))
+
+
+def drop_empty_url_selection(key: str) -> None:
+    """A shared link with `?metric=` (nothing chosen) falls back to the default curve.
+
+    Same clean-up as pages/activations.py (private API of the pinned Streamlit 1.67):
+    edits the query string the bound widget seeds from, on the session's first run only.
+    """
+    if key in st.session_state:
+        return
+    with get_session_state().query_params() as qp:
+        values = qp._initial_query_params.get(key)
+        if values is not None and not any(v.strip() for v in values):
+            del qp._initial_query_params[key]
+            qp._query_params.pop(key, None)
 
 
 def obj_label(name: str) -> str:
@@ -111,6 +127,7 @@ def lines_layer(lines: dict[str, np.ndarray], box, colour_title: str, scale: alt
 
 
 # 1. Title and lead --------------------------------------------------------------------------
+drop_empty_url_selection("metric")
 page.header(P)
 
 # Part 1: the smooth pieces ----------------------------------------------------------------------
