@@ -29,6 +29,8 @@ HOME = PageSpec("home", "pages/home.py", "", ":material/home:", "home")
 # Order within a section is the teaching order.
 PAGES: list[PageSpec] = [
     PageSpec("perceptron", "pages/perceptron.py", "basics", ":material/linear_scale:", "perceptron"),
+    PageSpec("activations", "pages/activations.py", "basics", ":material/show_chart:", "activations"),
+    PageSpec("discrete_metric", "pages/discrete_metric.py", "basics", ":material/target:", "discrete_metric"),
     PageSpec(
         "receptive_field",
         "pages/receptive_field.py",

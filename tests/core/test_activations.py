@@ -1,0 +1,210 @@
+"""core.activations against torch.nn.functional, torch autograd, published
+LLaMA sizes and a literal numpy backprop loop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core import activations as A
+
+F = torch.nn.functional
+TOL = 1e-6  # absolute and relative, float64 throughout
+
+
+def torch_reference(name: str, x: torch.Tensor, **p: float) -> torch.Tensor:
+    """The torch.nn.functional counterpart (written here, not taken from core)."""
+    if name == "step":
+        return torch.heaviside(x, torch.tensor(1.0, dtype=x.dtype))
+    if name == "sigmoid":
+        return F.sigmoid(x)
+    if name == "tanh":
+        return F.tanh(x)
+    if name == "relu":
+        return F.relu(x)
+    if name == "leaky_relu":
+        return F.leaky_relu(x, negative_slope=p["slope"])
+    if name == "elu":
+        return F.elu(x, alpha=p["alpha"])
+    if name == "gelu":
+        return F.gelu(x, approximate="none")
+    if name == "gelu_tanh":
+        return F.gelu(x, approximate="tanh")
+    if name == "silu":
+        # x sigma(beta x) = silu(beta x) / beta
+        return F.silu(p["beta"] * x) / p["beta"]
+    if name == "mish":
+        return F.mish(x)
+    if name == "softplus":
+        return F.softplus(x, beta=p["beta"], threshold=1e9)
+    raise KeyError(name)
+
+
+REQUIRED = {"step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "gelu_tanh", "silu", "mish", "softplus"}
+
+
+def test_registry_has_every_required_activation():
+    assert REQUIRED <= set(A.ACTIVATIONS)
+    for name, act in A.ACTIVATIONS.items():
+        assert act.name == name
+        for p in act.params.values():
+            assert p.low <= p.default <= p.high
+
+
+def _params(name: str, rng: np.random.Generator) -> dict[str, float]:
+    """Random parameter values inside each slider range."""
+    return {k: float(rng.uniform(p.low if p.low > 0 else 0.05, p.high)) for k, p in A.ACTIVATIONS[name].params.items()}
+
+
+@pytest.mark.parametrize("name", sorted(A.ACTIVATIONS))
+@pytest.mark.parametrize("use_defaults", [True, False])
+def test_f_matches_torch_functional(name, use_defaults):
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 4.0, 2000)
+    p = A.ACTIVATIONS[name].defaults() if use_defaults else _params(name, rng)
+    ours = A.ACTIVATIONS[name].f(x, **p)
+    ref = torch_reference(name, torch.from_numpy(x), **p).numpy()
+    np.testing.assert_allclose(ours, ref, rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("name", sorted(A.ACTIVATIONS))
+@pytest.mark.parametrize("use_defaults", [True, False])
+def test_df_matches_autograd_away_from_kinks(name, use_defaults):
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0, 4.0, 2000)
+    act = A.ACTIVATIONS[name]
+    for k in act.kinks:  # stay 1e-3 away from points where f' jumps
+        x = x[np.abs(x - k) > 1e-3]
+    p = act.defaults() if use_defaults else _params(name, rng)
+    xt = torch.from_numpy(x).requires_grad_()
+    if name == "step":  # no autograd through heaviside; its derivative is 0 off the kink
+        ref = np.zeros_like(x)
+    else:
+        (ref_t,) = torch.autograd.grad(torch_reference(name, xt, **p).sum(), xt)
+        ref = ref_t.numpy()
+    np.testing.assert_allclose(act.df(x, **p), ref, rtol=TOL, atol=TOL)
+
+
+@settings(max_examples=50, deadline=None)
+@given(x=st.floats(-30, 30), name=st.sampled_from(sorted(A.ACTIVATIONS)))
+def test_df_matches_central_difference(x, name):
+    """A second, torch-free reference: f'(x) ~ (f(x+h) - f(x-h)) / 2h, h = 1e-5."""
+    act = A.ACTIVATIONS[name]
+    if any(abs(x - k) < 1e-3 for k in act.kinks):
+        return
+    h = 1e-5
+    xs = np.array([x - h, x, x + h])
+    fx = act.f(xs)
+    fd = (fx[2] - fx[0]) / (2 * h)
+    assert act.df(xs[1:2])[0] == pytest.approx(fd, rel=1e-5, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(A.ACTIVATIONS))
+def test_torch_f_used_for_depth_matches_numpy_f(name):
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.0, 4.0, 500)
+    act = A.ACTIVATIONS[name]
+    p = _params(name, rng)
+    np.testing.assert_allclose(act.torch_f(torch.from_numpy(x), **p).numpy(), act.f(x, **p), rtol=TOL, atol=TOL)
+
+
+def test_gelu_tanh_approximates_gelu():
+    # Hendrycks & Gimpel: the tanh form is a close approximation (max error ~ 5e-4 on the line)
+    x = np.linspace(-6, 6, 10001)
+    assert np.max(np.abs(A.gelu(x) - A.gelu_tanh(x))) < 1e-3
+
+
+def test_swish_limits():
+    x = np.linspace(-5, 5, 101)
+    np.testing.assert_allclose(A.silu(x, beta=1e4), A.relu(x), atol=1e-3)  # beta -> inf: ReLU
+    np.testing.assert_allclose(A.silu(x, beta=1e-6), x / 2, atol=1e-5)  # beta -> 0: x / 2
+
+
+def test_swiglu_matches_torch():
+    rng = np.random.default_rng(3)
+    x, W, V = rng.normal(size=(4, 5, 8)), rng.normal(size=(8, 12)), rng.normal(size=(8, 12))
+    xt, Wt, Vt = (torch.from_numpy(a) for a in (x, W, V))
+    ref = (F.silu(xt @ Wt) * (xt @ Vt)).numpy()
+    out = A.swiglu(x, W, V)
+    assert out.shape == (4, 5, 12)
+    np.testing.assert_allclose(out, ref, rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize(
+    "dim, published",
+    # intermediate_size of the released LLaMA-1 7B / 13B / 33B / 65B checkpoints (Touvron et al. 2023)
+    [(4096, 11008), (5120, 13824), (6656, 17920), (8192, 22016)],
+)
+def test_llama_hidden_size_matches_published(dim, published):
+    assert A.llama_hidden_size(dim) == published
+
+
+def test_gated_ffn_keeps_the_parameter_count():
+    c = A.ffn_param_counts(4096)
+    assert c["classic"] == 8 * 4096**2
+    assert c["swiglu"] == 3 * 4096 * 11008
+    assert abs(c["swiglu"] / c["classic"] - 1) < 0.02
+    assert c["swiglu_unscaled"] == pytest.approx(1.5 * c["classic"])
+
+
+def _literal_backprop(name: str, depth: int, width: int, init: str, seed: int, batch: int) -> np.ndarray:
+    """Slow literal oracle: redraw the same weights, backprop by hand with the analytic df."""
+    gen = torch.Generator().manual_seed(seed)
+    std = {"he": math.sqrt(2 / width), "xavier": math.sqrt(1 / width), "small": 0.01}[init]
+    Ws = (torch.randn(depth, width, width, generator=gen, dtype=torch.float64) * std).numpy()
+    x = torch.randn(batch, width, generator=gen, dtype=torch.float64).numpy()
+    g = torch.randn(width, generator=gen, dtype=torch.float64).numpy()
+    act = A.ACTIVATIONS[name]
+    hs, As = [x], []
+    for layer in range(depth):
+        As.append(hs[-1] @ Ws[layer])
+        hs.append(act.f(As[-1]))
+    delta_h = np.tile(g / batch, (batch, 1))  # dL/dh_depth for L = mean_n <h[n], g>
+    norms = np.zeros(depth)
+    for layer in reversed(range(depth)):
+        delta_a = delta_h * act.df(As[layer])  # dL/da_l = dL/dh_l * f'(a_l)
+        norms[layer] = np.linalg.norm(hs[layer].T @ delta_a)  # dL/dW_l = h_{l-1}^T dL/da_l
+        delta_h = delta_a @ Ws[layer].T
+    return norms
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "gelu", "silu"])
+@pytest.mark.parametrize("init", A.INITS)
+def test_gradient_through_depth_matches_literal_backprop(name, init):
+    r = A.gradient_through_depth(name, 8, 16, init, seed=5, batch=32)
+    ref = _literal_backprop(name, 8, 16, init, seed=5, batch=32)
+    np.testing.assert_allclose(r.grad_norm, ref, rtol=1e-9, atol=1e-300)
+    assert r.grad_norm.shape == r.act_std.shape == r.dead_frac.shape == (8,)
+
+
+def test_sigmoid_vanishes_relu_and_gelu_do_not_under_he():
+    """Glorot & Bengio sec. 4.2: sigma' <= 1/4 shrinks the gradient every layer."""
+    depth = 30
+    sig = A.gradient_through_depth("sigmoid", depth, 64, "he", seed=0).grad_rel
+    assert sig[0] < 1e-8
+    for name in ("relu", "gelu"):
+        rel = A.gradient_through_depth(name, depth, 64, "he", seed=0).grad_rel
+        assert rel[0] > 1e-2, name
+
+
+def test_dead_units():
+    step = A.gradient_through_depth("step", 5, 32, "he", seed=0)
+    np.testing.assert_array_equal(step.dead_frac, 1.0)  # f' = 0 everywhere
+    np.testing.assert_array_equal(step.grad_norm, 0.0)
+    leaky = A.gradient_through_depth("leaky_relu", 20, 32, "he", seed=0)
+    np.testing.assert_array_equal(leaky.dead_frac, 0.0)  # f' >= slope > 0
+    relu = A.gradient_through_depth("relu", 20, 32, "he", seed=0)
+    assert relu.dead_frac[0] == 0.0  # first layer sees zero-mean inputs
+    assert np.all((relu.dead_frac >= 0) & (relu.dead_frac <= 1))
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError):
+        A.gradient_through_depth("nope", 3, 4, "he", 0)
+    with pytest.raises(ValueError):
+        A.gradient_through_depth("relu", 3, 4, "lecun-ish", 0)
