@@ -1,0 +1,123 @@
+"""Altair chart builders with one look: titled axes, readable fonts, lecture-mode sizes.
+
+Builders return an `alt.Chart`; pages may layer or concatenate them, then pass
+the result to `show`, which applies the fonts and sizes once.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ui.layout import is_lecture
+
+MAX_ROWS = 5_000  # DESIGN.md: data sent per chart
+
+
+def height(base: int = 320) -> int:
+    """Chart height in pixels; taller in lecture mode, still fitting a 720-pixel projector."""
+    return int(base * 1.15) if is_lecture() else base
+
+
+def _tooltip(x: str, y: str, color: str | None) -> list[alt.Tooltip]:
+    # Typed channel objects, never "field:Q" shorthand: parsing shorthand costs
+    # tens of milliseconds per chart, a large part of the warm-rerun budget.
+    tips = [
+        alt.Tooltip(x, type="quantitative", format=".3g"),
+        alt.Tooltip(y, type="quantitative", format=".3g"),
+    ]
+    return tips + ([alt.Tooltip(color, type="nominal")] if color else [])
+
+
+def _scale(log: bool) -> alt.Scale:
+    return alt.Scale(type="log") if log else alt.Scale(zero=False)
+
+
+def line(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    x_title: str,
+    y_title: str,
+    color: str | None = None,
+    color_title: str | None = None,
+    log_x: bool = False,
+    log_y: bool = False,
+    points: bool = False,
+) -> alt.Chart:
+    """Lines of y against x, one per value of `color`."""
+    enc = {
+        "x": alt.X(x, type="quantitative", title=x_title, scale=_scale(log_x)),
+        "y": alt.Y(y, type="quantitative", title=y_title, scale=_scale(log_y)),
+        "tooltip": _tooltip(x, y, color),
+    }
+    if color:
+        enc["color"] = alt.Color(color, type="nominal", title=color_title or color)
+    return alt.Chart(df).mark_line(point=points).encode(**enc)
+
+
+def scatter(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    x_title: str,
+    y_title: str,
+    color: str | None = None,
+    color_title: str | None = None,
+    size: int = 60,
+) -> alt.Chart:
+    enc = {
+        "x": alt.X(x, type="quantitative", title=x_title, scale=alt.Scale(zero=False)),
+        "y": alt.Y(y, type="quantitative", title=y_title, scale=alt.Scale(zero=False)),
+        "tooltip": _tooltip(x, y, color),
+    }
+    if color:
+        enc["color"] = alt.Color(color, type="nominal", title=color_title or color)
+    return alt.Chart(df).mark_circle(size=size, opacity=0.85).encode(**enc)
+
+
+def heatmap(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    value: str,
+    *,
+    x_title: str,
+    y_title: str,
+    value_title: str,
+    scheme: str = "viridis",
+    ordinal: bool = True,
+) -> alt.Chart:
+    """A cell per (x, y), coloured by `value`; ordinal axes by default (grids, matrices)."""
+    kind = "ordinal" if ordinal else "quantitative"
+    return (
+        alt.Chart(df)
+        .mark_rect()
+        .encode(
+            x=alt.X(x, type=kind, title=x_title),
+            y=alt.Y(y, type=kind, title=y_title),
+            color=alt.Color(value, type="quantitative", title=value_title, scale=alt.Scale(scheme=scheme)),
+            tooltip=[
+                alt.Tooltip(x, type=kind),
+                alt.Tooltip(y, type=kind),
+                alt.Tooltip(value, type="quantitative", format=".3g"),
+            ],
+        )
+    )
+
+
+def show(chart: alt.TopLevelMixin, *, chart_height: int | None = None) -> None:
+    """Render with the app's fonts; lecture mode makes every label projector-sized."""
+    big = is_lecture()
+    label, title = (16, 18) if big else (12, 13)
+    if isinstance(chart, alt.Chart | alt.LayerChart):
+        chart = chart.properties(height=chart_height or height())
+    chart = (
+        chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
+        .configure_legend(labelFontSize=label, titleFontSize=title, orient="bottom")
+        .configure_title(fontSize=title + 2)
+    )
+    st.altair_chart(chart, width="stretch")

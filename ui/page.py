@@ -1,0 +1,98 @@
+"""The page contract from DESIGN.md as functions, in page order:
+header -> columns (controls | figure) -> prose -> try_this -> math -> download_csv.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from ui.i18n import t
+from ui.layout import is_lecture
+
+T = TypeVar("T")
+
+
+def header(page: str) -> None:
+    """Title and the one-sentence lead: what you will see move."""
+    st.title(t(f"{page}.title"))
+    st.markdown(t(f"{page}.lead"))
+
+
+def columns(ratio: float = 2.6) -> tuple[Any, Any]:
+    """Controls on the left, the main figure on the right."""
+    left, right = st.columns([1.0, ratio], gap="large")
+    return left, right
+
+
+def prose(text: str) -> None:
+    """Explanatory markdown; folded away in lecture mode so the figures stay in view."""
+    if is_lecture():
+        with st.expander(t("common.read_more")):
+            st.markdown(text)
+    else:
+        st.markdown(text)
+
+
+def _apply_preset(page: str, name: str, values: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        st.session_state[key] = value
+    st.session_state[f"_try_{page}"] = name
+
+
+def try_this(page: str, presets: Mapping[str, Mapping[str, Any]]) -> None:
+    """Buttons that set the controls to a telling configuration, then say what to watch for.
+
+    `presets` maps a preset name to {widget key: value}; the texts are
+    `<page>.try.<name>` (button) and `<page>.try.<name>_watch` (one sentence).
+    """
+    st.subheader(t("common.try_this"))
+    cols = st.columns(len(presets))
+    for col, (name, values) in zip(cols, presets.items(), strict=True):
+        col.button(
+            t(f"{page}.try.{name}"),
+            key=f"try_{page}_{name}",
+            on_click=_apply_preset,
+            args=(page, name, dict(values)),
+            width="stretch",
+        )
+    chosen = st.session_state.get(f"_try_{page}")
+    if chosen in presets:
+        st.info(t(f"{page}.try.{chosen}_watch"), icon=":material/visibility:")
+
+
+def math(page: str, items: list[tuple[str, str]]) -> None:
+    """The formulas the page computes, each followed by its source."""
+    with st.expander(t("common.the_math"), icon=":material/function:"):
+        for latex, source in items:
+            st.latex(latex)
+            st.caption(source)
+
+
+def download_csv(df: pd.DataFrame, filename: str) -> None:
+    st.download_button(
+        t("common.download_csv"),
+        df.to_csv(index=False).encode("utf-8"),
+        file_name=filename,
+        mime="text/csv",
+        key=f"csv_{filename}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+def keep_last_good(
+    store_key: str, compute: Callable[[], T], message: str | Callable[[Exception], str]
+) -> T | None:
+    """Run `compute`; on bad input (ValueError) warn in the page and return the last good result."""
+    slot = f"_last_good_{store_key}"
+    try:
+        result = compute()
+    except ValueError as exc:
+        st.warning(message(exc) if callable(message) else message, icon=":material/warning:")
+        return st.session_state.get(slot)
+    st.session_state[slot] = result
+    return result

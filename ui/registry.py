@@ -1,0 +1,45 @@
+"""The one page registry: navigation, the home-page cards and the tests read it.
+
+A topic is registered only when its page works (no placeholders). Titles and
+hooks come from the locale files: `<key>.title`, `<key>.hook`; section names
+from `sections.<section>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SECTIONS: tuple[str, ...] = ("basics", "cnn", "sequence", "generative", "rl", "post_training")
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str  # locale table and test id
+    file: str  # path from the repo root
+    section: str  # one of SECTIONS
+    icon: str  # Material icon, ":material/name:"
+    url_path: str  # the page's URL path
+
+
+HOME = PageSpec("home", "pages/home.py", "", ":material/home:", "home")
+
+# Order within a section is the teaching order.
+PAGES: list[PageSpec] = [
+    PageSpec("perceptron", "pages/perceptron.py", "basics", ":material/linear_scale:", "perceptron"),
+]
+
+
+def by_key(key: str) -> PageSpec:
+    for spec in [HOME, *PAGES]:
+        if spec.key == key:
+            return spec
+    raise KeyError(key)
+
+
+def by_section() -> dict[str, list[PageSpec]]:
+    """Registered pages grouped by section, sections in teaching order, empty ones left out."""
+    groups = {s: [p for p in PAGES if p.section == s] for s in SECTIONS}
+    return {s: ps for s, ps in groups.items() if ps}

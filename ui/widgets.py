@@ -1,0 +1,12 @@
+"""Widgets that several pages share, each with its key bound to the URL."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.i18n import t
+
+
+def seed(key: str = "seed", default: int = 0) -> int:
+    """The random seed: same URL, same numbers."""
+    return int(st.number_input(t("common.seed"), 0, 9_999, default, 1, key=key, bind="query-params"))
