@@ -29,6 +29,7 @@ HOME = PageSpec("home", "pages/home.py", "", ":material/home:", "home")
 # Order within a section is the teaching order.
 PAGES: list[PageSpec] = [
     PageSpec("perceptron", "pages/perceptron.py", "basics", ":material/linear_scale:", "perceptron"),
+    PageSpec("diffusion", "pages/diffusion.py", "generative", ":material/blur_on:", "diffusion"),
 ]
 
 
