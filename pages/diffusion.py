@@ -28,6 +28,8 @@ UPSCALE = 3  # nearest-neighbour: a 32-pixel image becomes 96 pixels, crisp on a
 NUM_SAMPLES = 8
 NUM_FRAMES = 8
 T = ld.NUM_TRAIN_STEPS
+SAMPLERS = ("DDIM", "DDPM")  # the same in every language, so the URL reads ?sampler=DDPM
+DDPM_STEPS = (1, 2, 5, 10, 20, 50, 100, 250, 500, 1000)
 
 
 # ---------------------------------------------------------------------------- cached work
@@ -310,22 +312,22 @@ def sampling_section() -> None:
     st.subheader(t(f"{P}.sampling_title"))
     left, right = page.columns()
     with left, st.form("diffusion_sampling", border=True):
-        cls = st.selectbox(t(f"{P}.prompt"), range(len(ld.CLASSES)), format_func=class_name, key="cls",
-                           bind="query-params")  # fmt: skip
-        sampler = st.radio(t(f"{P}.sampler"), ("ddim", "ddpm"), format_func=lambda s: t(f"{P}.sampler_{s}"),
-                           key="sampler", bind="query-params", horizontal=True)  # fmt: skip
+        cls_name = st.selectbox(t(f"{P}.prompt"), ld.CLASSES, format_func=lambda c: t(f"{P}.cls_{c}"), key="cls",
+                                bind="query-params")  # fmt: skip
+        sampler = st.radio(t(f"{P}.sampler"), SAMPLERS, key="sampler", bind="query-params", horizontal=True)
         ddim_steps = st.slider(t(f"{P}.ddim_steps"), 1, 100, 50, key="steps", bind="query-params")
-        ddpm_steps = st.slider(t(f"{P}.ddpm_steps"), 1, 1000, 250, key="dsteps", bind="query-params")
+        ddpm_steps = st.select_slider(t(f"{P}.ddpm_steps"), DDPM_STEPS, 250, key="dsteps", bind="query-params")
         eta = st.slider(t(f"{P}.eta"), 0.0, 1.0, 0.0, 0.1, key="eta", bind="query-params", help=t(f"{P}.eta_help"))
         w = st.slider(t(f"{P}.guidance"), 0.0, 10.0, 3.0, 0.5, key="w", bind="query-params",
                       help=t(f"{P}.guidance_help"))  # fmt: skip
         seed = widgets.seed()
         st.form_submit_button(t(f"{P}.run"), type="primary", width="stretch")
-    steps = ddim_steps if sampler == "ddim" else ddpm_steps
-    eta_used = eta if sampler == "ddim" else 1.0
-    run = sampled(int(cls), sampler, int(steps), float(eta_used), float(w), int(seed))
+    cls = ld.CLASSES.index(cls_name)
+    steps = ddim_steps if sampler == "DDIM" else ddpm_steps
+    eta_used = eta if sampler == "DDIM" else 1.0
+    run = sampled(int(cls), sampler.lower(), int(steps), float(eta_used), float(w), int(seed))
     with right:
-        st.markdown(t(f"{P}.run_summary", sampler=t(f"{P}.sampler_{sampler}"), steps=steps, w=w,
+        st.markdown(t(f"{P}.run_summary", sampler=sampler, steps=steps, w=w,
                       seconds=run["seconds"], cls=class_name(int(cls))))  # fmt: skip
         frames = "t = " + " → ".join(frame_caption(ts) for ts in run["frame_t"])
         st.caption(t(f"{P}.filmstrip_zt"))
@@ -386,10 +388,10 @@ latent_section()
 page.try_this(
     P,
     {
-        "one_step": {"sampler": "ddim", "steps": 1, "eta": 0.0, "w": 3.0},
-        "guidance": {"sampler": "ddim", "steps": 50, "eta": 0.0, "w": 7.5},
+        "one_step": {"sampler": "DDIM", "steps": 1, "eta": 0.0, "w": 3.0},
+        "guidance": {"sampler": "DDIM", "steps": 50, "eta": 0.0, "w": 7.5},
         "cosine": {"sched": "cosine", "t": 600},
-        "eta": {"sampler": "ddim", "steps": 50, "eta": 1.0, "w": 3.0},
+        "eta": {"sampler": "DDIM", "steps": 50, "eta": 1.0, "w": 3.0},
     },
 )
 

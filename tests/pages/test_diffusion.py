@@ -14,12 +14,12 @@ def test_invalid_url_values_are_ignored():
     at = open_page(SPEC, "en", {"steps": "5000", "sampler": "euler", "sched": "quadratic", "w": "-3", "t": "abc"})
     assert_healthy(at, "bad URL")
     assert at.slider(key="steps").value == 50
-    assert at.radio(key="sampler").value == "ddim"
+    assert at.radio(key="sampler").value == "DDIM"
     assert at.selectbox(key="sched").value == "scaled_linear"
 
 
 def test_url_sets_the_sampling_run():
-    at = open_page(SPEC, "en", {"steps": "3", "w": "7.5", "cls": "2"})
+    at = open_page(SPEC, "en", {"steps": "3", "w": "7.5", "cls": "triangle"})
     assert_healthy(at)
     summary = " ".join(m.value for m in at.markdown)
     assert "3 steps" in summary and "w = 7.5" in summary
