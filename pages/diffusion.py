@@ -29,7 +29,7 @@ NUM_SAMPLES = 8
 NUM_FRAMES = 8
 T = ld.NUM_TRAIN_STEPS
 SAMPLERS = ("DDIM", "DDPM")  # the same in every language, so the URL reads ?sampler=DDPM
-DDPM_STEPS = (1, 2, 5, 10, 20, 50, 100, 250, 500, 1000)
+DDPM_STEPS = ("1", "2", "5", "10", "20", "50", "100", "250", "500", "1000")  # strings: URL-safe options
 
 
 # ---------------------------------------------------------------------------- cached work
@@ -316,14 +316,14 @@ def sampling_section() -> None:
                                 bind="query-params")  # fmt: skip
         sampler = st.radio(t(f"{P}.sampler"), SAMPLERS, key="sampler", bind="query-params", horizontal=True)
         ddim_steps = st.slider(t(f"{P}.ddim_steps"), 1, 100, 50, key="steps", bind="query-params")
-        ddpm_steps = st.select_slider(t(f"{P}.ddpm_steps"), DDPM_STEPS, 250, key="dsteps", bind="query-params")
+        ddpm_steps = st.select_slider(t(f"{P}.ddpm_steps"), DDPM_STEPS, "250", key="dsteps", bind="query-params")
         eta = st.slider(t(f"{P}.eta"), 0.0, 1.0, 0.0, 0.1, key="eta", bind="query-params", help=t(f"{P}.eta_help"))
         w = st.slider(t(f"{P}.guidance"), 0.0, 10.0, 3.0, 0.5, key="w", bind="query-params",
                       help=t(f"{P}.guidance_help"))  # fmt: skip
         seed = widgets.seed()
         st.form_submit_button(t(f"{P}.run"), type="primary", width="stretch")
     cls = ld.CLASSES.index(cls_name)
-    steps = ddim_steps if sampler == "DDIM" else ddpm_steps
+    steps = ddim_steps if sampler == "DDIM" else int(ddpm_steps)
     eta_used = eta if sampler == "DDIM" else 1.0
     run = sampled(int(cls), sampler.lower(), int(steps), float(eta_used), float(w), int(seed))
     with right:
