@@ -29,7 +29,7 @@ lint: $(VENV)/.dev-installed
 
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks

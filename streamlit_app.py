@@ -5,7 +5,12 @@ import streamlit as st
 from ui import layout, registry
 from ui.i18n import t
 
-st.set_page_config(page_title="Explorables", page_icon=":material/school:", layout="wide")
+st.set_page_config(
+    page_title="Explorables",
+    page_icon=":material/school:",
+    layout="wide",
+    initial_sidebar_state="collapsed" if layout.lecture_requested() else "auto",
+)
 layout.sidebar()
 
 

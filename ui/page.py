@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from ui.i18n import t
 from ui.layout import is_lecture
@@ -16,8 +17,23 @@ from ui.layout import is_lecture
 T = TypeVar("T")
 
 
+def ensure_router() -> None:
+    """Rerun through streamlit_app.py if Streamlit started this page on its own.
+
+    Streamlit 1.67 treats a `pages/` folder as a legacy multipage app until the
+    entry point first calls st.navigation; a server whose first visitor opens a
+    deep link (`/perceptron?lang=zh`, typical of a woken Cloud app) would run
+    the page without the router: no sidebar, no language. Flipping the flag
+    and rerunning hands the same URL to the router.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def header(page: str) -> None:
     """Title and the one-sentence lead: what you will see move."""
+    ensure_router()
     st.title(t(f"{page}.title"))
     st.markdown(t(f"{page}.lead"))
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.server import free_port, start_streamlit
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -26,12 +23,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -51,42 +42,14 @@ def browser():
 @pytest.fixture(scope="session")
 def server():
     """`streamlit run` on a free loopback port; yields its base URL and process."""
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "streamlit_app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--client.showErrorDetails",
-        "full",
-    ]
-    log = (
-        open(ROOT / "artifacts" / "server.log", "w") if (ROOT / "artifacts").exists() else subprocess.DEVNULL
-    )
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    port = free_port()
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    log = open(ROOT / "artifacts" / f"server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log", "w")
+    try:
+        proc = start_streamlit(port, "--client.showErrorDetails", "full", log=log)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not come up within 60 s")
     yield url, proc
     proc.terminate()
     proc.wait(timeout=10)
-
-
-def pytest_sessionstart(session):
-    (ROOT / "artifacts").mkdir(exist_ok=True)

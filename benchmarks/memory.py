@@ -1,0 +1,91 @@
+"""Server memory: after start, after every page in both languages, after 1,000 random reruns.
+
+Drives a real `streamlit run` over its websocket protocol (loopback only). The
+DESIGN.md budget is 700 MB RSS; growth over the last reruns should be flat
+(caches are bounded by max_entries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import table  # noqa: E402
+from benchmarks.wsclient import Session, random_state, rss_mb  # noqa: E402
+from tests.server import free_port, start_streamlit  # noqa: E402
+from ui.i18n import LANG_NAMES, LANGS  # noqa: E402
+from ui.registry import PAGES  # noqa: E402
+
+BUDGET_MB = 700
+
+
+async def visit_all(base: str) -> None:
+    for lang in LANGS:
+        s = Session(base)
+        await s.connect()
+        for spec in PAGES:
+            await s.run(spec.url_path, f"lang={LANG_NAMES[lang]}", timeout=300)
+        await s.close()
+
+
+async def random_reruns(base: str, n: int, rng, samples: list, pid: int) -> int:
+    errors = 0
+    sessions = {}
+    for i in range(n):
+        spec = PAGES[i % len(PAGES)]
+        if spec.key not in sessions:
+            sessions[spec.key] = Session(base)
+            await sessions[spec.key].connect()
+            sessions[spec.key].last = await sessions[spec.key].run(spec.url_path, timeout=300)
+        s = sessions[spec.key]
+        widgets = list(s.last.widgets.items())
+        if widgets:
+            wid, (etype, proto) = widgets[rng.integers(len(widgets))]
+            state = random_state(wid, etype, proto, rng)
+            if state is not None:
+                s.set_state(state)
+        try:
+            s.last = await s.run(spec.url_path, timeout=300)
+            errors += s.last.exceptions
+        except Exception:  # noqa: BLE001
+            errors += 1
+        if (i + 1) % max(1, n // 10) == 0:
+            samples.append((i + 1, rss_mb(pid)))
+    for s in sessions.values():
+        await s.close()
+    return errors
+
+
+def main(reruns: int = 1000) -> list[list]:
+    port = free_port()
+    proc = start_streamlit(port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        rows = [["after start", rss_mb(proc.pid), "-"]]
+        asyncio.run(visit_all(base))
+        rows.append(["every page, en + zh", rss_mb(proc.pid), "-"])
+        samples: list = []
+        errors = asyncio.run(random_reruns(base, reruns, np.random.default_rng(0), samples, proc.pid))
+        for i, mb in samples:
+            rows.append([f"after {i} random reruns", mb, errors if i == reruns else "-"])
+        peak = max(r[1] for r in rows)
+        growth = samples[-1][1] - samples[len(samples) // 2][1] if len(samples) > 1 else 0.0
+        print(f"\n## Server memory (RSS MB; budget {BUDGET_MB})\n")
+        print(table(["moment", "RSS MB", "errors"], rows))
+        print(
+            f"\npeak {peak:.0f} MB {'✓' if peak <= BUDGET_MB else '✗'}; growth over the last half of the reruns: {growth:+.0f} MB"
+        )
+        return rows
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:2]))
