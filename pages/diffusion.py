@@ -207,10 +207,11 @@ def _finish(chart: alt.TopLevelMixin) -> dict:
     label, title = (16, 18) if big else (12, 13)
     chart = (
         chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
-        .configure_legend(labelFontSize=label, titleFontSize=title, orient="bottom")
+        .configure_legend(labelFontSize=label, titleFontSize=title, orient="right", symbolSize=140)
         .configure_title(fontSize=title + 2)
+        .configure_range(category={"scheme": "tableau10"})
     )
-    return chart.to_dict()
+    return chart.to_dict(validate=False)
 
 
 def rule_layer(field: str, value: float, channel: str) -> dict:
