@@ -269,7 +269,13 @@ def quality_spec(sweep: str, lang: str, lecture: bool) -> dict:
         baseline = alt.Chart(pd.DataFrame({"v": [float(real[metric])]})).mark_rule(color="gray", strokeDash=[4, 4])
         baseline = baseline.encode(y=alt.Y("v", type="quantitative"))
         panels.append(alt.layer(chart, baseline).properties(height=charts.height(160)))
-    return _finish(alt.vconcat(*panels))
+    spec = _finish(alt.vconcat(*panels))
+    # the sampler legend on top of the first panel (a legend on the right was cut off in vconcat)
+    for panel in spec["vconcat"]:
+        enc = panel["layer"][0]["encoding"]
+        if "color" in enc:
+            enc["color"]["legend"] = {"orient": "top"} if panel is spec["vconcat"][0] else None
+    return spec
 
 
 # ---------------------------------------------------------------------------- page
@@ -337,7 +343,7 @@ def sampling_section() -> None:
         st.image(run["strip_x0"], caption=frames)
         st.caption(t(f"{P}.grid_title"))
         pred = run["probs"].argmax(axis=1)
-        st.image([to_uint8(im) for im in run["final"]],
+        st.image([to_uint8(im) for im in run["final"]], width=78,
                  caption=[f"{class_name(int(k))} {p.max():.0%}" for k, p in zip(pred, run["probs"], strict=True)])  # fmt: skip
         a1, a2 = st.columns(2)
         a1.metric(t(f"{P}.accuracy"), f"{(pred == int(cls)).mean():.0%}")
@@ -367,8 +373,8 @@ def latent_section() -> None:
     pix = 3 * ld.IMAGE_SIZE**2
     lat = ld.LATENT_CHANNELS * ld.LATENT_SIZE**2
     m = st.columns(4)
-    m[0].metric(t(f"{P}.pixel_dims"), f"3×32×32 = {pix:,}")
-    m[1].metric(t(f"{P}.latent_dims"), f"4×8×8 = {lat:,}", f"÷{pix / lat:.0f}", delta_color="off")
+    m[0].metric(t(f"{P}.pixel_dims") + " (3×32×32)", f"{pix:,}")
+    m[1].metric(t(f"{P}.latent_dims") + " (4×8×8)", f"{lat:,}", f"÷{pix / lat:.0f}", delta_color="off")
     m[2].metric(t(f"{P}.macs_per_step"), f"{costs['latent_macs'] / 1e6:.1f} M",
                 t(f"{P}.vs_pixel", v=f"{costs['pixel_macs'] / 1e6:.0f} M"), delta_color="off")  # fmt: skip
     m[3].metric(t(f"{P}.ms_per_step"), f"{costs['latent_ms']:.1f} ms",
