@@ -292,7 +292,9 @@ def forward_section() -> None:
     st.subheader(t(f"{P}.forward_title"))
     left, right = page.columns()
     with left:
-        kind = st.selectbox(t(f"{P}.schedule"), dm.SCHEDULES, index=1, format_func=lambda k: t(f"{P}.sched_{k}"),
+        # labels looked up now, in this run's language (AppTest calls format_func outside the run)
+        sched_label = {k: t(f"{P}.sched_{k}") for k in dm.SCHEDULES}
+        kind = st.selectbox(t(f"{P}.schedule"), dm.SCHEDULES, index=1, format_func=sched_label.__getitem__,
                             key="sched", bind="query-params")  # fmt: skip
         t_step = st.slider(t(f"{P}.t_slider"), 0, T, 250, 10, key="t", bind="query-params", help=t(f"{P}.t_help"))
         img = st.slider(t(f"{P}.image"), 0, len(gallery()[1]) - 1, 0, key="img", bind="query-params")
@@ -319,7 +321,8 @@ def sampling_section() -> None:
     st.subheader(t(f"{P}.sampling_title"))
     left, right = page.columns()
     with left, st.form("diffusion_sampling", border=True):
-        cls_name = st.selectbox(t(f"{P}.prompt"), ld.CLASSES, format_func=lambda c: t(f"{P}.cls_{c}"), key="cls",
+        cls_label = {c: t(f"{P}.cls_{c}") for c in ld.CLASSES}
+        cls_name = st.selectbox(t(f"{P}.prompt"), ld.CLASSES, format_func=cls_label.__getitem__, key="cls",
                                 bind="query-params")  # fmt: skip
         sampler = st.radio(t(f"{P}.sampler"), SAMPLERS, key="sampler", bind="query-params", horizontal=True)
         ddim_steps = st.slider(t(f"{P}.ddim_steps"), 1, 100, 50, key="steps", bind="query-params")
