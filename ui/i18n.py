@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 LANGS: tuple[str, ...] = ("en", "zh")
 LANG_NAMES: dict[str, str] = {"en": "English", "zh": "简体中文"}
@@ -36,9 +37,22 @@ def strings(lang: str) -> dict[str, str]:
         return _flatten(tomllib.load(f))
 
 
+_last_lang = "en"
+
+
 def current_lang() -> str:
+    """The session's language; outside a script run, the language of the last run.
+
+    Only AppTest calls `t` outside a run: it replays a selectbox's format_func
+    from the test thread to encode the widget's state, and must get the
+    labels the page drew. In a served app every call happens inside a run.
+    """
+    global _last_lang
+    if get_script_run_ctx() is None:
+        return _last_lang
     lang = st.session_state.get("lang")
-    return lang if lang in LANGS else "en"
+    _last_lang = lang if lang in LANGS else "en"
+    return _last_lang
 
 
 def t(key: str, /, **fmt: object) -> str:

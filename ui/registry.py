@@ -29,7 +29,19 @@ HOME = PageSpec("home", "pages/home.py", "", ":material/home:", "home")
 # Order within a section is the teaching order.
 PAGES: list[PageSpec] = [
     PageSpec("perceptron", "pages/perceptron.py", "basics", ":material/linear_scale:", "perceptron"),
+    PageSpec(
+        "receptive_field",
+        "pages/receptive_field.py",
+        "cnn",
+        ":material/filter_center_focus:",
+        "receptive_field",
+    ),
+    PageSpec("online_action", "pages/online_action.py", "sequence", ":material/videocam:", "online_action"),
     PageSpec("diffusion", "pages/diffusion.py", "generative", ":material/blur_on:", "diffusion"),
+    PageSpec("gridworld", "pages/gridworld.py", "rl", ":material/grid_on:", "gridworld"),
+    PageSpec("monte_carlo", "pages/monte_carlo.py", "rl", ":material/casino:", "monte_carlo"),
+    PageSpec("robbins_monro", "pages/robbins_monro.py", "rl", ":material/trending_down:", "robbins_monro"),
+    PageSpec("grpo", "pages/grpo.py", "post_training", ":material/psychology:", "grpo"),
 ]
 
 

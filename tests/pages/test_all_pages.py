@@ -18,7 +18,7 @@ from tests.apptest_utils import (
     page_widgets,
     url_value,
 )
-from ui.i18n import LANGS
+from ui.i18n import LANGS, strings
 
 CASES = [pytest.param(spec, lang, id=f"{spec.key}-{lang}") for spec in ALL_PAGES for lang in LANGS]
 
@@ -28,6 +28,7 @@ def test_page_renders(spec, lang):
     at = open_page(spec, lang)
     assert_healthy(at, spec.key)
     assert at.title, "every page has a title"
+    assert at.title[0].value == strings(lang)[f"{spec.key}.title"], "the page speaks the chosen language"
     if spec.key != "home":
         assert at.get("download_button"), "every topic page offers its data as CSV"
         assert at.latex, "every topic page shows its formulas"
@@ -52,6 +53,7 @@ def test_widgets_at_min_max_default(spec, lang):
         if w is None:  # hidden by an earlier setting
             continue
         default = w.value
+        name = "default"
         for name, value in extremes(w):
             w = find(at, key)
             if w is None:

@@ -1,0 +1,366 @@
+"""GRPO: group-relative advantages, rule-based rewards and a toy that learns to think longer."""
+
+import threading
+from collections import OrderedDict
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import grpo as core
+from ui import charts, page, widgets
+from ui.i18n import current_lang, t
+from ui.layout import is_lecture
+
+P = "grpo"
+METHOD_NAMES = {"grpo": "GRPO", "reinforce": "REINFORCE", "ppo": "PPO"}
+LR_OPTIONS = ("0.001", "0.002", "0.005", "0.01", "0.02")  # strings: exact in the URL
+MAX_RUNS = 24  # trained settings kept in memory (each a few kB of curves)
+
+
+# --- cached computation ---------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def group_table(
+    num_correct: int, group_size: int, length_cost: float, format_weight: float, problem: int
+) -> core.Group:
+    return core.example_group(num_correct, group_size, length_cost, format_weight, seed=problem)
+
+
+@st.cache_resource(show_spinner=False)
+def _run_store() -> tuple[OrderedDict, threading.Lock]:
+    """Trained runs by setting, shared by every session, oldest dropped past MAX_RUNS."""
+    return OrderedDict(), threading.Lock()
+
+
+def _to_frame(runs: dict[str, core.History]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    curves = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "step": np.arange(1, len(h.pass1) + 1),
+                    "method": METHOD_NAMES[m],
+                    "pass1": h.pass1,
+                    "accuracy": h.accuracy,
+                    "length": h.length,
+                    "kl": h.kl,
+                    "zero_adv_frac": h.zero_adv_frac,
+                    "reward": h.reward,
+                }
+            )
+            for m, h in runs.items()
+        ],
+        ignore_index=True,
+    )
+    D = runs["grpo"].config.max_digits
+    digits = np.arange(1, D + 1)
+    rows = [pd.DataFrame({"digits": digits, "series": "base", "tokens": runs["grpo"].length_by_digits[0]})]
+    rows += [
+        pd.DataFrame({"digits": digits, "series": METHOD_NAMES[m], "tokens": h.length_by_digits[1]})
+        for m, h in runs.items()
+    ]
+    rows.append(pd.DataFrame({"digits": digits, "series": "needed", "tokens": digits.astype(float)}))
+    # accuracy and length: first step -> mean of the last 10 steps
+    summary = {
+        METHOD_NAMES[m]: (h.pass1[0], h.pass1[-10:].mean(), h.length[0], h.length[-10:].mean())
+        for m, h in runs.items()
+    }
+    return curves, pd.concat(rows, ignore_index=True), summary
+
+
+def training_runs(cfg: core.Config, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Curves for GRPO, REINFORCE and PPO at this setting: from memory, or trained now with a progress bar."""
+    store, lock = _run_store()
+    key = (cfg, seed)
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    bar = st.progress(0.0, text=t(f"{P}.training"))
+    shown = [0.0]
+
+    def tick(fraction: float) -> None:
+        if fraction - shown[0] >= 0.04 or fraction >= 1.0:  # ~25 updates, not one per step
+            shown[0] = fraction
+            bar.progress(min(fraction, 1.0), text=t(f"{P}.training"))
+
+    result = _to_frame(core.train_all(cfg, seed, tick))
+    bar.empty()
+    with lock:
+        store[key] = result
+        while len(store) > MAX_RUNS:
+            store.popitem(last=False)
+    return result
+
+
+def _styled_spec(chart: alt.TopLevelMixin, chart_height: int | None = None) -> dict:
+    """The Vega-Lite dict that charts.show would send (same fonts and palette), built once.
+
+    Building and validating an Altair spec costs tens of milliseconds per chart;
+    the training figures change only when a new run is trained, so their specs
+    are cached per (run, language, lecture mode). Belongs in ui/charts.
+    """
+    big = is_lecture()
+    label, title = (16, 18) if big else (12, 13)
+    if chart_height is not None and isinstance(chart, alt.Chart | alt.LayerChart):
+        chart = chart.properties(height=chart_height)
+    chart = (
+        chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
+        .configure_legend(labelFontSize=label, titleFontSize=title, orient="right", symbolSize=140)
+        .configure_title(fontSize=title + 2)
+        .configure_range(category={"scheme": "tableau10"})
+    )
+    return chart.to_dict()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def training_specs(
+    run_key: str, lang: str, lecture: bool, _curves: pd.DataFrame, _by_digits: pd.DataFrame
+) -> tuple[dict, dict]:
+    """Specs of the 2 x 2 training figure and the thinking-per-digits chart for one run."""
+    names = {"base": t(f"{P}.base_policy"), "needed": t(f"{P}.needed")}
+    bd = _by_digits.assign(series=[names.get(s, s) for s in _by_digits["series"]])
+    digits_chart = charts.line(
+        bd,
+        "digits",
+        "tokens",
+        color="series",
+        color_title=t(f"{P}.series"),
+        x_title=t(f"{P}.x_digits"),
+        y_title=t(f"{P}.y_tokens"),
+        points=True,
+    )
+    return _styled_spec(training_figure(_curves)), _styled_spec(digits_chart, charts.height(240))
+
+
+# 1. Title and lead --------------------------------------------------------------------------------
+page.header(P)
+
+
+# Part 1: one group ---------------------------------------------------------------------------------
+def advantage_bars(g: core.Group) -> alt.Chart:
+    right_, wrong_ = t(f"{P}.right"), t(f"{P}.wrong")
+    df = pd.DataFrame(
+        {"i": np.arange(1, len(g.rewards) + 1), "A": g.advantages, "ok": np.where(g.correct, right_, wrong_)}
+    )
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("i", type="ordinal", title=t(f"{P}.response_i"), axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("A", type="quantitative", title=t(f"{P}.advantage"), scale=alt.Scale(domain=[-3, 3])),
+            color=alt.Color(
+                "ok",
+                type="nominal",
+                title=t(f"{P}.answer"),
+                scale=alt.Scale(domain=[right_, wrong_], range=["#2a9d4b", "#c4480c"]),
+            ),
+            tooltip=[alt.Tooltip("i", type="ordinal"), alt.Tooltip("A", type="quantitative", format=".3f")],
+        )
+    )
+
+
+@st.fragment
+def group_section() -> None:
+    """Moving a group control reruns only this section."""
+    st.subheader(t(f"{P}.group_title"))
+    left, right = page.columns()
+    with left:
+        gG = st.slider(t(f"{P}.group_size"), 2, 16, 8, 1, key="gG", bind="query-params")
+        n_right = st.slider(t(f"{P}.num_correct"), 0, 16, 3, 1, key="right", bind="query-params")
+        g_cost = st.slider(
+            t(f"{P}.length_cost"),
+            0.0,
+            0.3,
+            0.0,
+            0.01,
+            key="gcost",
+            bind="query-params",
+            help=t(f"{P}.length_cost_help"),
+        )
+        g_fmt = st.slider(
+            t(f"{P}.format_weight"),
+            0.0,
+            0.5,
+            0.0,
+            0.05,
+            key="gfmt",
+            bind="query-params",
+            help=t(f"{P}.format_weight_help"),
+        )
+        problem = st.number_input(t(f"{P}.problem"), 0, 999, 7, 1, key="prob", bind="query-params")
+        if n_right > gG:
+            st.warning(t(f"{P}.too_many_correct", n=n_right, G=gG), icon=":material/warning:")
+            n_right = gG
+    g = group_table(int(n_right), int(gG), float(g_cost), float(g_fmt), int(problem))
+    with right:
+        st.markdown(t(f"{P}.group_prompt", a=g.a, b=g.b))
+        charts.show(advantage_bars(g), chart_height=charts.height(230))
+        cols = [t(f"{P}.col_{c}") for c in ("correct", "k", "reward", "adv", "reinforce", "response")]
+        table = pd.DataFrame(
+            {
+                "#": np.arange(1, gG + 1),
+                cols[0]: np.where(g.correct, "✓", "✗"),
+                cols[1]: g.thinking_steps,
+                cols[2]: np.round(g.rewards, 3),
+                cols[3]: np.round(g.advantages, 3),
+                cols[4]: np.round(g.rewards, 3),
+                cols[5]: g.texts,  # last: the long text may scroll
+            }
+        )
+        st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * gG, 320))
+        mu, sd = float(g.rewards.mean()), float(g.rewards.std())
+        st.markdown(t(f"{P}.group_stats", mean=f"{mu:.3f}", std=f"{sd:.3f}"))
+        if np.all(g.advantages == 0):
+            st.info(t(f"{P}.group_silent"), icon=":material/block:")
+    page.prose(t(f"{P}.explain_group"))
+
+
+group_section()
+
+# Part 2: training -----------------------------------------------------------------------------------
+CURVES = ("pass1", "length", "kl", "zero_adv_frac")
+
+
+def training_figure(curves: pd.DataFrame) -> alt.ConcatChart:
+    """Accuracy, length, KL and all-zero groups: one concatenated chart (one spec to build, not four)."""
+    titles = {
+        "pass1": t(f"{P}.y_pass1"),
+        "length": t(f"{P}.y_length"),
+        "kl": t(f"{P}.y_kl"),
+        "zero_adv_frac": t(f"{P}.y_zero"),
+    }
+    parts = []
+    for i, m in enumerate(CURVES):
+        chart = charts.line(
+            curves[["step", "method", m]],
+            "step",
+            m,
+            color="method",
+            x_title=t(f"{P}.x_step"),
+            y_title=titles[m],
+        ).properties(width=250, height=charts.height(150))
+        # one legend, above the first panel, so the 2 x 2 grid fits the column
+        legend = alt.Legend(orient="top", title=None) if i == 0 else None
+        parts.append(chart.encode(color=alt.Color("method", type="nominal", legend=legend)))
+    return alt.concat(*parts, columns=2)
+
+
+@st.fragment
+def training_section() -> None:
+    """Submitting the form reruns only this section; training is cached per setting."""
+    st.subheader(t(f"{P}.train_title"))
+    left, right = page.columns(2.2)
+    with left, st.form("grpo_train", border=True):
+        G = st.slider(t(f"{P}.group_size"), 2, 16, 8, 1, key="G", bind="query-params")
+        beta = st.slider(
+            t(f"{P}.beta"), 0.0, 0.5, 0.04, 0.01, key="beta", bind="query-params", help=t(f"{P}.beta_help")
+        )
+        eps = st.slider(
+            t(f"{P}.epsilon"),
+            0.05,
+            0.5,
+            0.2,
+            0.05,
+            key="eps",
+            bind="query-params",
+            help=t(f"{P}.epsilon_help"),
+        )
+        lr = st.select_slider(t(f"{P}.lr"), LR_OPTIONS, "0.005", key="lr", bind="query-params")
+        steps = st.slider(t(f"{P}.steps"), 20, 120, 60, 10, key="steps", bind="query-params")
+        cost = st.slider(
+            t(f"{P}.length_cost"),
+            0.0,
+            0.3,
+            0.0,
+            0.01,
+            key="cost",
+            bind="query-params",
+            help=t(f"{P}.length_cost_help"),
+        )
+        seed = widgets.seed()
+        st.form_submit_button(t(f"{P}.run"), type="primary", icon=":material/play_arrow:", width="stretch")
+    cfg = core.Config(
+        group_size=int(G),
+        beta=float(beta),
+        epsilon=float(eps),
+        learning_rate=float(lr),
+        num_steps=int(steps),
+        length_cost=float(cost),
+    )
+    with right:
+        curves, by_digits, summary = training_runs(cfg, int(seed))
+        st.caption(
+            t(f"{P}.train_caption", G=cfg.group_size, B=cfg.num_prompts, N=cfg.group_size * cfg.num_prompts)
+        )
+        run_key = repr((cfg, int(seed)))
+        figure, digits_figure = training_specs(run_key, current_lang(), is_lecture(), curves, by_digits)
+        st.vega_lite_chart(figure, width="stretch")
+        st.markdown(
+            " · ".join(
+                t(f"{P}.summary", m=m, a0=f"{a0:.0%}", a1=f"{a1:.0%}", l0=f"{l0:.1f}", l1=f"{l1:.1f}")
+                for m, (a0, a1, l0, l1) in summary.items()
+            )
+        )
+    page.prose(t(f"{P}.explain_training"))
+
+    st.markdown(f"**{t(f'{P}.digits_title')}**")
+    st.vega_lite_chart(digits_figure, width="stretch")
+    page.prose(t(f"{P}.explain_digits"))
+    # 6. Download: the training curves behind the main figure
+    page.download_csv(curves, f"{P}_G{cfg.group_size}_beta{cfg.beta}_cost{cfg.length_cost}_seed{seed}.csv")
+
+
+training_section()
+
+# 4. Try this ------------------------------------------------------------------------------------------
+page.try_this(
+    P,
+    {
+        "all_right": {"gG": 8, "right": 8, "gcost": 0.0},
+        "length_tax": {"cost": 0.3, "G": 8, "beta": 0.04},
+        "tiny_group": {"G": 2, "cost": 0.0},
+        "tight_leash": {"beta": 0.5, "cost": 0.0, "G": 8},
+    },
+)
+
+# 5. The math and the paper ------------------------------------------------------------------------------
+page.math(
+    P,
+    [
+        (
+            r"r_i = \mathbf{1}[\text{answer}_i = a+b] + w_{\text{fmt}}\,\mathbf{1}[k_i \ge 1] - \lambda\,k_i",
+            t(f"{P}.src_reward"),
+        ),
+        (
+            r"A_i = \frac{r_i - \operatorname{mean}(r_1,\dots,r_G)}{\operatorname{std}(r_1,\dots,r_G) + \varepsilon_0}",
+            t(f"{P}.src_adv"),
+        ),
+        (
+            r"J(\theta) = \mathbb{E}\Big[\frac{1}{G}\sum_{i=1}^{G}\sum_{t}\Big(\min\big(\rho_{i,t}A_i,\,"
+            r"\operatorname{clip}(\rho_{i,t},1-\epsilon,1+\epsilon)A_i\big) - \beta\,\mathbb{D}_{i,t}\Big)\Big],"
+            r"\quad \rho_{i,t} = \frac{\pi_\theta(o_{i,t}\mid q, o_{i,<t})}{\pi_{\theta_\text{old}}(o_{i,t}\mid q, o_{i,<t})}",
+            t(f"{P}.src_objective"),
+        ),
+        (
+            r"\mathbb{D}_{i,t} = \frac{\pi_\text{ref}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)}"
+            r" - \log\frac{\pi_\text{ref}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - 1 \;\ge 0",
+            t(f"{P}.src_kl"),
+        ),
+        (r"A_i^{\text{REINFORCE}} = r_i, \qquad A_i^{\text{PPO}} = r_i - V_\phi(q)", t(f"{P}.src_baselines")),
+        (r"P(\text{correct}\mid n, k) = (1 - p_\text{slip})^{\max(n-k,\,0)}", t(f"{P}.src_task")),
+    ],
+)
+
+with st.container(border=True):
+    st.markdown(f"#### {t(f'{P}.paper_title')}")
+    st.markdown(t(f"{P}.paper_quote"))
+    st.caption(t(f"{P}.paper_cite"))
+
+with st.container(border=True):
+    st.markdown(f"#### {t(f'{P}.honest_title')}")
+    toy_col, paper_col = st.columns(2)
+    toy_col.markdown(t(f"{P}.honest_toy"))
+    paper_col.markdown(t(f"{P}.honest_paper"))

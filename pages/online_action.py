@@ -1,0 +1,401 @@
+"""Online action detection with a Transformer (OadTR) against a GRU and a per-frame MLP."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import online_action as oa
+from ui import charts, page
+from ui.i18n import t
+from ui.layout import is_lecture
+
+P = "online_action"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT = oa.Experiment()
+WINDOW_BEFORE, WINDOW_AFTER = 220, 80  # frames shown around the current frame t
+CLASS_COLORS = ["#d9d9d9", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2"]
+
+
+def experiment(history: int, decoder_steps: int, noise: float) -> oa.Experiment:
+    return oa.Experiment(
+        stream=oa.StreamConfig(noise=noise),
+        model=oa.ModelConfig(history=history, decoder_steps=decoder_steps),
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def shipped_models() -> dict[tuple[int, int, float], oa.Shipped]:
+    """The weights made by scripts/train_online_action.py, loaded once per server."""
+    return oa.load_shipped(ASSETS)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def shipped_view(key: tuple[int, int, float]) -> oa.Evaluation:
+    run = shipped_models()[key]
+    return oa.evaluate_all(run.models, run.experiment)
+
+
+@st.cache_resource(show_spinner=False)
+def trained_store() -> OrderedDict:
+    """Results trained on this server, newest last; bounded to MAX_TRAINED settings.
+
+    A hand-made cache instead of st.cache_data: the training reports to a progress bar
+    created outside it, which a cached function may not touch.
+    """
+    return OrderedDict()
+
+
+MAX_TRAINED = 8
+
+
+def trained_view(history: int, decoder_steps: int, noise: float, ablations: bool) -> oa.Evaluation:
+    """Train the models for a setting that is not shipped (few large steps, within the budget)."""
+    store, key = trained_store(), (history, decoder_steps, noise, ablations)
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    exp = experiment(history, decoder_steps, noise)
+    kinds = oa.MODEL_KINDS if ablations else ("mlp", "gru", "oadtr")
+    bar = st.progress(0.0, text=t(f"{P}.training"))
+    test, results, _ = oa.run_experiment(
+        exp, kinds, on_progress=lambda f: bar.progress(min(f, 1.0), text=t(f"{P}.training"))
+    )
+    bar.empty()
+    store[key] = oa.Evaluation(test.labels, results, exp.steps)
+    while len(store) > MAX_TRAINED:
+        store.popitem(last=False)
+    return store[key]
+
+
+def runs(labels: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run-length encoding of labels[lo:hi]: (start, end exclusive, value) of every constant run."""
+    seg = labels[lo:hi]
+    change = np.flatnonzero(np.diff(seg)) + 1
+    starts = np.r_[0, change]
+    ends = np.r_[change, len(seg)]
+    return starts + lo, ends + lo, seg[starts]
+
+
+def class_name(c: int) -> str:
+    return t(f"{P}.background") if c == oa.BACKGROUND else t(f"{P}.action", k=c)
+
+
+def timeline_chart(view: oa.Evaluation, kinds: list[str], frame: int, history: int) -> alt.LayerChart:
+    """Ground truth and every model's online arg-max, as coloured runs, around frame t."""
+    N = len(view.labels)
+    lo, hi = max(0, frame - WINDOW_BEFORE), min(N, frame + WINDOW_AFTER)
+    row_title, class_title = t(f"{P}.row"), t(f"{P}.class")
+    rows = [(t(f"{P}.ground_truth"), view.labels)] + [
+        (t(f"{P}.short_{k}"), view.results[k].probs.argmax(1)) for k in kinds
+    ]
+    parts = []
+    for name, lab in rows:
+        s, e, v = runs(lab, lo, hi)
+        parts.append(pd.DataFrame({"row": name, "start": s, "end": e, "c": v}))
+    df = pd.concat(parts, ignore_index=True)
+    df["class"] = [class_name(int(c)) for c in df["c"]]
+    C = view.results[kinds[0]].probs.shape[1]
+    domain = [class_name(c) for c in range(C)]
+    order = [name for name, _ in rows]
+    x_scale = alt.Scale(domain=[lo, hi], nice=False)
+    bars = (
+        alt.Chart(df)
+        .mark_rect()
+        .encode(
+            x=alt.X("start", type="quantitative", title=t(f"{P}.frame_axis"), scale=x_scale),
+            x2=alt.X2("end"),
+            y=alt.Y(
+                "row",
+                type="nominal",
+                title=None,
+                sort=order,
+                axis=alt.Axis(labelLimit=200, labelOverlap=False),
+            ),
+            color=alt.Color(
+                "class",
+                type="nominal",
+                title=class_title,
+                scale=alt.Scale(domain=domain, range=CLASS_COLORS[: len(domain)]),
+            ),
+            tooltip=[
+                alt.Tooltip("row", type="nominal", title=row_title),
+                alt.Tooltip("class", type="nominal", title=class_title),
+                alt.Tooltip("start", type="quantitative"),
+                alt.Tooltip("end", type="quantitative"),
+            ],
+        )
+    )
+    # the history window the models see at t, and the current frame
+    win = pd.DataFrame({"a": [max(frame - history + 1, 0)], "b": [frame + 1]})
+    shade = (
+        alt.Chart(win)
+        .mark_rect(color="black", opacity=0.12)
+        .encode(x=alt.X("a", type="quantitative", scale=x_scale), x2=alt.X2("b"))
+    )
+    now = (
+        alt.Chart(win)
+        .mark_rule(color="black", strokeWidth=2)
+        .encode(x=alt.X("b", type="quantitative", scale=x_scale))
+    )
+    return alt.layer(bars, shade, now).properties(width="container")
+
+
+def attention_chart(view: oa.Evaluation, frame: int, history: int) -> alt.LayerChart | None:
+    """OadTR's task-token attention over the T history frames at t (bars, coloured by each frame's
+    true class), and the current frame's own attention row when the token is ablated (line)."""
+    if view.results["oadtr"].attention is None:
+        return None
+    lags = np.arange(-history + 1, 1)
+    idx = frame + lags
+    truth = [class_name(int(view.labels[i])) if i >= 0 else t(f"{P}.before_start") for i in idx]
+    class_title, variant_title = t(f"{P}.class_of_frame"), t(f"{P}.variant")
+    C = view.results["oadtr"].probs.shape[1]
+    domain = [class_name(c) for c in range(C)] + [t(f"{P}.before_start")]
+    x = alt.X("lag", type="ordinal", title=t(f"{P}.lag_axis"), axis=alt.Axis(labelAngle=0))
+    y = alt.Y("weight", type="quantitative", title=t(f"{P}.attention_axis"))
+    bars_df = pd.DataFrame({"lag": lags, "weight": view.results["oadtr"].attention[frame], "class": truth})
+    bars = (
+        alt.Chart(bars_df)
+        .mark_bar()
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color(
+                "class",
+                type="nominal",
+                title=class_title,
+                scale=alt.Scale(domain=domain, range=CLASS_COLORS[:C] + ["#ffffff"]),
+            ),
+            tooltip=[
+                alt.Tooltip("lag", type="ordinal"),
+                alt.Tooltip("weight", type="quantitative", format=".3f"),
+                alt.Tooltip("class", type="nominal", title=class_title),
+            ],
+        )
+    )
+    layers = [bars]
+    ablated = view.results.get("oadtr_no_token")
+    if ablated is not None and ablated.attention is not None:
+        names = [t(f"{P}.model_oadtr"), t(f"{P}.model_oadtr_no_token")]
+        line_df = pd.DataFrame({"lag": lags, "weight": ablated.attention[frame], "variant": names[1]})
+        layers.append(
+            alt.Chart(line_df)
+            .mark_line(point=True, color="black", strokeWidth=2)
+            .encode(
+                x=x,
+                y=y,
+                strokeDash=alt.StrokeDash(
+                    "variant",
+                    type="nominal",
+                    title=variant_title,
+                    scale=alt.Scale(domain=names[1:], range=[[6, 3]]),
+                    legend=alt.Legend(labelLimit=320),
+                ),
+                tooltip=[
+                    alt.Tooltip("lag", type="ordinal"),
+                    alt.Tooltip("weight", type="quantitative", format=".3f"),
+                    alt.Tooltip("variant", type="nominal", title=variant_title),
+                ],
+            )
+        )
+    return alt.layer(*layers).properties(width="container")
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def default_frame() -> int:
+    """A frame shortly after an action starts in the (seed 0) test stream: a telling first view.
+
+    The segment layout does not depend on T, l or the noise, so one frame suits every setting.
+    """
+    test = oa.held_out_stream(DEFAULT)
+    starts = np.flatnonzero((test.labels[1:] > 0) & (test.labels[:-1] == 0)) + 1
+    after = starts[starts >= 300]
+    return int(after[0] + 6) if len(after) else 300
+
+
+# 1. Title and lead -----------------------------------------------------------------------
+page.header(P)
+
+shipped_keys = set(shipped_models())
+left, right = page.columns(2.8)
+with left:
+    with st.form("oad_settings", border=True):
+        history = st.slider(
+            t(f"{P}.history"),
+            4,
+            32,
+            DEFAULT.model.history,
+            4,
+            key="hist",
+            bind="query-params",
+            help=t(f"{P}.history_help"),
+        )
+        decoder_steps = st.slider(
+            t(f"{P}.decoder_steps"),
+            0,
+            8,
+            DEFAULT.model.decoder_steps,
+            1,
+            key="dec",
+            bind="query-params",
+            help=t(f"{P}.decoder_help"),
+        )
+        noise = st.slider(
+            t(f"{P}.noise"),
+            0.2,
+            3.0,
+            DEFAULT.stream.noise,
+            0.2,
+            key="noise",
+            bind="query-params",
+            help=t(f"{P}.noise_help"),
+        )
+        ablations = st.checkbox(
+            t(f"{P}.ablations"), True, key="abl", bind="query-params", help=t(f"{P}.ablations_help")
+        )
+        submitted = st.form_submit_button(t(f"{P}.run"), type="primary", icon=":material/play_arrow:")
+    noise = round(float(noise), 2)
+
+# Form values change only on Run (or through a preset / the URL), so a slider move alone never trains;
+# a setting that is neither shipped nor trained on this server waits for Run, even when it came by URL.
+T_, l_, noise_, abl_ = int(history), int(decoder_steps), noise, bool(ablations)
+# committed values that differ from this session's previous run also mean Run (or a preset) was pressed
+seen = st.session_state.get("_oad_seen")
+st.session_state["_oad_seen"] = (T_, l_, noise_, abl_)
+run_pressed = submitted or (seen is not None and seen != (T_, l_, noise_, abl_))
+key = (T_, l_, round(noise_, 3))
+shipped = key in shipped_keys
+if shipped:
+    view = shipped_view(key)
+elif run_pressed or (T_, l_, noise_, abl_) in trained_store():
+    with left:
+        view = trained_view(T_, l_, noise_, abl_)
+else:
+    with left:
+        st.info(t(f"{P}.press_run"), icon=":material/play_arrow:")
+    shipped = True
+    T_, l_, noise_ = DEFAULT.model.history, DEFAULT.model.decoder_steps, DEFAULT.stream.noise
+    view = shipped_view(oa.settings_key(DEFAULT))
+
+kinds = [k for k in oa.MODEL_KINDS if k in view.results]
+N = len(view.labels)
+with left:
+    frame = st.slider(
+        t(f"{P}.frame"),
+        0,
+        N - 1,
+        default_frame(),
+        1,
+        key="frame",
+        bind="query-params",
+        help=t(f"{P}.frame_help"),
+    )
+    st.caption(
+        t(f"{P}.source_shipped", steps=view.steps) if shipped else t(f"{P}.source_trained", steps=view.steps)
+    )
+
+# 3. Main figure: the timeline ---------------------------------------------------------------
+with right:
+    st.markdown(f"**{t(f'{P}.timeline_title', t=frame)}**")
+    charts.show(timeline_chart(view, kinds, frame, T_), chart_height=charts.height(250))
+    st.caption(t(f"{P}.timeline_caption"))
+
+# The task token's attention, frame by frame ---------------------------------------------------
+c_attn, c_table = st.columns([1.3, 1.0], gap="large")
+with c_attn:
+    st.subheader(t(f"{P}.attention_title"))
+    chart = attention_chart(view, frame, T_)
+    if chart is not None:
+        charts.show(chart, chart_height=charts.height(260))
+    st.caption(t(f"{P}.attention_caption"))
+
+# The mAP table -----------------------------------------------------------------------------------
+with c_table:
+    st.subheader(t(f"{P}.map_title"))
+    C = view.results["mlp"].probs.shape[1]
+    models_col, params_col = t(f"{P}.col_model"), t(f"{P}.col_params")
+    table = pd.DataFrame(
+        {
+            models_col: [t(f"{P}.model_{k}") for k in kinds],
+            "mAP": [view.results[k].mAP for k in kinds],
+            params_col: [view.results[k].num_parameters for k in kinds],
+        }
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=(44 if is_lecture() else 36) * (len(table) + 1) + 4,
+        column_config={"mAP": st.column_config.NumberColumn(format="%.3f")},
+    )
+    with st.expander(t(f"{P}.ap_per_class")):
+        per_class = pd.DataFrame(
+            {
+                models_col: [t(f"{P}.model_{k}") for k in kinds],
+                **{class_name(c): [view.results[k].ap[c - 1] for k in kinds] for c in range(1, C)},
+            }
+        )
+        st.dataframe(
+            per_class,
+            hide_index=True,
+            width="stretch",
+            column_config={class_name(c): st.column_config.NumberColumn(format="%.3f") for c in range(1, C)},
+        )
+    st.caption(t(f"{P}.map_caption"))
+    st.info(t(f"{P}.paper_numbers"), icon=":material/menu_book:")
+
+page.prose(t(f"{P}.explain"))
+
+# 4. Try this ------------------------------------------------------------------------------------
+boundary = default_frame()
+page.try_this(
+    P,
+    {
+        "onset": {"hist": 16, "dec": 4, "noise": 1.6, "frame": boundary - 3},
+        "clean": {"hist": 16, "dec": 4, "noise": 0.6},
+        "short": {"hist": 4, "dec": 4, "noise": 1.6},
+        "long": {"hist": 32, "dec": 4, "noise": 1.6},
+    },
+)
+
+# 5. The math ------------------------------------------------------------------------------------
+page.math(
+    P,
+    [
+        (
+            r"x_t = \mu_{y_t} + \delta\,(p_t - \tfrac12)\,v_{y_t} + \sigma\,\varepsilon_t,\quad"
+            r"\varepsilon_t \sim \mathcal N(0, I)",
+            t(f"{P}.src_stream"),
+        ),
+        (
+            r"[z_{\text{task}}; h_{t-T+1..t}] = \mathrm{Encoder}\big([\text{token};\, E x_{t-T+1}, \dots, E x_t] + P\big),"
+            r"\quad \mathrm{Attn}(Q,K,V) = \mathrm{softmax}\!\big(QK^\top/\sqrt{d_k}\big)V",
+            t(f"{P}.src_encoder"),
+        ),
+        (
+            r"\hat p_t = \mathrm{softmax}\big(W[z_{\text{task}};\ \tfrac1\ell\textstyle\sum_{i=1}^{\ell} q_i]\big),\quad"
+            r"\mathcal L = \mathrm{CE}(y_t, \hat p_t) + \lambda\,\tfrac1\ell\sum_{i=1}^{\ell}"
+            r"\mathrm{CE}\big(y_{t+i}, \mathrm{softmax}(W_f q_i)\big)",
+            t(f"{P}.src_decoder"),
+        ),
+        (
+            r"\mathrm{AP}_c = \frac{1}{|\{i: y_i=c\}|}\sum_{i:\,y_i=c}"
+            r"\frac{|\{j: s_{j,c}\ge s_{i,c},\ y_j=c\}|}{|\{j: s_{j,c}\ge s_{i,c}\}|},\qquad"
+            r"\mathrm{mAP} = \frac1K\sum_{c=1}^{K}\mathrm{AP}_c",
+            t(f"{P}.src_map"),
+        ),
+    ],
+)
+
+# 6. Download ------------------------------------------------------------------------------------
+csv = pd.DataFrame({"frame": np.arange(N), "ground_truth": view.labels})
+for k in kinds:
+    csv[f"pred_{k}"] = view.results[k].probs.argmax(1)
+    csv[f"score_true_class_{k}"] = view.results[k].probs[np.arange(N), view.labels]
+page.download_csv(csv, f"{P}_T{T_}_l{l_}_noise{noise_}.csv")

@@ -1,0 +1,411 @@
+"""Robbins–Monro: step sizes that find a root through noise (Zhao, Chapter 6)."""
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import stochastic_approx as core
+from ui import charts, page, widgets
+from ui.i18n import t
+
+P = "robbins_monro"
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+N_SAMPLE_RUNS = 3  # single runs drawn over the band
+# Selection widgets put their displayed label in the URL, so the labels are formulas, the
+# same in every language (a shared link then works in both); the translated name is a caption.
+EX_LABELS = {"mean": "w* = E[X]", "tanh": "tanh(w − 1) = 0", "cube": "w³ − 5 = 0", "sgd": "w* = x̄ (SGD)"}
+FAM_LABELS = {"harmonic": "1/k", "power": "c/kᵅ", "constant": "a = const"}
+
+
+class AllRunsDiverged(ValueError):
+    """Every run left |w| <= 1e8: nothing to draw."""
+
+
+@st.cache_data(max_entries=48, show_spinner=False)
+def simulate(
+    example: str,
+    family: str,
+    c: float,
+    alpha: float,
+    runs: int,
+    num_steps: int,
+    sigma: float,
+    w1: float,
+    m: int,
+    seed: int,
+) -> dict:
+    """Run the experiment and keep only what the page draws (~200 k values, never the whole W)."""
+    steps = core.StepSizes(family, c, alpha)
+    a = steps(num_steps)  # (K,)
+    exp = core.run_experiment(example, a, sigma, runs, w1, np.random.default_rng(seed), batch_size=m)
+    idx = core.log_spaced_indices(num_steps + 1, 200)  # columns of W that the charts show
+    W = exp.W[:, idx]  # (R, ~200)
+    summary = core.summarize_runs(W, exp.target, QUANTILES)
+    if summary.n_diverged == runs:
+        raise AllRunsDiverged(example)
+    k = idx + 1  # W[:, j] is w_{j+1}
+    table = pd.DataFrame({"k": k, "a_k": np.append(a, np.nan)[idx]})
+    for q, row in zip(QUANTILES, summary.quantiles, strict=True):
+        table[f"q{round(q * 100):02d}"] = row
+    table["mean"] = summary.mean
+    table["rmse"] = summary.rmse
+    table["theory_rmse"] = exp.theory_rmse[idx] if exp.theory_rmse is not None else np.nan
+    finite = np.flatnonzero(np.all(np.isfinite(W), axis=1))[:N_SAMPLE_RUNS]
+    samples = pd.DataFrame(
+        {"k": np.tile(k, len(finite)), "w": W[finite].ravel(), "run": np.repeat(finite + 1, len(k))}
+    )
+    return {
+        "table": table,
+        "samples": samples,
+        "target": exp.target,
+        "n_diverged": summary.n_diverged,
+    }
+
+
+def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) -> alt.LayerChart:
+    """Quantile bands of w_k over the runs, their mean, a few single runs and the target line.
+
+    One data set for all layers (each layer filters its series): Altair serialises and hashes
+    every layer's data separately, which dominated the rerun time with one frame per layer.
+    """
+    names = {
+        "outer": t(f"{P}.band_outer"),
+        "inner": t(f"{P}.band_inner"),
+        "mean": t(f"{P}.mean_line"),
+        "single": t(f"{P}.single_runs"),
+        "target": t(f"{P}.target_line"),
+    }
+    k = table["k"]
+    data = pd.concat(
+        [
+            pd.DataFrame({"k": k, "lo": table["q10"], "hi": table["q90"], "series": names["outer"]}),
+            pd.DataFrame({"k": k, "lo": table["q25"], "hi": table["q75"], "series": names["inner"]}),
+            pd.DataFrame(
+                {
+                    "k": k,
+                    "w": table["mean"],
+                    "q10": table["q10"],
+                    "q50": table["q50"],
+                    "q90": table["q90"],
+                    "series": names["mean"],
+                }
+            ),
+            samples.assign(series=names["single"]),
+            pd.DataFrame({"w": [target], "series": [names["target"]]}),
+        ],
+        ignore_index=True,
+    )
+    color = alt.Color(
+        "series",
+        type="nominal",
+        title=t(f"{P}.legend"),
+        scale=alt.Scale(
+            domain=list(names.values()), range=["#c6dbef", "#6baed6", "#08519c", "#f58518", "#d62728"]
+        ),
+    )
+    # log k: the first steps (where the step sizes differ most) get as much room as the long tail
+    x = alt.X(
+        "k",
+        type="quantitative",
+        title=t(f"{P}.k_axis_log"),
+        scale=alt.Scale(type="log", domain=[1, float(k.iloc[-1])], nice=False),
+    )
+    y = alt.Y("w", type="quantitative", title=t(f"{P}.w_axis"), scale=alt.Scale(zero=False))
+
+    def only(*keys: str) -> alt.FieldOneOfPredicate:
+        return alt.FieldOneOfPredicate(field="series", oneOf=[names[key] for key in keys])
+
+    base = alt.Chart(data)
+    band = (
+        base.transform_filter(only("outer", "inner"))
+        .mark_area(opacity=0.75)
+        .encode(x=x, y=alt.Y("lo", type="quantitative", title=t(f"{P}.w_axis")), y2=alt.Y2("hi"), color=color)
+    )
+    singles = (
+        base.transform_filter(only("single"))
+        .mark_line(strokeWidth=1, opacity=0.7)
+        .encode(x=x, y=y, detail=alt.Detail("run", type="nominal"), color=color)
+    )
+    mean = (
+        base.transform_filter(only("mean"))
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=x,
+            y=y,
+            color=color,
+            tooltip=[
+                alt.Tooltip("k", type="quantitative"),
+                alt.Tooltip("w", type="quantitative", format=".4g", title=names["mean"]),
+                alt.Tooltip("q50", type="quantitative", format=".4g", title="50%"),
+                alt.Tooltip("q10", type="quantitative", format=".4g", title="10%"),
+                alt.Tooltip("q90", type="quantitative", format=".4g", title="90%"),
+            ],
+        )
+    )
+    rule = (
+        base.transform_filter(only("target"))
+        .mark_rule(strokeDash=[6, 4], strokeWidth=2)
+        .encode(y=y, color=color)
+    )
+    return alt.layer(band, singles, mean, rule)
+
+
+def decades(values: pd.Series) -> list[float]:
+    """Powers of ten spanning the data: explicit ticks, so a log axis never shows '3, 0.2, 0.01'."""
+    lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+    return [10.0**e for e in range(lo, hi + 1)]
+
+
+def error_chart(table: pd.DataFrame) -> alt.Chart | None:
+    """RMS error over runs against k on log-log axes, with the theory curve (dashed) where one applies.
+
+    None when no error is positive (no noise and a start on the target): nothing to put on a log axis.
+    """
+    series = {"rmse": t(f"{P}.rmse_series"), "theory_rmse": t(f"{P}.theory_series")}
+    long = table.melt(id_vars="k", value_vars=list(series), var_name="s", value_name="error")
+    long = long[np.isfinite(long["error"]) & (long["error"] > 0)]
+    if long.empty:
+        return None
+    long["series"] = long["s"].map(series)
+    names = list(series.values())
+    k_max = float(table["k"].iloc[-1])
+    return (
+        alt.Chart(long)
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=alt.X(
+                "k",
+                type="quantitative",
+                title=t(f"{P}.k_axis_log"),
+                scale=alt.Scale(type="log", domain=[1, k_max], nice=False),
+            ),
+            y=alt.Y(
+                "error",
+                type="quantitative",
+                title=t(f"{P}.err_axis"),
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(values=decades(long["error"]), format="~g"),
+            ),
+            color=alt.Color(
+                "series",
+                type="nominal",
+                title=t(f"{P}.legend"),
+                scale=alt.Scale(domain=names, range=["#08519c", "#d62728"]),
+            ),
+            strokeDash=alt.StrokeDash(
+                "series",
+                type="nominal",
+                title=t(f"{P}.legend"),
+                scale=alt.Scale(domain=names, range=[[1, 0], [6, 4]]),
+            ),
+            tooltip=[
+                alt.Tooltip("k", type="quantitative"),
+                alt.Tooltip("error", type="quantitative", format=".3g"),
+                alt.Tooltip("series", type="nominal"),
+            ],
+        )
+    )
+
+
+def condition_line(ok: bool, label: str, partial: str) -> str:
+    mark = ":green[✓]" if ok else ":red[✗]"
+    return f"{mark} **{label}** · {partial}"
+
+
+# 1. Title and lead ---------------------------------------------------------
+page.header(P)
+left, right = page.columns()
+
+# 2. Controls -----------------------------------------------------------------
+with left:
+    example = st.selectbox(
+        t(f"{P}.example"),
+        core.EXAMPLES,
+        format_func=EX_LABELS.get,
+        key="ex",
+        bind="query-params",
+    )
+    st.caption(t(f"{P}.ex_{example}"))
+    family = st.radio(
+        t(f"{P}.family"),
+        core.FAMILIES,
+        format_func=FAM_LABELS.get,
+        horizontal=True,
+        key="fam",
+        bind="query-params",
+    )
+    if family == "power":
+        cc, ca = st.columns(2)
+        c = cc.slider("c", 0.05, 2.0, 1.0, 0.05, key="c", bind="query-params", help=t(f"{P}.c_help"))
+        alpha = ca.slider(
+            "α", 0.1, 2.0, 1.0, 0.05, key="alpha", bind="query-params", help=t(f"{P}.alpha_help")
+        )
+    elif family == "constant":
+        c = st.slider(t(f"{P}.a"), 0.01, 1.0, 0.1, 0.01, key="a", bind="query-params")
+        alpha = 0.0
+    else:
+        c, alpha = 1.0, 1.0
+    cs, cw = st.columns(2)
+    sigma = cs.slider(t(f"{P}.sigma"), 0.0, 3.0, 1.0, 0.1, key="sigma", bind="query-params")
+    w1 = cw.slider(t(f"{P}.w1"), -5.0, 5.0, 3.0, 0.5, key="w1", bind="query-params")
+    cr, ck = st.columns(2)
+    runs = cr.slider(t(f"{P}.runs"), 10, 500, 200, 10, key="runs", bind="query-params")
+    num_steps = ck.slider(t(f"{P}.K"), 50, 2000, 500, 50, key="K", bind="query-params")
+    if example == "sgd":
+        m = st.slider(
+            t(f"{P}.m"),
+            1,
+            100,
+            1,
+            1,
+            key="m",
+            bind="query-params",
+            help=t(f"{P}.m_help", n=core.SGD_DATA_SIZE),
+        )
+    else:
+        m = 1
+    seed = widgets.seed()
+
+steps = core.StepSizes(family, c, alpha)
+conditions = core.step_size_conditions(steps)
+S, Q = core.partial_sums(steps(num_steps))  # the live partial sums next to the analytic verdict
+
+# 3. Main figures -------------------------------------------------------------
+with right:
+    c1, c2 = st.columns(2)
+    c1.markdown(
+        condition_line(
+            conditions.sum_diverges, "Σ aₖ = ∞", t(f"{P}.partial", K=num_steps, value=f"{S[-1]:.4g}")
+        )
+    )
+    c2.markdown(
+        condition_line(
+            conditions.squares_summable, "Σ aₖ² < ∞", t(f"{P}.partial", K=num_steps, value=f"{Q[-1]:.4g}")
+        )
+    )
+    verdict = {
+        (True, True): "both",
+        (False, True): "no_sum",
+        (True, False): "no_squares",
+        (False, False): "neither",
+    }
+    st.caption(t(f"{P}.verdict_{verdict[conditions.sum_diverges, conditions.squares_summable]}"))
+    # bad input (every run diverged): a warning here, above the figure, and the last good figures stay
+    result = page.keep_last_good(
+        f"{P}_sim",
+        lambda: simulate(example, family, c, alpha, runs, num_steps, sigma, w1, m, seed),
+        t(f"{P}.all_diverged"),
+    )
+    if result is not None:
+        table = result["table"]
+        if result["n_diverged"]:
+            st.warning(t(f"{P}.diverged", n=result["n_diverged"], R=runs), icon=":material/warning:")
+        charts.show(
+            iterates_chart(table, result["samples"], result["target"]), chart_height=charts.height(300)
+        )
+        st.caption(
+            t(
+                f"{P}.status",
+                target=f"{result['target']:.4f}",
+                K=int(table["k"].iloc[-1]),
+                err=f"{table['rmse'].iloc[-1]:.3g}",
+            )
+        )
+        err_fig = error_chart(table)
+        if err_fig is None:
+            st.info(t(f"{P}.zero_error"))
+        else:
+            charts.show(err_fig, chart_height=charts.height(240))
+
+page.prose(t(f"{P}.explain"))
+
+# 4. Try this ------------------------------------------------------------------
+page.try_this(
+    P,
+    {
+        "too_fast": {
+            "K": 500,
+            "runs": 200,
+            "ex": "tanh",
+            "fam": "power",
+            "c": 1.0,
+            "alpha": 2.0,
+            "sigma": 0.3,
+            "w1": 3.0,
+        },
+        "constant_floor": {
+            "K": 500,
+            "runs": 200,
+            "ex": "mean",
+            "fam": "constant",
+            "a": 0.2,
+            "sigma": 1.0,
+            "w1": 3.0,
+        },
+        "cube": {
+            "K": 500,
+            "runs": 200,
+            "ex": "cube",
+            "fam": "power",
+            "c": 0.1,
+            "alpha": 1.0,
+            "sigma": 1.0,
+            "w1": 2.0,
+        },
+        "minibatch": {
+            "K": 500,
+            "runs": 200,
+            "ex": "sgd",
+            "fam": "constant",
+            "a": 0.2,
+            "sigma": 1.0,
+            "m": 20,
+            "w1": 3.0,
+        },
+    },
+)
+
+# 5. The math --------------------------------------------------------------------
+page.math(
+    P,
+    [
+        (
+            r"w_{k+1} = w_k - a_k\,\tilde g(w_k,\eta_k),\qquad \tilde g(w,\eta) = g(w) + \eta",
+            t(f"{P}.src_rm"),
+        ),
+        (
+            r"\sum_{k=1}^{\infty} a_k = \infty,\qquad \sum_{k=1}^{\infty} a_k^2 < \infty",
+            t(f"{P}.src_conditions"),
+        ),
+        (
+            r"a_k = \frac{c}{k^{\alpha}}:\quad \sum_k a_k = \infty \iff \alpha \le 1,\quad"
+            r"\sum_k a_k^2 < \infty \iff \alpha > \tfrac12",
+            t(f"{P}.src_pseries"),
+        ),
+        (
+            r"w_{k+1} = w_k - a_k\,(w_k - x_k);\quad a_k = \tfrac1k \Rightarrow w_{k+1} = \tfrac1k\sum_{i=1}^{k} x_i",
+            t(f"{P}.src_mean"),
+        ),
+        (
+            r"a_k \equiv a:\quad \operatorname{Var}(w_k) \to \frac{a\,\sigma^2}{2-a}",
+            t(f"{P}.src_floor"),
+        ),
+        (
+            r"w_{k+1} = w_k - a_k\Big(w_k - \frac1m\sum_{i\in\mathcal I_k} x_i\Big),\quad"
+            r"\operatorname{Var}\Big(\frac1m\sum_{i\in\mathcal I_k} x_i\Big) = \frac{s^2}{m}",
+            t(f"{P}.src_sgd"),
+        ),
+        (
+            r"a_k = \frac ck,\ 2c\,g'(w^*) > 1:\quad \sqrt{k}\,(w_k - w^*) \Rightarrow"
+            r"\mathcal N\!\Big(0,\ \frac{c^2\sigma^2}{2c\,g'(w^*) - 1}\Big)",
+            t(f"{P}.src_sacks"),
+        ),
+    ],
+)
+
+# 6. Download ----------------------------------------------------------------------
+if result is not None:
+    page.download_csv(result["table"], f"{P}_{example}_{family}_seed{seed}.csv")

@@ -1,0 +1,357 @@
+"""Tests of core/grpo.py against independent references.
+
+References used here: exact arithmetic (Decimal, 400 digits) for the KL
+estimator, Python's statistics.pstdev for group statistics, literal loops for
+the length distribution, binomial confidence bounds for Monte-Carlo checks,
+and torch autograd for gradients. Every tolerance is stated next to its assert.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from decimal import Decimal, localcontext
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from core import grpo
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors: one thread is fastest, and a busy 2-core machine makes extra threads spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+finite = st.floats(min_value=-30.0, max_value=0.0, allow_nan=False, allow_infinity=False)
+
+
+# ---------------------------------------------------------------------------
+# group_advantages
+# ---------------------------------------------------------------------------
+
+
+def test_group_advantages_of_1010_is_plus_minus_one():
+    # mean 0.5, std 0.5 -> A = +-0.5 / (0.5 + 1e-6) = +-(1 - 2e-6): eps shifts it by 2e-6, tolerance 1e-5
+    A = grpo.group_advantages([1, 0, 1, 0])
+    np.testing.assert_allclose(A, [1, -1, 1, -1], atol=1e-5)
+    # with eps = 0 the identity is exact up to float rounding (1e-12)
+    np.testing.assert_allclose(grpo.group_advantages([1, 0, 1, 0], eps=0.0), [1, -1, 1, -1], atol=1e-12)
+
+
+@given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=2, max_size=12))
+def test_group_advantages_match_a_literal_loop(rewards):
+    # reference: (r - mean) / (pstdev + eps) from the statistics module (ddof = 0), or 0 if all equal
+    mu, sd = statistics.fmean(rewards), statistics.pstdev(rewards)
+    ref = [0.0 if max(rewards) == min(rewards) else (r - mu) / (sd + 1e-6) for r in rewards]
+    np.testing.assert_allclose(grpo.group_advantages(rewards), ref, rtol=1e-7, atol=1e-7)
+
+
+@given(st.floats(-10, 10, allow_nan=False), st.integers(1, 16), st.integers(1, 5))
+def test_all_equal_groups_give_exact_zeros(value, group_size, num_groups):
+    r = np.full((num_groups, group_size), value)
+    assert np.all(grpo.group_advantages(r) == 0.0)  # exactly, not approximately
+    assert torch.all(grpo.group_advantages(torch.tensor(r)) == 0.0)
+
+
+def test_group_advantages_are_per_group_along_last_axis():
+    r = np.array([[1.0, 0.0, 1.0, 0.0], [3.0, 3.0, 3.0, 3.0], [2.0, 4.0, 6.0, 8.0]])
+    A = grpo.group_advantages(r)
+    np.testing.assert_allclose(A.mean(axis=-1), 0.0, atol=1e-12)  # centred within each group
+    np.testing.assert_allclose(A[2].std(), 1.0, atol=1e-5)  # unit spread (eps effect ~ 1e-6)
+    np.testing.assert_allclose(grpo.group_advantages(torch.tensor(r)).numpy(), A, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# kl_k3
+# ---------------------------------------------------------------------------
+
+
+@given(finite)
+def test_kl_k3_is_zero_for_equal_inputs(logp):
+    assert grpo.kl_k3(np.array(logp), np.array(logp)) == 0.0
+
+
+@given(finite, finite)
+def test_kl_k3_is_positive_otherwise(logp, logp_ref):
+    # stated limit: d = logp_ref - logp with |d| > 1e-150, so that d^2 / 2 does not underflow float64
+    assume(abs(logp_ref - logp) > 1e-150)
+    assert grpo.kl_k3(np.array(logp), np.array(logp_ref)) > 0.0
+    assert (
+        grpo.kl_k3(torch.tensor(logp, dtype=torch.float64), torch.tensor(logp_ref, dtype=torch.float64)) > 0.0
+    )
+
+
+@given(finite, finite)
+def test_kl_k3_equals_closed_form_in_exact_arithmetic(logp, logp_ref):
+    # closed form r - ln r - 1 with r = pi_ref / pi, in 400-digit Decimal (enough for |d| >= 1e-150,
+    # where d^2 / 2 is still a normal float64); relative tolerance 1e-9
+    assume(logp == logp_ref or abs(logp_ref - logp) > 1e-150)
+    with localcontext() as ctx:
+        ctx.prec = 400
+        r = (Decimal(logp_ref) - Decimal(logp)).exp()
+        ref = float(r - r.ln() - 1)
+    got = float(grpo.kl_k3(np.array(logp), np.array(logp_ref)))
+    assert got == pytest.approx(ref, rel=1e-9, abs=1e-300)
+
+
+def test_kl_k3_is_an_unbiased_estimate_of_kl():
+    # E_{o ~ pi}[k3] = KL(pi || pi_ref) (Schulman 2020); Monte Carlo, tolerance 5 standard errors
+    rng = np.random.default_rng(0)
+    pi = np.array([0.5, 0.3, 0.15, 0.05])
+    pi_ref = np.array([0.1, 0.2, 0.3, 0.4])
+    o = rng.choice(4, size=200_000, p=pi)
+    k3 = grpo.kl_k3(np.log(pi[o]), np.log(pi_ref[o]))
+    kl = float(np.sum(pi * np.log(pi / pi_ref)))
+    assert abs(k3.mean() - kl) < 5 * k3.std() / math.sqrt(len(o))
+
+
+# ---------------------------------------------------------------------------
+# clipped_objective: the four sign / ratio cases (epsilon = 0.2)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rho", "A", "expected", "clipped"),
+    [
+        (1.5, 2.0, 1.2 * 2.0, True),  # A > 0, rho > 1 + eps: gain capped at (1 + eps) A
+        (0.5, 2.0, 0.5 * 2.0, False),  # A > 0, rho < 1 - eps: min keeps the smaller rho A, gradient flows
+        (0.5, -2.0, 0.8 * -2.0, True),  # A < 0, rho < 1 - eps: capped at (1 - eps) A
+        (1.5, -2.0, 1.5 * -2.0, False),  # A < 0, rho > 1 + eps: min keeps rho A (pessimistic), gradient flows
+    ],
+)
+def test_clipped_objective_four_cases(rho, A, expected, clipped):
+    assert grpo.clipped_objective(rho, A, 0.2) == pytest.approx(expected, abs=1e-12)
+    # autograd: a clipped case has zero gradient in rho, an unclipped one has d/drho = A
+    r = torch.tensor(rho, dtype=torch.float64, requires_grad=True)
+    grpo.clipped_objective(r, torch.tensor(A, dtype=torch.float64), 0.2).backward()
+    assert r.grad.item() == pytest.approx(0.0 if clipped else A, abs=1e-12)
+
+
+def test_clipped_objective_inside_the_trust_region_is_rho_a():
+    rho = np.linspace(0.81, 1.19, 7)
+    for A in (-1.3, 0.7):
+        np.testing.assert_allclose(grpo.clipped_objective(rho, A, 0.2), rho * A, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# The toy task and the policy's distribution
+# ---------------------------------------------------------------------------
+
+
+def test_solve_matches_the_stated_model():
+    # frequency of correct answers vs (1 - slip)^max(n - k, 0); tolerance 5 binomial standard errors
+    rng = np.random.default_rng(1)
+    N = 40_000
+    for n_digits, k in [(1, 0), (3, 1), (4, 0), (4, 4), (5, 7)]:
+        a, b, _ = grpo.sample_problems(N, 5, rng)
+        a, b = a % 10**n_digits, b % 10**n_digits
+        n = np.full(N, n_digits)
+        freq = (grpo.solve(a, b, n, np.full(N, k), 0.3, rng) == a + b).mean()
+        p = float(grpo.p_correct(n_digits, k, 0.3))
+        assert abs(freq - p) <= 5 * math.sqrt(p * (1 - p) / N) + 1e-12
+
+
+def test_sample_problems_have_the_stated_digit_counts():
+    a, b, n = grpo.sample_problems(5000, 5, np.random.default_rng(2))
+    assert set(np.unique(n)) == {1, 2, 3, 4, 5}
+    for x in (a, b):
+        lengths = np.array([len(str(v)) for v in x])
+        assert np.all(lengths == n)
+
+
+def test_render_response_writes_the_columns():
+    assert grpo.render_response(58, 67, 2, 125) == "<think>8+7=15; 5+6+1=12</think><answer>125</answer>"
+    assert grpo.render_response(58, 67, 0, 115) == "<answer>115</answer>"
+
+
+def test_rule_reward():
+    r = grpo.rule_reward([1, 0, 1], [0, 2, 3], length_cost=0.1, format_weight=0.5)
+    np.testing.assert_allclose(r, [1.0, 0.5 - 0.2, 1.5 - 0.3], atol=1e-12)
+
+
+def test_example_group_has_the_requested_number_correct():
+    for c in range(0, 9):
+        g = grpo.example_group(c, 8, 0.0, 0.0, seed=3)
+        assert g.correct.sum() == c
+        answers = [int(t.split("<answer>")[1].split("</answer>")[0]) for t in g.texts]
+        assert [ans == g.a + g.b for ans in answers] == list(g.correct)
+        # the task's model: a wrong answer never worked out every column
+        assert np.all(g.thinking_steps[~g.correct] < g.num_digits)
+        if c in (0, 8):  # all right or all wrong: nothing to learn
+            assert np.all(g.advantages == 0.0)
+        else:
+            assert np.all(g.advantages[g.correct] > 0) and np.all(g.advantages[~g.correct] < 0)
+
+
+def _literal_length_probs(z: np.ndarray) -> np.ndarray:
+    """P(k) = h_k prod_{t<k} (1 - h_t), h = sigmoid(z), h_K = 1; a plain loop."""
+    K = len(z) - 1
+    h = 1 / (1 + np.exp(-z))
+    h[K] = 1.0
+    P = np.zeros(K + 1)
+    for k in range(K + 1):
+        P[k] = h[k] * np.prod([1 - h[t] for t in range(k)])
+    return P
+
+
+def test_length_distribution_matches_a_literal_loop_and_token_logprobs():
+    z = torch.randn(4, 9, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2
+    P = grpo.length_logprobs(z).exp()
+    np.testing.assert_allclose(P.sum(1).numpy(), 1.0, atol=1e-12)  # a distribution
+    for i in range(4):
+        np.testing.assert_allclose(P[i].numpy(), _literal_length_probs(z[i].numpy()), atol=1e-12)
+    # summing the per-token log-probs gives the same response log-probability (1e-12)
+    for k in range(9):
+        kk = torch.full((4,), k)
+        logp_tok, mask = grpo.token_logprobs(z, kk)
+        assert torch.all(mask.sum(1) == k + 1)
+        np.testing.assert_allclose(logp_tok.sum(1).numpy(), grpo.length_logprobs(z)[:, k].numpy(), atol=1e-12)
+
+
+def test_exact_kl_matches_literal_sum():
+    z = torch.randn(3, 9, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    z_ref = torch.randn(3, 9, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    kl = grpo.exact_kl(grpo.length_logprobs(z), grpo.length_logprobs(z_ref)).numpy()
+    for i in range(3):
+        P, Q = _literal_length_probs(z[i].numpy()), _literal_length_probs(z_ref[i].numpy())
+        assert kl[i] == pytest.approx(float(np.sum(P * np.log(P / Q))), abs=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Gradients (torch autograd)
+# ---------------------------------------------------------------------------
+
+
+def _policy_batch(G: int, seed: int = 0):
+    torch.manual_seed(seed)
+    cfg = grpo.Config()
+    policy = grpo.Policy(2 * cfg.max_digits * 11, 16, cfg.max_think, 0.6).double()
+    a, b, n = grpo.sample_problems(2, cfg.max_digits, np.random.default_rng(seed))
+    x = torch.from_numpy(grpo.encode_prompts(a, b, n, cfg.max_digits)).double().repeat_interleave(G, dim=0)
+    k = torch.randint(0, cfg.max_think + 1, (2 * G,), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        logp_old, mask = grpo.token_logprobs(policy(x), k)
+    return policy, x, k, logp_old, mask
+
+
+def _grads(policy, x, k, logp_old, mask, A, beta=0.0):
+    logp, _ = grpo.token_logprobs(policy(x), k)
+    loss = grpo.policy_loss(logp, logp_old, logp_old, A, mask, 0.2, beta)
+    return torch.autograd.grad(loss, list(policy.parameters()))
+
+
+def test_a_group_with_equal_rewards_contributes_zero_policy_gradient():
+    G = 6
+    policy, x, k, logp_old, mask = _policy_batch(G)
+    r = torch.tensor([[1.0, 0.0, 0.0, 1.0, 1.0, 0.0], [1.0] * G], dtype=torch.float64)
+    A = grpo.group_advantages(r)
+    # the equal group alone: every parameter gradient exactly zero
+    g_equal = _grads(policy, x[G:], k[G:], logp_old[G:], mask[G:], A[1])
+    assert all(torch.all(g == 0) for g in g_equal)
+    # both groups: the gradient is the informative group's, halved by the mean over 2G responses (1e-12)
+    g_both = _grads(policy, x, k, logp_old, mask, A.reshape(-1))
+    g_one = _grads(policy, x[:G], k[:G], logp_old[:G], mask[:G], A[0])
+    for gb, go in zip(g_both, g_one, strict=True):
+        np.testing.assert_allclose(gb.numpy(), go.numpy() / 2, atol=1e-12, rtol=0)
+    assert any(torch.any(g != 0) for g in g_one)
+
+
+def test_surrogate_gradient_at_rho_1_is_the_policy_gradient():
+    # at theta = theta_old the clipped surrogate's gradient is mean_i A_i grad log pi(o_i) (REINFORCE form)
+    G = 5
+    policy, x, k, logp_old, mask = _policy_batch(G, seed=4)
+    A = torch.linspace(-1, 1, 2 * G, dtype=torch.float64)
+    g = _grads(policy, x, k, logp_old, mask, A)
+    logp, _ = grpo.token_logprobs(policy(x), k)
+    ref = torch.autograd.grad(-(A * logp.sum(1)).mean(), list(policy.parameters()))
+    for a_, b_ in zip(g, ref, strict=True):
+        np.testing.assert_allclose(a_.numpy(), b_.numpy(), atol=1e-12, rtol=0)
+
+
+def test_token_mean_divides_each_response_by_its_length():
+    # literal: J = mean_i (1/|o_i|) sum_t rho A, at rho = 1 and beta = 0 that is mean_i A_i (|o_i| cancels)
+    G = 4
+    policy, x, k, logp_old, mask = _policy_batch(G, seed=2)
+    A = torch.linspace(-1, 1, 2 * G, dtype=torch.float64)
+    loss_mean = grpo.policy_loss(logp_old, logp_old, logp_old, A, mask, 0.2, 0.0, token_mean=True)
+    loss_sum = grpo.policy_loss(logp_old, logp_old, logp_old, A, mask, 0.2, 0.0)
+    assert loss_mean.item() == pytest.approx(-A.mean().item(), abs=1e-12)
+    assert loss_sum.item() == pytest.approx(-(A * (k + 1)).mean().item(), abs=1e-12)
+
+
+def test_adam_matches_the_closed_form_first_step():
+    # first Adam step moves every coordinate by lr * g / (|g| + eps) (m_hat = g, v_hat = g^2)
+    p = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    g = torch.tensor([0.3, -4.0, 1e-3], dtype=torch.float64)
+    opt = grpo.Adam([p], lr=0.1)
+    opt.step((g,))
+    expected = np.array([1.0, -2.0, 0.5]) - 0.1 * g.numpy() / (np.abs(g.numpy()) + 1e-8)
+    np.testing.assert_allclose(p.numpy(), expected, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Training on the toy (seeded)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {
+        "grpo": grpo.train("grpo", grpo.Config(), seed=0),
+        "grpo_costly": grpo.train("grpo", grpo.Config(length_cost=0.3), seed=0),
+    }
+
+
+def test_grpo_raises_accuracy_well_above_its_start(runs):
+    h = runs["grpo"]
+    # exact expected accuracy on the fixed eval prompts: at least +0.3 over the base policy
+    assert h.pass1[-1] >= h.pass1[0] + 0.3
+    # sampled accuracy, first vs last 10 steps: at least +0.25
+    assert h.accuracy[-10:].mean() >= h.accuracy[:10].mean() + 0.25
+
+
+def test_response_length_grows_when_reward_checks_only_correctness(runs):
+    h = runs["grpo"]
+    assert h.length[-10:].mean() >= h.length[:10].mean() + 1.0  # at least one more thinking token
+    # harder prompts get more thinking (after training): monotone up to 1 token of noise per step
+    after = h.length_by_digits[1]
+    assert after[-1] > after[0] + 1.0
+
+
+def test_with_a_large_length_cost_length_does_not_grow(runs):
+    h = runs["grpo_costly"]
+    assert h.length[-10:].mean() <= h.length[:10].mean()
+    assert h.length[-10:].mean() < 1.0
+
+
+def test_all_zero_groups_become_common_as_grpo_solves_the_task(runs):
+    h = runs["grpo"]
+    assert h.zero_adv_frac[-10:].mean() > h.zero_adv_frac[:10].mean() + 0.2
+    assert np.all((h.zero_adv_frac >= 0) & (h.zero_adv_frac <= 1))
+
+
+def test_training_is_reproducible_and_every_method_runs():
+    cfg = grpo.Config(num_steps=8)
+    a, b = grpo.train("ppo", cfg, seed=5), grpo.train("ppo", cfg, seed=5)
+    np.testing.assert_array_equal(a.pass1, b.pass1)
+    np.testing.assert_array_equal(a.length, b.length)
+    r = grpo.train("reinforce", cfg, seed=5)
+    assert r.pass1[0] == pytest.approx(a.pass1[0], abs=1e-12)  # same base policy for every method
+    assert len(r.kl) == 8 and np.all(r.kl >= 0)
+    with pytest.raises(ValueError):
+        grpo.train("dpo", cfg, seed=0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 8))
+def test_example_group_property(c):
+    g = grpo.example_group(c, 8, 0.05, 0.1, seed=c)
+    np.testing.assert_allclose(g.advantages, grpo.group_advantages(g.rewards), atol=0)

@@ -1,0 +1,62 @@
+"""Page-specific checks for pages/online_action.py (the generic ones live in test_all_pages.py)."""
+
+from __future__ import annotations
+
+from tests.apptest_utils import assert_healthy, find, open_page
+from ui.registry import by_key
+
+SPEC = by_key("online_action")
+
+
+def table_models(at) -> list[str]:
+    df = at.dataframe[0].value
+    return list(df.iloc[:, 0])
+
+
+def test_default_view_uses_shipped_weights_and_lists_every_model():
+    at = open_page(SPEC)
+    assert_healthy(at, "default")
+    assert len(table_models(at)) == 5  # MLP, GRU, OadTR and the two ablations
+    assert any("Shipped weights" in c.value for c in at.caption)
+
+
+def test_moving_a_form_slider_does_not_train_until_run():
+    at = open_page(SPEC)
+    find(at, "hist").set_value(8)
+    at.run()
+    assert_healthy(at, "hist=8 without Run")
+    assert find(at, "hist").value == 16  # a form commits on Run only
+    assert any("Shipped weights" in c.value for c in at.caption)
+
+
+def test_run_trains_a_new_setting_and_caches_it():
+    at = open_page(SPEC)
+    find(at, "hist").set_value(8)
+    find(at, "abl").set_value(False)
+    run = next(b for b in at.button if b.label.startswith("Run"))  # the form's submit button
+    run.click().run()
+    assert_healthy(at, "Run with T=8")
+    assert any("Trained just now" in c.value for c in at.caption)
+    assert len(table_models(at)) == 3  # ablations off: MLP, GRU, OadTR
+    # moving the frame slider afterwards reuses the cached training
+    find(at, "frame").set_value(100)
+    at.run()
+    assert_healthy(at, "frame after training")
+    assert any("Trained just now" in c.value for c in at.caption)
+
+
+def test_frame_slider_moves_the_attention_without_training():
+    at = open_page(SPEC)
+    for frame in (0, 1, 999, 1999):
+        find(at, "frame").set_value(frame)
+        at.run()
+        assert_healthy(at, f"frame={frame}")
+        assert any("Shipped weights" in c.value for c in at.caption)
+
+
+def test_unshipped_setting_from_url_waits_for_run():
+    at = open_page(SPEC, "zh", {"hist": "12", "dec": "2", "noise": "2.4"})
+    assert_healthy(at, "URL with an untrained setting")
+    assert find(at, "hist").value == 12
+    assert at.info and "运行" in at.info[0].value  # asks for Run, in Chinese
+    assert len(table_models(at)) == 5  # meanwhile: the shipped default
