@@ -320,10 +320,12 @@ forward_section()
 def sampling_section() -> None:
     st.subheader(t(f"{P}.sampling_title"))
     left, right = page.columns()
-    with left, st.form("diffusion_sampling", border=True):
+    with left:
+        # the prompt sits outside the form: a new class resamples at once (50 DDIM steps: < 1 s)
         cls_label = {c: t(f"{P}.cls_{c}") for c in ld.CLASSES}
         cls_name = st.selectbox(t(f"{P}.prompt"), ld.CLASSES, format_func=cls_label.__getitem__, key="cls",
                                 bind="query-params")  # fmt: skip
+    with left, st.form("diffusion_sampling", border=True):
         sampler = st.radio(t(f"{P}.sampler"), SAMPLERS, key="sampler", bind="query-params", horizontal=True)
         ddim_steps = st.slider(t(f"{P}.ddim_steps"), 1, 100, 50, key="steps", bind="query-params")
         ddpm_steps = st.select_slider(t(f"{P}.ddpm_steps"), DDPM_STEPS, "250", key="dsteps", bind="query-params")
