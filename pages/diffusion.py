@@ -1,0 +1,442 @@
+"""Latent diffusion you can step through: schedules, forward noising, sampling steps, guidance.
+
+Runs a small latent diffusion model trained by scripts/train_latent_diffusion.py (weights
+in assets/, loaded once); the page never trains. Sampling runs are cached and show a
+progress bar while they run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import diffusion as dm
+from core import latent_diffusion as ld
+from ui import charts, page, widgets
+from ui.i18n import current_lang, t
+from ui.layout import is_lecture
+
+P = "diffusion"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+UPSCALE = 3  # nearest-neighbour: a 32-pixel image becomes 96 pixels, crisp on a projector
+NUM_SAMPLES = 8
+NUM_FRAMES = 8
+T = ld.NUM_TRAIN_STEPS
+SAMPLERS = ("DDIM", "DDPM")  # the same in every language, so the URL reads ?sampler=DDPM
+DDPM_STEPS = ("1", "2", "5", "10", "20", "50", "100", "250", "500", "1000")  # strings: URL-safe options
+
+
+# ---------------------------------------------------------------------------- cached work
+
+
+@st.cache_resource(show_spinner=False)
+def load_model() -> ld.LatentDiffusion:
+    import torch
+
+    # These nets are tiny (batch 16 on an 8x8 grid): a second OpenMP thread buys nothing and,
+    # on a busy 2-core machine, its spin-waiting made a 50-step run >10x slower (measured).
+    torch.set_num_threads(1)
+    return ld.load(str(ASSETS / "diffusion_model.pt"))
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def quality_table() -> pd.DataFrame:
+    return pd.read_csv(ASSETS / "diffusion_quality.csv")
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def schedule_table() -> pd.DataFrame:
+    """alpha_bar and SNR of the three schedules at 200 steps each (1,200 rows)."""
+    idx = np.unique(np.r_[np.arange(0, T, 5), T - 1])
+    rows = []
+    for kind in dm.SCHEDULES:
+        alpha_bar = dm.alphas_cumprod(dm.beta_schedule(kind, T))[idx]
+        for q, v in (("alpha_bar", alpha_bar), ("snr", dm.snr(alpha_bar))):
+            rows.append(pd.DataFrame({"schedule": kind, "t": idx + 1, "quantity": q, "value": v}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def alpha_bars(kind: str) -> np.ndarray:
+    return dm.alphas_cumprod(dm.beta_schedule(kind, T))
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def gallery() -> tuple[np.ndarray, np.ndarray]:
+    """A fixed set of data-set images to noise and reconstruct (4 per class)."""
+    labels = np.tile(np.arange(len(ld.CLASSES)), 4)
+    return ld.make_shapes(len(labels), seed=2024, labels=labels)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def forward_images(img: int, kind: str, t_step: int) -> dict[str, np.ndarray | float]:
+    """x0, pixel-space x_t and decoded latent-space z_t for one image at step t (t = 0: clean)."""
+    model = load_model()
+    x0 = gallery()[0][img : img + 1]  # (1, 32, 32, 3)
+    alpha_bar = 1.0 if t_step == 0 else float(alpha_bars(kind)[t_step - 1])
+    rng = np.random.default_rng(img)  # the same noise for every t: watch it fade in
+    x_t = dm.q_sample(x0, alpha_bar, rng.standard_normal(x0.shape))
+    z0 = model.encode(x0)
+    z_t = dm.q_sample(z0, alpha_bar, rng.standard_normal(z0.shape))
+    return {"x0": x0[0], "x_t": x_t[0], "z_t": model.decode(z_t)[0], "alpha_bar": alpha_bar}
+
+
+@st.cache_resource(show_spinner=False)
+def _sample_store() -> OrderedDict:
+    """Bounded LRU of sampling runs, shared by sessions (max 24 entries, ~100 kB each)."""
+    return OrderedDict()
+
+
+def sampled(cls: int, sampler: str, steps: int, eta: float, w: float, seed: int) -> dict:
+    """Cached sampling run; an uncached one shows a progress bar while it runs."""
+    key = (cls, sampler, steps, round(eta, 3), round(w, 3), seed)
+    store = _sample_store()
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    bar = st.progress(0.0, text=t(f"{P}.sampling_progress", i=0, n=steps))
+    last = [0.0]
+
+    def progress(i: int, n: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 0.05 or i == n:
+            last[0] = now
+            bar.progress(i / n, text=t(f"{P}.sampling_progress", i=i, n=n))
+
+    t0 = time.perf_counter()
+    traj = ld.sample(load_model(), cls, steps, sampler=sampler, eta=eta, guidance_scale=w, seed=seed,
+                     num_samples=NUM_SAMPLES, num_frames=NUM_FRAMES, progress=progress)  # fmt: skip
+    seconds = time.perf_counter() - t0
+    bar.empty()
+    probs = load_model().classify(traj.final)
+    run = {
+        "frame_t": np.r_[traj.timesteps, -1][traj.frame_index],  # -1: after the last step (z_0)
+        "strip_zt": strip(traj.images[:, 0]),
+        "strip_x0": strip(traj.x0_images[:, 0]),
+        "final": traj.final,
+        "probs": probs,
+        "seconds": seconds,
+    }
+    store[key] = run
+    while len(store) > 24:
+        store.popitem(last=False)
+    return run
+
+
+@st.cache_resource(show_spinner=False)
+def step_costs() -> dict[str, float]:
+    """Multiply-accumulates and measured time of one denoising step, latent vs pixel space."""
+    import torch
+
+    model = load_model()
+    pixel_net = ld.NoisePredictor(in_channels=3, width=model.eps_model.width).eval()
+    t1, c1 = torch.zeros(1, dtype=torch.int64), torch.zeros(1, dtype=torch.int64)
+    z = torch.zeros(1, ld.LATENT_CHANNELS, ld.LATENT_SIZE, ld.LATENT_SIZE)
+    x = torch.zeros(1, 3, ld.IMAGE_SIZE, ld.IMAGE_SIZE)
+    out = {"latent_macs": ld.count_macs(model.eps_model, z, t1, c1), "pixel_macs": ld.count_macs(pixel_net, x, t1, c1)}
+    batch = 2 * NUM_SAMPLES  # a guided step evaluates conditional + unconditional
+    for name, net, inp in (("latent", model.eps_model, z), ("pixel", pixel_net, x)):
+        xb, tb, cb = inp.expand(batch, -1, -1, -1), t1.expand(batch), c1.expand(batch)
+        with torch.no_grad():
+            net(xb, tb, cb)
+            reps, t0 = 2, time.perf_counter()
+            for _ in range(reps):
+                net(xb, tb, cb)
+        out[f"{name}_ms"] = (time.perf_counter() - t0) / reps * 1000
+    return out
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def reconstructions() -> dict[str, np.ndarray | float]:
+    model = load_model()
+    x, _ = gallery()
+    z = model.encode(x)
+    rec = model.decode(z)
+    return {"strip_x": strip(x[:8]), "strip_rec": strip(rec[:8]), "z0": z[0],
+            "rmse": float(np.sqrt(((rec - x) ** 2).mean()))}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- drawing helpers
+
+
+def to_uint8(img: np.ndarray, scale: int = UPSCALE) -> np.ndarray:
+    """[-1, 1] float image (H, W, 3) -> uint8, upscaled by pixel repetition (no smoothing)."""
+    u8 = ((np.clip(img, -1.0, 1.0) + 1.0) * 127.5).round().astype(np.uint8)
+    return np.repeat(np.repeat(u8, scale, axis=0), scale, axis=1)
+
+
+def strip(images: np.ndarray, scale: int = UPSCALE, gap: int = 6) -> np.ndarray:
+    """Images (F, H, W, 3) in [-1, 1] side by side with white gaps: one PNG instead of F."""
+    tiles = [to_uint8(im, scale) for im in images]
+    white = np.full((tiles[0].shape[0], gap, 3), 255, dtype=np.uint8)
+    return np.concatenate([p for tile in tiles for p in (tile, white)][:-1], axis=1)
+
+
+def latent_tile(z: np.ndarray, scale: int = 12) -> np.ndarray:
+    """The 4 latent channels (4, 8, 8) side by side as grey tiles, uint8."""
+    lo, hi = -3.0, 3.0
+    tiles = [np.clip((c - lo) / (hi - lo), 0, 1) for c in z]
+    gap = np.ones((z.shape[1], 1))
+    row = np.concatenate([p for c in tiles for p in (c, gap)][:-1], axis=1)
+    u8 = (row * 255).round().astype(np.uint8)
+    return np.repeat(np.repeat(u8, scale, axis=0), scale, axis=1)
+
+
+def class_name(k: int) -> str:
+    return t(f"{P}.cls_{ld.CLASSES[k]}")
+
+
+def frame_caption(ts: int) -> str:
+    return "0" if ts < 0 else f"{ts + 1}"
+
+
+# ---------------------------------------------------------------------------- chart specs
+# Altair's to_dict (validation, deep copies) costs far more than the warm-rerun budget for
+# layered / concatenated charts, so each chart's spec is built once per language and lecture
+# mode, and only a one-row marker layer is added on a rerun. The config mirrors charts.show.
+
+
+def _finish(chart: alt.TopLevelMixin) -> dict:
+    big = is_lecture()
+    label, title = (16, 18) if big else (12, 13)
+    chart = (
+        chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
+        .configure_legend(labelFontSize=label, titleFontSize=title, orient="right", symbolSize=140)
+        .configure_title(fontSize=title + 2)
+        .configure_range(category={"scheme": "tableau10"})
+    )
+    return chart.to_dict(validate=False)
+
+
+def rule_layer(field: str, value: float, channel: str) -> dict:
+    """A dashed orange rule at ``value`` (the current setting), as a raw Vega-Lite layer."""
+    return {
+        "data": {"values": [{field: float(value)}]},
+        "mark": {"type": "rule", "color": "#c4480c", "strokeWidth": 2, "strokeDash": [6, 3]},
+        "encoding": {channel: {"field": field, "type": "quantitative"}},
+    }
+
+
+def show_spec(spec: dict, extra: list[dict]) -> None:
+    """Render a cached spec with extra layers added to every layered panel."""
+    spec = dict(spec)
+    if "vconcat" in spec:
+        spec["vconcat"] = [{**panel, "layer": [*panel["layer"], *extra]} for panel in spec["vconcat"]]
+    else:
+        spec["layer"] = [*spec["layer"], *extra]
+    st.vega_lite_chart(spec, width="stretch")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def schedule_spec(lang: str, lecture: bool) -> dict:
+    df = schedule_table()
+    sched_names = {k: t(f"{P}.sched_{k}") for k in dm.SCHEDULES}
+    qty_names = {"alpha_bar": "ᾱ_t", "snr": "SNR(t)"}
+    plot = df.assign(schedule=df["schedule"].map(sched_names), quantity=df["quantity"].map(qty_names))
+    base = alt.Chart(plot).mark_line().encode(
+        x=alt.X("t", type="quantitative", title=t(f"{P}.t_axis")),
+        y=alt.Y("value", type="quantitative", title=t(f"{P}.schedule_axis"), scale=alt.Scale(type="log")),
+        color=alt.Color("schedule", type="nominal", title=t(f"{P}.schedule"),
+                        scale=alt.Scale(domain=list(sched_names.values()), range=["#4c78a8", "#e45756", "#54a24b"])),
+        strokeDash=alt.StrokeDash("quantity", type="nominal", title=t(f"{P}.quantity"),
+                                  scale=alt.Scale(domain=list(qty_names.values()), range=[[1, 0], [6, 3]])),
+        tooltip=[alt.Tooltip("schedule", type="nominal"), alt.Tooltip("quantity", type="nominal"),
+                 alt.Tooltip("t", type="quantitative"), alt.Tooltip("value", type="quantitative", format=".3g")],
+    )  # fmt: skip
+    return _finish(alt.layer(base).properties(height=charts.height(280)))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def quality_spec(sweep: str, lang: str, lecture: bool) -> dict:
+    q = quality_table()
+    real = q[q["sweep"] == "real"].iloc[0]
+    names = {"ddim": t(f"{P}.sampler_ddim"), "ddpm": t(f"{P}.sampler_ddpm")}
+    metric_names = {"accuracy": t(f"{P}.accuracy"), "distance": t(f"{P}.distance")}
+    x_col, x_title, log_x = ("steps", t(f"{P}.steps_axis"), True) if sweep == "steps" else (
+        "guidance", t(f"{P}.guidance_axis"), False)  # fmt: skip
+    d = q[q["sweep"] == sweep].assign(sampler=lambda d: d["sampler"].map(names)).rename(columns={x_col: "x"})
+    d = d[["x", "sampler", "accuracy", "distance"]]
+    panels = []
+    for metric in ("accuracy", "distance"):
+        chart = charts.line(d, "x", metric, x_title=x_title, y_title=metric_names[metric], color="sampler",
+                            color_title=t(f"{P}.sampler"), log_x=log_x, points=True)  # fmt: skip
+        baseline = alt.Chart(pd.DataFrame({"v": [float(real[metric])]})).mark_rule(color="gray", strokeDash=[4, 4])
+        baseline = baseline.encode(y=alt.Y("v", type="quantitative"))
+        panels.append(alt.layer(chart, baseline).properties(height=charts.height(160)))
+    spec = _finish(alt.vconcat(*panels))
+    # the sampler legend on top of the first panel (a legend on the right was cut off in vconcat)
+    for panel in spec["vconcat"]:
+        enc = panel["layer"][0]["encoding"]
+        if "color" in enc:
+            enc["color"]["legend"] = {"orient": "top"} if panel is spec["vconcat"][0] else None
+    return spec
+
+
+# ---------------------------------------------------------------------------- page
+
+page.header(P)
+if not (ASSETS / "diffusion_model.pt").exists():
+    st.warning(t(f"{P}.no_weights"))
+    st.stop()
+
+
+# 1. Forward process ---------------------------------------------------------------
+@st.fragment
+def forward_section() -> None:
+    st.subheader(t(f"{P}.forward_title"))
+    left, right = page.columns()
+    with left:
+        # labels looked up now, in this run's language (AppTest calls format_func outside the run)
+        sched_label = {k: t(f"{P}.sched_{k}") for k in dm.SCHEDULES}
+        kind = st.selectbox(t(f"{P}.schedule"), dm.SCHEDULES, index=1, format_func=sched_label.__getitem__,
+                            key="sched", bind="query-params")  # fmt: skip
+        t_step = st.slider(t(f"{P}.t_slider"), 0, T, 250, 10, key="t", bind="query-params", help=t(f"{P}.t_help"))
+        img = st.slider(t(f"{P}.image"), 0, len(gallery()[1]) - 1, 0, key="img", bind="query-params")
+    f = forward_images(img, kind, t_step)
+    alpha_bar = f["alpha_bar"]
+    with right:
+        cols = st.columns(3)
+        for col, name in zip(cols, ("x0", "x_t", "z_t"), strict=True):
+            col.image(to_uint8(f[name], 5), caption=t(f"{P}.fwd_{name}", t=t_step), width=150)
+        m1, m2, m3 = st.columns(3)
+        m1.metric("ᾱ_t", f"{alpha_bar:.4f}")
+        m2.metric(t(f"{P}.signal_weight"), f"{np.sqrt(alpha_bar):.3f}")
+        m3.metric("SNR(t)", "∞" if alpha_bar >= 1 else f"{dm.snr(alpha_bar):.3g}")
+    show_spec(schedule_spec(current_lang(), is_lecture()), [rule_layer("t", max(t_step, 1), "x")])
+    page.prose(t(f"{P}.explain_forward"))
+
+
+forward_section()
+
+
+# 2. Sampling ----------------------------------------------------------------------
+@st.fragment
+def sampling_section() -> None:
+    st.subheader(t(f"{P}.sampling_title"))
+    left, right = page.columns()
+    with left:
+        # the prompt sits outside the form: a new class resamples at once (50 DDIM steps: < 1 s)
+        cls_label = {c: t(f"{P}.cls_{c}") for c in ld.CLASSES}
+        cls_name = st.selectbox(t(f"{P}.prompt"), ld.CLASSES, format_func=cls_label.__getitem__, key="cls",
+                                bind="query-params")  # fmt: skip
+    with left, st.form("diffusion_sampling", border=True):
+        sampler = st.radio(t(f"{P}.sampler"), SAMPLERS, key="sampler", bind="query-params", horizontal=True)
+        ddim_steps = st.slider(t(f"{P}.ddim_steps"), 1, 100, 50, key="steps", bind="query-params")
+        ddpm_steps = st.select_slider(t(f"{P}.ddpm_steps"), DDPM_STEPS, "250", key="dsteps", bind="query-params")
+        eta = st.slider(t(f"{P}.eta"), 0.0, 1.0, 0.0, 0.1, key="eta", bind="query-params", help=t(f"{P}.eta_help"))
+        w = st.slider(t(f"{P}.guidance"), 0.0, 10.0, 3.0, 0.5, key="w", bind="query-params",
+                      help=t(f"{P}.guidance_help"))  # fmt: skip
+        seed = widgets.seed()
+        st.form_submit_button(t(f"{P}.run"), type="primary", width="stretch")
+    cls = ld.CLASSES.index(cls_name)
+    steps = ddim_steps if sampler == "DDIM" else int(ddpm_steps)
+    eta_used = eta if sampler == "DDIM" else 1.0
+    run = sampled(int(cls), sampler.lower(), int(steps), float(eta_used), float(w), int(seed))
+    with right:
+        st.markdown(t(f"{P}.run_summary", sampler=sampler, steps=steps, w=w,
+                      seconds=run["seconds"], cls=class_name(int(cls))))  # fmt: skip
+        frames = "t = " + " → ".join(frame_caption(ts) for ts in run["frame_t"])
+        st.caption(t(f"{P}.filmstrip_zt"))
+        st.image(run["strip_zt"], caption=frames)
+        st.caption(t(f"{P}.filmstrip_x0"))
+        st.image(run["strip_x0"], caption=frames)
+        st.caption(t(f"{P}.grid_title"))
+        pred = run["probs"].argmax(axis=1)
+        st.image([to_uint8(im) for im in run["final"]], width=78,
+                 caption=[f"{class_name(int(k))} {p.max():.0%}" for k, p in zip(pred, run["probs"], strict=True)])  # fmt: skip
+        a1, a2 = st.columns(2)
+        a1.metric(t(f"{P}.accuracy"), f"{(pred == int(cls)).mean():.0%}")
+        a2.metric(t(f"{P}.confidence"), f"{run['probs'][:, int(cls)].mean():.0%}")
+    quality_charts(sampler, int(steps), float(w))
+    page.prose(t(f"{P}.explain_sampling"))
+
+
+def quality_charts(sampler: str, steps: int, w: float) -> None:
+    st.markdown(f"**{t(f'{P}.quality_title')}**")
+    cols = st.columns(2)
+    for col, sweep, now_x in ((cols[0], "steps", steps), (cols[1], "guidance", w)):
+        with col:
+            show_spec(quality_spec(sweep, current_lang(), is_lecture()), [rule_layer("x", now_x, "x")])
+    st.caption(t(f"{P}.quality_caption", g=3, s=50))
+
+
+sampling_section()
+
+
+# 3. Why latent ----------------------------------------------------------------------
+@st.fragment
+def latent_section() -> None:
+    st.subheader(t(f"{P}.latent_title"))
+    costs = step_costs()
+    rec = reconstructions()
+    pix = 3 * ld.IMAGE_SIZE**2
+    lat = ld.LATENT_CHANNELS * ld.LATENT_SIZE**2
+    m = st.columns(4)
+    m[0].metric(t(f"{P}.pixel_dims") + " (3×32×32)", f"{pix:,}")
+    m[1].metric(t(f"{P}.latent_dims") + " (4×8×8)", f"{lat:,}", f"÷{pix / lat:.0f}", delta_color="off")
+    m[2].metric(t(f"{P}.macs_per_step"), f"{costs['latent_macs'] / 1e6:.1f} M",
+                t(f"{P}.vs_pixel", v=f"{costs['pixel_macs'] / 1e6:.0f} M"), delta_color="off")  # fmt: skip
+    m[3].metric(t(f"{P}.ms_per_step"), f"{costs['latent_ms']:.1f} ms",
+                t(f"{P}.vs_pixel", v=f"{costs['pixel_ms']:.0f} ms"), delta_color="off")  # fmt: skip
+    st.caption(t(f"{P}.cost_caption", f=ld.DOWNSAMPLE, c=ld.LATENT_CHANNELS))
+    st.caption(t(f"{P}.recon_row_x"))
+    st.image(rec["strip_x"])
+    st.caption(t(f"{P}.recon_row_rec", rmse=rec["rmse"]))
+    st.image(rec["strip_rec"])
+    st.caption(t(f"{P}.latent_channels"))
+    st.image(latent_tile(rec["z0"]))
+    page.prose(t(f"{P}.explain_latent"))
+
+
+latent_section()
+
+# 4. Try this --------------------------------------------------------------------------
+page.try_this(
+    P,
+    {
+        "one_step": {"sampler": "DDIM", "steps": 1, "eta": 0.0, "w": 3.0},
+        "guidance": {"sampler": "DDIM", "steps": 50, "eta": 0.0, "w": 7.5},
+        "cosine": {"sched": "cosine", "t": 600},
+        "eta": {"sampler": "DDIM", "steps": 50, "eta": 1.0, "w": 3.0},
+    },
+)
+
+# 5. The math ----------------------------------------------------------------------------
+page.math(
+    P,
+    [
+        (r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\quad "
+         r"\bar\alpha_t = \prod_{s\le t}(1-\beta_s),\quad \varepsilon\sim\mathcal N(0, I)", t(f"{P}.src_forward")),
+        (r"\beta_t^{\text{lin}} = 10^{-4} + (0.02-10^{-4})\tfrac{t-1}{T-1},\quad "
+         r"\beta_t^{\text{SD}} = \Big(\sqrt{0.00085} + (\sqrt{0.012}-\sqrt{0.00085})\tfrac{t-1}{T-1}\Big)^2,\quad "
+         r"\bar\alpha_t^{\cos} = \frac{f(t)}{f(0)},\ f(t) = \cos^2\!\Big(\frac{t/T + s}{1+s}\cdot\frac{\pi}{2}\Big)",
+         t(f"{P}.src_schedules")),
+        (r"\mathrm{SNR}(t) = \frac{\bar\alpha_t}{1-\bar\alpha_t}", t(f"{P}.src_snr")),
+        (r"L = \mathbb E_{z_0=\mathcal E(x),\,c,\,\varepsilon,\,t}\big\lVert \varepsilon - "
+         r"\varepsilon_\theta(z_t, t, c)\big\rVert^2,\quad c \to \varnothing \text{ with prob. } 0.15",
+         t(f"{P}.src_loss")),
+        (r"\tilde\varepsilon = \varepsilon_\theta(z_t, t, \varnothing) + w\,\big(\varepsilon_\theta(z_t, t, c) - "
+         r"\varepsilon_\theta(z_t, t, \varnothing)\big)", t(f"{P}.src_cfg")),
+        (r"\hat z_0 = \frac{z_t - \sqrt{1-\bar\alpha_t}\,\tilde\varepsilon}{\sqrt{\bar\alpha_t}},\quad "
+         r"z_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat z_0 + \sqrt{1-\bar\alpha_{t'}-\sigma_t^2}\,\tilde\varepsilon + "
+         r"\sigma_t\,\xi,\quad \sigma_t = \eta\sqrt{\frac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}}"
+         r"\sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_{t'}}}", t(f"{P}.src_ddim")),
+        (r"\tilde\mu = \frac{\sqrt{\bar\alpha_{t'}}\,\beta}{1-\bar\alpha_t}\hat z_0 + "
+         r"\frac{\sqrt{\alpha}\,(1-\bar\alpha_{t'})}{1-\bar\alpha_t} z_t,\quad "
+         r"\tilde\beta = \frac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}\,\beta,\quad "
+         r"\alpha = \bar\alpha_t/\bar\alpha_{t'},\ \beta = 1-\alpha", t(f"{P}.src_ddpm")),
+    ],
+)
+
+# 6. Download -----------------------------------------------------------------------------
+c1, c2 = st.columns(2)
+with c1:
+    page.download_csv(quality_table(), f"{P}_quality.csv")
+with c2:
+    page.download_csv(schedule_table(), f"{P}_schedules.csv")

@@ -1,0 +1,43 @@
+"""Page-specific checks for the latent diffusion page (the generic ones run from the registry)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.apptest_utils import assert_healthy, open_page
+from ui.registry import by_key
+
+SPEC = by_key("diffusion")
+
+
+def test_invalid_url_values_are_ignored():
+    at = open_page(SPEC, "en", {"steps": "5000", "sampler": "euler", "sched": "quadratic", "w": "-3", "t": "abc"})
+    assert_healthy(at, "bad URL")
+    assert at.slider(key="steps").value == 50
+    assert at.radio(key="sampler").value == "DDIM"
+    assert at.selectbox(key="sched").value == "scaled_linear"
+
+
+def test_url_sets_the_sampling_run():
+    at = open_page(SPEC, "en", {"steps": "3", "w": "7.5", "cls": "triangle"})
+    assert_healthy(at)
+    summary = " ".join(m.value for m in at.markdown)
+    assert "3 steps" in summary and "w = 7.5" in summary
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_one_step_preset_runs_one_step(lang):
+    at = open_page(SPEC, lang)
+    at.button(key="try_diffusion_one_step").click().run()
+    assert_healthy(at)
+    assert at.slider(key="steps").value == 1
+    assert at.info, "the preset says what to watch for"
+
+
+def test_forward_slider_extremes_show_alpha_bar():
+    at = open_page(SPEC, "en")
+    at.slider(key="t").set_value(0).run()
+    assert_healthy(at)
+    assert at.metric[0].value == "1.0000"  # t = 0: the clean image, alpha_bar = 1
+    at.slider(key="t").set_value(1000).run()
+    assert float(at.metric[0].value) < 0.01  # scaled_linear: alpha_bar_T ~ 0.0047
