@@ -11,7 +11,7 @@ from benchmarks.common import machine
 
 quick = sys.argv[1:2] == ["quick"]
 print(f"# Benchmarks\n\nMachine: {machine()}")
-latency.main()
+latency.main(("en",), 2) if quick else latency.main()
 browser.main()
 memory.main(100 if quick else 1000)
 load.main("perceptron", 20, 3 if quick else 10)
