@@ -4,10 +4,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.state import get_session_state
 
 from core import activations as core
-from ui import charts, page, widgets
+from ui import charts, layout, page, widgets
 from ui.i18n import t
 
 P = "activations"
@@ -20,16 +19,6 @@ PARAM_KEYS = {("leaky_relu", "slope"): "slope", ("elu", "alpha"): "alpha", ("sil
 N_POINTS = 301
 INIT_OPTIONS = list(core.INITS)
 WIDTHS = [16, 32, 64, 128]
-
-
-def labels(keys: dict[str, str]):
-    """format_func for a selection widget, its texts looked up now in the current language.
-
-    Streamlit may call format_func outside the script run (AppTest does), where the
-    session's language is unknown; a dict bound at widget creation always answers right.
-    """
-    texts = {option: t(key) for option, key in keys.items()}
-    return lambda option: texts.get(option, str(option))
 
 
 def act_label(name: str) -> str:
@@ -72,26 +61,10 @@ def colour_scale(names: tuple[str, ...]) -> alt.Scale:
 page.header(P)
 
 # 2. Controls beside the main figure: f and f' ------------------------------------------
-def drop_empty_url_selection(key: str) -> None:
-    """A shared link with `?acts=` (nothing picked) falls back to the default choice.
-
-    An empty selection is not a view worth sharing and the page needs at least one
-    curve; like ui.layout's URL clean-up this edits the query string the bound widget
-    seeds from (private API of the pinned Streamlit 1.67), on the session's first run only.
-    """
-    if key in st.session_state:
-        return
-    with get_session_state().query_params() as qp:
-        values = qp._initial_query_params.get(key)
-        if values is not None and not any(v.strip() for v in values):
-            del qp._initial_query_params[key]
-            qp._query_params.pop(key, None)
-
-
-drop_empty_url_selection("acts")
+layout.drop_empty_url_selection("acts")
 top_l, top_r = st.columns([3, 1], gap="large")
 chosen = top_l.multiselect(
-    t(f"{P}.pick"), NAMES, default=DEFAULT_ACTS, format_func=labels({n: f"{P}.act_{n}" for n in NAMES}), key="acts", bind="query-params",
+    t(f"{P}.pick"), NAMES, default=DEFAULT_ACTS, format_func=widgets.labels({n: f"{P}.act_{n}" for n in NAMES}), key="acts", bind="query-params",
     help=t(f"{P}.pick_help"),
 )
 x_lo, x_hi = top_r.slider(t(f"{P}.x_range"), -10.0, 10.0, (-4.0, 4.0), 0.5, key="xr", bind="query-params")
@@ -160,13 +133,13 @@ def depth_section(names: tuple[str, ...], param_items: tuple[tuple[str, float], 
     with lc:
         depth = st.slider(t(f"{P}.depth"), 2, 50, 30, 1, key="depth", bind="query-params")
         init = st.selectbox(
-            t(f"{P}.init"), INIT_OPTIONS, format_func=labels({k: f"{P}.init_{k}" for k in INIT_OPTIONS}), key="init",
+            t(f"{P}.init"), INIT_OPTIONS, format_func=widgets.labels({k: f"{P}.init_{k}" for k in INIT_OPTIONS}), key="init",
             bind="query-params",
         )
         width = st.select_slider(t(f"{P}.width"), WIDTHS, value=64, key="width", bind="query-params")
         seed = widgets.seed(key="dseed")
         view = st.radio(
-            t(f"{P}.second_view"), ["std", "dead"], format_func=labels({k: f"{P}.view_{k}" for k in ("std", "dead")}), key="dview",
+            t(f"{P}.second_view"), ["std", "dead"], format_func=widgets.labels({k: f"{P}.view_{k}" for k in ("std", "dead")}), key="dview",
             bind="query-params",
         )
     kw = dict(param_items)

@@ -6,10 +6,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.state import get_session_state
 
 from core import smooth_metrics as core
-from ui import charts, page, widgets
+from ui import charts, layout, page, widgets
 from ui.i18n import t
 
 P = "discrete_metric"
@@ -31,31 +30,6 @@ def train(kind: str, positive_fraction: float, seed: int, objective: str, temper
     d = dataset(kind, positive_fraction, seed)
     return core.train_classifier(d.X_train, d.y_train, objective, temperature, steps, lr, seed,
                                  X_test=d.X_test, y_test=d.y_test)
-
-
-def labels(keys: dict[str, str]):
-    """format_func for a selection widget, its texts looked up now in the current language.
-
-    Streamlit may call format_func outside the script run (AppTest does), where the
-    session's language is unknown; a dict bound at widget creation always answers right.
-    """
-    texts = {option: t(key) for option, key in keys.items()}
-    return lambda option: texts.get(option, str(option))
-
-
-def drop_empty_url_selection(key: str) -> None:
-    """A shared link with `?metric=` (nothing chosen) falls back to the default curve.
-
-    Same clean-up as pages/activations.py (private API of the pinned Streamlit 1.67):
-    edits the query string the bound widget seeds from, on the session's first run only.
-    """
-    if key in st.session_state:
-        return
-    with get_session_state().query_params() as qp:
-        values = qp._initial_query_params.get(key)
-        if values is not None and not any(v.strip() for v in values):
-            del qp._initial_query_params[key]
-            qp._query_params.pop(key, None)
 
 
 def obj_label(name: str) -> str:
@@ -127,7 +101,7 @@ def lines_layer(lines: dict[str, np.ndarray], box, colour_title: str, scale: alt
 
 
 # 1. Title and lead --------------------------------------------------------------------------
-drop_empty_url_selection("metric")
+layout.drop_empty_url_selection("metric")
 page.header(P)
 
 # Part 1: the smooth pieces ----------------------------------------------------------------------
@@ -196,7 +170,7 @@ def mismatch_section() -> None:
     st.subheader(t(f"{P}.mismatch_title"))
     lc, rc = page.columns(3.2)
     with lc:
-        kind2 = st.selectbox(t(f"{P}.dataset"), core.DATASETS, index=1, format_func=labels({k: f"{P}.data_{k}" for k in core.DATASETS}),
+        kind2 = st.selectbox(t(f"{P}.dataset"), core.DATASETS, index=1, format_func=widgets.labels({k: f"{P}.data_{k}" for k in core.DATASETS}),
                              key="d2", bind="query-params")
     run = train(kind2, 0.5, 0, "cross_entropy", 1.0, 300, 0.05)
     peak = int(np.argmax(run.train_acc))
@@ -292,7 +266,7 @@ def compare_section(results: dict[str, core.TrainResult], data: core.Dataset, cu
     box = box_of(data.X_train)
     metric = st.segmented_control(
         t(f"{P}.metric"), METRICS, default="test_acc",
-        format_func=labels({k: f"{P}.metric_{k}" for k in METRICS}), key="metric", bind="query-params", required=True,
+        format_func=widgets.labels({k: f"{P}.metric_{k}" for k in METRICS}), key="metric", bind="query-params", required=True,
     )
     metric = metric or "test_acc"
     a, b = st.columns([1.2, 1])

@@ -81,6 +81,22 @@ def _rewrite_url_aliases() -> None:
         )
 
 
+def drop_empty_url_selection(key: str) -> None:
+    """A shared link with an empty selection (`?acts=`) falls back to the widget's default.
+
+    Like the clean-ups above, this edits the query string the bound widget
+    seeds from (private API of the pinned Streamlit 1.67), on the session's
+    first run only. Call it before creating the widget.
+    """
+    if key in st.session_state:
+        return
+    with get_session_state().query_params() as qp:
+        values = qp._initial_query_params.get(key)
+        if values is not None and not any(v.strip() for v in values):
+            del qp._initial_query_params[key]
+            qp._query_params.pop(key, None)
+
+
 def sidebar() -> None:
     """Language switch and lecture toggle, both bound to the URL (`?lang=zh&lecture=1`)."""
     _drop_non_finite_numbers()
