@@ -28,41 +28,41 @@ def bounds(X: np.ndarray) -> tuple[float, float, float, float]:
     return X[:, 0].min() - pad, X[:, 0].max() + pad, X[:, 1].min() - pad, X[:, 1].max() + pad
 
 
-def decision_figure(data: core.Dataset, w: np.ndarray, b: float, title: str = "") -> alt.LayerChart:
-    """Shaded half-planes (the unit's output everywhere), the line w·x + b = 0, the data."""
-    box = bounds(data.X)
-    x_scale = alt.Scale(domain=[box[0], box[1]], nice=False)
-    y_scale = alt.Scale(domain=[box[2], box[3]], nice=False)
-    layers = []
+@charts.template
+def decision_template() -> alt.LayerChart:
+    """Shaded half-planes (the unit's output everywhere), the line w·x + b = 0, the data.
+
+    Data by name, from `decision_data`: "fires", "silent", "points", "boundary".
+    The two half-planes tile the data's box, so the axes span exactly that box.
+    """
+    x_scale = alt.Scale(zero=False, nice=False)
+    y_scale = alt.Scale(zero=False, nice=False)
     # The two half-planes as filled polygons: orange where the unit fires, blue where it is silent.
-    for poly, colour in zip(core.halfplanes(w, b, box), ["#f58518", "#4c78a8"], strict=True):
-        if len(poly):
-            region = pd.DataFrame({"x1": poly[:, 0], "x2": poly[:, 1], "order": np.arange(len(poly))})
-            layers.append(
-                alt.Chart(region)
-                .mark_line(fill=colour, fillOpacity=0.18, strokeOpacity=0, interpolate="linear-closed")
-                .encode(
-                    x=alt.X("x1", type="quantitative", title="x₁", scale=x_scale),
-                    y=alt.Y("x2", type="quantitative", title="x₂", scale=y_scale),
-                    order=alt.Order("order", type="quantitative"),
-                )
-            )
+    regions = [
+        alt.Chart(charts.named(name))
+        .mark_line(fill=colour, fillOpacity=0.18, strokeOpacity=0, interpolate="linear-closed")
+        .encode(
+            x=alt.X("x1", type="quantitative", title="x₁", scale=x_scale),
+            y=alt.Y("x2", type="quantitative", title="x₂", scale=y_scale),
+            order=alt.Order("order", type="quantitative"),
+        )
+        for name, colour in (("fires", "#f58518"), ("silent", "#4c78a8"))
+    ]
     label = t(f"{P}.label")
-    pts = pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, 1], label: data.y.astype(str)})
     points = (
-        alt.Chart(pts)
+        alt.Chart(charts.named("points"))
         .mark_point(filled=True, size=70, stroke="white", strokeWidth=0.8, opacity=1)
         .encode(
             x=alt.X("x1", type="quantitative"),
             y=alt.Y("x2", type="quantitative"),
             shape=alt.Shape(
-                label,
+                "label",
                 type="nominal",
                 title=label,
                 scale=alt.Scale(domain=["0", "1"], range=["circle", "triangle-up"]),
             ),
             fill=alt.Fill(
-                label,
+                "label",
                 type="nominal",
                 title=label,
                 scale=alt.Scale(domain=["0", "1"], range=["#1f4e8c", "#c4480c"]),
@@ -70,19 +70,56 @@ def decision_figure(data: core.Dataset, w: np.ndarray, b: float, title: str = ""
             tooltip=[
                 alt.Tooltip("x1", type="quantitative", format=".2f"),
                 alt.Tooltip("x2", type="quantitative", format=".2f"),
-                alt.Tooltip(label, type="nominal"),
+                alt.Tooltip("label", type="nominal", title=label),
             ],
         )
     )
-    layers.append(points)
+    boundary = (
+        alt.Chart(charts.named("boundary"))
+        .mark_line(color="black", strokeWidth=3, clip=True)
+        .encode(x=alt.X("x1", type="quantitative"), y=alt.Y("x2", type="quantitative"))
+    )
+    return alt.layer(*regions, points, boundary)
+
+
+def decision_data(data: core.Dataset, w: np.ndarray, b: float) -> dict[str, pd.DataFrame]:
+    """The frames `decision_template` draws, for the unit (w, b)."""
+    box = bounds(data.X)
+    fires, silent = (
+        pd.DataFrame({"x1": poly[:, 0], "x2": poly[:, 1], "order": np.arange(len(poly))})
+        for poly in core.halfplanes(w, b, box)
+    )
     line = boundary_segment(w, b, box)
-    if line is not None:
-        layers.append(
-            alt.Chart(line)
-            .mark_line(color="black", strokeWidth=3, clip=True)
-            .encode(x=alt.X("x1", type="quantitative"), y=alt.Y("x2", type="quantitative"))
-        )
-    return alt.layer(*layers).properties(title=title)
+    return {
+        "fires": fires,
+        "silent": silent,
+        "points": pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, 1], "label": data.y.astype(str)}),
+        "boundary": line if line is not None else pd.DataFrame({"x1": [], "x2": []}),
+    }
+
+
+@charts.template
+def firing_template() -> alt.LayerChart:
+    """The firing rate against T ("rate"), with the unit's own T marked ("now")."""
+    rate = charts.line("rate", "T", "rate", x_title=t(f"{P}.threshold_T"), y_title=t(f"{P}.firing_rate"))
+    return alt.layer(rate, charts.rule("now", "T"))
+
+
+@charts.template
+def mistakes_template() -> alt.Chart:
+    """Mistakes per epoch, one line per run ("mistakes")."""
+    return charts.line(
+        "mistakes",
+        "epoch",
+        "mistakes",
+        color="run",
+        color_title=t(f"{P}.run"),
+        x_title=t(f"{P}.epoch"),
+        y_title=t(f"{P}.mistakes"),
+        points=True,
+        whole_x=True,
+        whole_y=True,
+    )
 
 
 def boundary_segment(w: np.ndarray, b: float, box: tuple[float, float, float, float]) -> pd.DataFrame | None:
@@ -136,21 +173,16 @@ def unit_section(kind: str, n: int, margin: float, seed: int) -> None:
         st.metric(t(f"{P}.accuracy"), f"{acc:.0%}")
     # 3. Main figure
     with right:
-        charts.show(decision_figure(data, w, b), chart_height=charts.height(380))
+        charts.show(decision_template(chart_height=charts.height(380)), data=decision_data(data, w, b))
     page.prose(t(f"{P}.explain_bias"))
 
     st.subheader(t(f"{P}.firing_title"))
     T_grid = np.linspace(-6, 6, 121)
     fire_df = pd.DataFrame({"T": T_grid, "rate": core.firing_rate(data.X, w, T_grid)})
-    fire_chart = charts.line(
-        fire_df, "T", "rate", x_title=t(f"{P}.threshold_T"), y_title=t(f"{P}.firing_rate")
+    charts.show(
+        firing_template(chart_height=charts.height(220)),
+        data={"rate": fire_df, "now": pd.DataFrame({"T": [-b]})},
     )
-    now = (
-        alt.Chart(pd.DataFrame({"T": [-b]}))
-        .mark_rule(color="#c4480c", strokeWidth=2, strokeDash=[6, 3])
-        .encode(x=alt.X("T", type="quantitative"))
-    )
-    charts.show(alt.layer(fire_chart, now), chart_height=charts.height(220))
     page.prose(t(f"{P}.explain_firing"))
     # 6. Download (the main figure's data)
     page.download_csv(
@@ -192,10 +224,11 @@ def learning_section(kind: str, n: int, margin: float, seed: int) -> None:
         for col, (bias, h) in zip(st.columns(2), runs.items(), strict=True):
             j = min(k, h.updates)
             with col:
-                fig = decision_figure(
-                    data, h.w[j], h.b[j], title=t(f"{P}.after_updates", name=names[bias], k=j)
+                st.markdown(f"**{t(f'{P}.after_updates', name=names[bias], k=j)}**")
+                charts.show(
+                    decision_template(chart_height=charts.height(280)),
+                    data=decision_data(data, h.w[j], h.b[j]),
                 )
-                charts.show(fig, chart_height=charts.height(280))
     mistakes = pd.concat(
         [
             pd.DataFrame(
@@ -208,19 +241,7 @@ def learning_section(kind: str, n: int, margin: float, seed: int) -> None:
             for bias, h in runs.items()
         ]
     )
-    charts.show(
-        charts.line(
-            mistakes,
-            "epoch",
-            "mistakes",
-            color="run",
-            color_title=t(f"{P}.run"),
-            x_title=t(f"{P}.epoch"),
-            y_title=t(f"{P}.mistakes"),
-            points=True,
-        ),
-        chart_height=charts.height(220),
-    )
+    charts.show(mistakes_template(chart_height=charts.height(220)), data={"mistakes": mistakes})
     page.prose(t(f"{P}.explain_learning"))
 
 

@@ -2,17 +2,43 @@
 
 Builders return an `alt.Chart`; pages may layer or concatenate them, then pass
 the result to `show`, which applies the fonts and sizes once.
+
+Speed. Building an Altair chart and turning it into Vega-Lite costs 10-40 ms
+(deep copies, schema checks), several times the warm-rerun budget on a page
+with five charts. So a figure is split in two:
+- its *template*: the Altair chart built from dataset names, titles and
+  domains, turned into a Vega-Lite dict once per (arguments, language,
+  lecture mode) by `@template` and cached;
+- its *data*: DataFrames handed to `show(spec, data={name: frame})`, which
+  Streamlit sends to the browser as Arrow.
+A rerun then costs what the DataFrames cost, and the browser swaps the data
+of a chart whose spec did not change instead of redrawing it.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ui.i18n import current_lang
 from ui.layout import is_lecture
 
 MAX_ROWS = 5_000  # DESIGN.md: data sent per chart
+NOW_COLOR = "#c4480c"  # the current setting, on every chart
+
+Source = pd.DataFrame | str  # a frame, or the name of a dataset given to `show`
+Spec = dict[str, Any]
+Params = ParamSpec("Params")
+
+
+def named(source: Source) -> pd.DataFrame | alt.NamedData:
+    """Chart data: a frame as it is, a name as a reference filled in by `show`."""
+    return alt.NamedData(name=source) if isinstance(source, str) else source
 
 
 def height(base: int = 320) -> int:
@@ -30,11 +56,14 @@ def _tooltip(x: str, y: str, color: str | None) -> list[alt.Tooltip]:
     return tips + ([alt.Tooltip(color, type="nominal")] if color else [])
 
 
-def _axis(values: pd.Series) -> alt.Axis:
-    """Whole-number data (epochs, counts) get whole-number ticks."""
-    if pd.api.types.is_integer_dtype(values):
-        return alt.Axis(tickMinStep=1, format="d")
-    return alt.Axis()
+def _axis(source: Source, column: str, whole: bool | None) -> alt.Axis:
+    """Whole-number data (epochs, counts) get whole-number ticks.
+
+    `whole=None` looks at a frame's dtype; a named dataset is not whole unless told.
+    """
+    if whole is None:
+        whole = isinstance(source, pd.DataFrame) and pd.api.types.is_integer_dtype(source[column])
+    return alt.Axis(tickMinStep=1, format="d") if whole else alt.Axis()
 
 
 def _scale(log: bool) -> alt.Scale:
@@ -42,7 +71,7 @@ def _scale(log: bool) -> alt.Scale:
 
 
 def _xy(
-    df: pd.DataFrame,
+    df: Source,
     x: str,
     y: str,
     x_title: str,
@@ -51,10 +80,12 @@ def _xy(
     color_title: str | None,
     log_x: bool = False,
     log_y: bool = False,
+    whole_x: bool | None = None,
+    whole_y: bool | None = None,
 ) -> dict:
     enc = {
-        "x": alt.X(x, type="quantitative", title=x_title, scale=_scale(log_x), axis=_axis(df[x])),
-        "y": alt.Y(y, type="quantitative", title=y_title, scale=_scale(log_y), axis=_axis(df[y])),
+        "x": alt.X(x, type="quantitative", title=x_title, scale=_scale(log_x), axis=_axis(df, x, whole_x)),
+        "y": alt.Y(y, type="quantitative", title=y_title, scale=_scale(log_y), axis=_axis(df, y, whole_y)),
         "tooltip": _tooltip(x, y, color),
     }
     if color:
@@ -63,7 +94,7 @@ def _xy(
 
 
 def line(
-    df: pd.DataFrame,
+    df: Source,
     x: str,
     y: str,
     *,
@@ -74,14 +105,16 @@ def line(
     log_x: bool = False,
     log_y: bool = False,
     points: bool = False,
+    whole_x: bool | None = None,
+    whole_y: bool | None = None,
 ) -> alt.Chart:
     """Lines of y against x, one per value of `color`."""
-    enc = _xy(df, x, y, x_title, y_title, color, color_title, log_x, log_y)
-    return alt.Chart(df).mark_line(point=points).encode(**enc)
+    enc = _xy(df, x, y, x_title, y_title, color, color_title, log_x, log_y, whole_x, whole_y)
+    return alt.Chart(named(df)).mark_line(point=points).encode(**enc)
 
 
 def scatter(
-    df: pd.DataFrame,
+    df: Source,
     x: str,
     y: str,
     *,
@@ -92,11 +125,11 @@ def scatter(
     size: int = 60,
 ) -> alt.Chart:
     enc = _xy(df, x, y, x_title, y_title, color, color_title)
-    return alt.Chart(df).mark_circle(size=size, opacity=0.85).encode(**enc)
+    return alt.Chart(named(df)).mark_circle(size=size, opacity=0.85).encode(**enc)
 
 
 def heatmap(
-    df: pd.DataFrame,
+    df: Source,
     x: str,
     y: str,
     value: str,
@@ -110,7 +143,7 @@ def heatmap(
     """A cell per (x, y), coloured by `value`; ordinal axes by default (grids, matrices)."""
     kind = "ordinal" if ordinal else "quantitative"
     return (
-        alt.Chart(df)
+        alt.Chart(named(df))
         .mark_rect()
         .encode(
             x=alt.X(x, type=kind, title=x_title),
@@ -125,17 +158,92 @@ def heatmap(
     )
 
 
-def show(chart: alt.TopLevelMixin, *, chart_height: int | None = None) -> None:
-    """Render with the app's fonts; lecture mode makes every label projector-sized."""
+def rule(source: Source, field: str, *, channel: str = "x") -> alt.Chart:
+    """The dashed orange marker of the current setting (a slider's value) on a chart."""
+    enc = alt.X(field, type="quantitative") if channel == "x" else alt.Y(field, type="quantitative")
+    return alt.Chart(named(source)).mark_rule(color=NOW_COLOR, strokeWidth=2, strokeDash=[6, 3]).encode(enc)
+
+
+def _detach_data(chart: alt.TopLevelMixin, datasets: dict[str, pd.DataFrame]) -> None:
+    """Swap each DataFrame in the chart tree for a named reference; collect the frames.
+
+    Streamlit sends named datasets to the browser as Arrow, so Altair never turns
+    the rows into JSON records (its slowest step), and the browser can update a
+    chart's data in place when only the numbers change.
+    """
+    data = getattr(chart, "data", alt.Undefined)
+    if isinstance(data, pd.DataFrame):
+        name = next((n for n, d in datasets.items() if d is data), f"_inline{len(datasets)}")
+        datasets[name] = data
+        chart.data = alt.NamedData(name=name)
+    for part in ("layer", "hconcat", "vconcat", "concat"):
+        children = getattr(chart, part, alt.Undefined)
+        if isinstance(children, list):
+            for child in children:
+                _detach_data(child, datasets)
+
+
+def spec(chart: alt.TopLevelMixin, *, chart_height: int | None = None, legend: str = "right") -> Spec:
+    """The chart as a Vega-Lite dict with the app's fonts and sizes; data as named DataFrames.
+
+    Styling is written into the dict rather than through `configure_*` /
+    `properties`, each of which deep-copies the whole Altair tree.
+    """
+    datasets: dict[str, pd.DataFrame] = {}
+    _detach_data(chart, datasets)
+    # The spec is built by the page's own code from typed channels; skipping
+    # Altair's JSON-schema validation saves ~40% of a chart's cost.
+    out = chart.to_dict(validate=False)
     big = is_lecture()
     label, title = (16, 18) if big else (12, 13)
-    if isinstance(chart, alt.Chart | alt.LayerChart):
-        chart = chart.properties(height=chart_height or height())
-    chart = (
-        chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
-        .configure_legend(labelFontSize=label, titleFontSize=title, orient="right", symbolSize=140)
-        .configure_title(fontSize=title + 2)
+    if "mark" in out or "layer" in out:
+        out["height"] = chart_height or height()
+    config = out.setdefault("config", {})
+    config.setdefault("axis", {}).update(labelFontSize=label, titleFontSize=title, grid=True)
+    config.setdefault("legend", {}).update(
+        labelFontSize=label, titleFontSize=title, orient=legend, symbolSize=140
     )
-    # The spec is built by the page's own code from typed channels; skipping
-    # Altair's JSON-schema validation saves ~40% of a chart's rerun cost.
-    st.vega_lite_chart(chart.to_dict(validate=False), width="stretch")
+    config.setdefault("title", {}).update(fontSize=title + 2)
+    out.setdefault("datasets", {}).update(datasets)
+    return out
+
+
+def template(build: Callable[Params, alt.TopLevelMixin]) -> Callable[Params, Spec]:
+    """Cache a figure's Vega-Lite spec per (arguments, language, lecture mode).
+
+    `build` takes what shapes the figure (titles, domains, sizes; hashable by
+    st.cache_data) and draws its data from names (`charts.named`, or a name in
+    place of a frame in `line` / `scatter` / `heatmap` / `rule`); the frames
+    come with each `show`. Pass `chart_height=` to the decorated function to
+    set the height of a single or layered chart. Bounded: 32 specs a template.
+    """
+
+    def cached_spec(lang: str, lecture: bool, chart_height: int | None, *args: Any, **kwargs: Any) -> Spec:
+        return spec(build(*args, **kwargs), chart_height=chart_height)
+
+    # One cache per template: Streamlit keys a cache by module and qualified
+    # name, and every page script runs as `__main__`.
+    cached_spec.__qualname__ = f"{build.__code__.co_filename}:{build.__qualname__}"
+    cached = st.cache_data(max_entries=32, show_spinner=False)(cached_spec)
+
+    @functools.wraps(build)
+    def spec_for_now(*args: Params.args, chart_height: int | None = None, **kwargs: Params.kwargs) -> Spec:
+        return cached(current_lang(), is_lecture(), chart_height, *args, **kwargs)
+
+    return spec_for_now
+
+
+def show(
+    chart: alt.TopLevelMixin | Spec,
+    *,
+    data: dict[str, pd.DataFrame] | None = None,
+    chart_height: int | None = None,
+    width: str = "stretch",
+) -> None:
+    """Render with the app's fonts; lecture mode makes every label projector-sized.
+
+    Takes an Altair chart, or a spec from a `@template` with its `data` by name.
+    """
+    out = chart if isinstance(chart, dict) else spec(chart, chart_height=chart_height)
+    # A fresh top level: Streamlit moves `datasets` out of the dict it is given.
+    st.vega_lite_chart({**out, "datasets": {**out.get("datasets", {}), **(data or {})}}, width=width)
