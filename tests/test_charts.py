@@ -1,0 +1,69 @@
+"""ui.charts: a template's spec is built once per (arguments, language, lecture mode), data go by name."""
+
+import io
+import json
+
+import pyarrow as pa
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+BUILDS: list[str] = []  # every time the test template is built, in this process
+
+
+def _app() -> None:
+    import pandas as pd
+    import streamlit as st
+
+    from tests.test_charts import BUILDS as builds
+    from ui import charts
+
+    @charts.template
+    def curve_template(x_title: str):
+        builds.append(x_title)
+        return charts.line("curve", "x", "y", x_title=x_title, y_title="y")
+
+    n = st.slider("n", 1, 9, 3, key="n")
+    curve = pd.DataFrame({"x": range(n), "y": [v * v for v in range(n)]})
+    charts.show(curve_template("x axis"), data={"curve": curve})
+    # An Altair chart with its frame inside goes the same way: the frame becomes a named dataset.
+    charts.show(charts.scatter(curve, "x", "y", x_title="x", y_title="y"))
+
+
+def _charts(at: AppTest) -> list:
+    return [el.proto for el in at.get("vega_lite_chart")]
+
+
+def _rows(dataset) -> int:
+    return pa.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all().num_rows
+
+
+def test_template_is_built_once_and_data_change_every_rerun():
+    BUILDS.clear()
+    st.cache_data.clear()
+    at = AppTest.from_function(_app, default_timeout=30).run()
+    for n in (5, 7, 2):
+        at.slider(key="n").set_value(n).run()
+        assert not at.exception
+        first, second = _charts(at)
+        spec = json.loads(first.spec)
+        # The spec refers to the data by name; the rows travel beside it as Arrow, n of them.
+        assert spec["data"] == {"name": "curve"} and "values" not in json.dumps(spec)
+        assert [d.name for d in first.datasets] == ["curve"]
+        assert _rows(first.datasets[0]) == n
+        assert [_rows(d) for d in second.datasets] == [n]
+    assert BUILDS == ["x axis"]  # four runs, one build
+
+
+def test_template_rebuilds_for_lecture_mode_with_bigger_fonts():
+    BUILDS.clear()
+    st.cache_data.clear()
+    at = AppTest.from_function(_app, default_timeout=30).run()
+    small = json.loads(_charts(at)[0].spec)["config"]["axis"]["labelFontSize"]
+    at.session_state["lecture"] = True
+    at.run()
+    big = json.loads(_charts(at)[0].spec)["config"]["axis"]["labelFontSize"]
+    assert big > small
+    assert BUILDS == ["x axis", "x axis"]  # one build per mode
+    at.session_state["lecture"] = False
+    at.run()
+    assert BUILDS == ["x axis", "x axis"]  # the first build, from the cache
