@@ -34,7 +34,7 @@ async def visit_all(base: str) -> None:
         await s.close()
 
 
-async def random_reruns(base: str, n: int, rng, samples: list, pid: int) -> int:
+async def random_reruns(base: str, n: int, rng, samples: list, pid: int, log: list[str]) -> int:
     errors = 0
     sessions = {}
     for i in range(n):
@@ -53,8 +53,10 @@ async def random_reruns(base: str, n: int, rng, samples: list, pid: int) -> int:
         try:
             s.last = await s.run(spec.url_path, timeout=300)
             errors += s.last.exceptions
-        except Exception:  # noqa: BLE001
+            log += [f"{spec.key}: {m}" for m in s.last.messages]
+        except Exception as e:  # noqa: BLE001
             errors += 1
+            log.append(f"{spec.key}: no answer ({type(e).__name__})")
         if (i + 1) % max(1, n // 10) == 0:
             samples.append((i + 1, rss_mb(pid)))
     for s in sessions.values():
@@ -71,7 +73,8 @@ def main(reruns: int = 1000) -> list[list]:
         asyncio.run(visit_all(base))
         rows.append(["every page, en + zh", rss_mb(proc.pid), "-"])
         samples: list = []
-        errors = asyncio.run(random_reruns(base, reruns, np.random.default_rng(0), samples, proc.pid))
+        log: list[str] = []
+        errors = asyncio.run(random_reruns(base, reruns, np.random.default_rng(0), samples, proc.pid, log))
         for i, mb in samples:
             rows.append([f"after {i} random reruns", mb, errors if i == reruns else "-"])
         peak = max(r[1] for r in rows)
@@ -81,6 +84,8 @@ def main(reruns: int = 1000) -> list[list]:
         print(
             f"\npeak {peak:.0f} MB {'✓' if peak <= BUDGET_MB else '✗'}; growth over the last half of the reruns: {growth:+.0f} MB"
         )
+        for line in log:
+            print(f"- {line}")
         return rows
     finally:
         proc.terminate()

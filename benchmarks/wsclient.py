@@ -37,6 +37,7 @@ class RunResult:
     widgets: dict[str, tuple[str, object]]  # widget id -> (element type, proto)
     texts: list[str] = field(default_factory=list)
     exceptions: int = 0
+    messages: list[str] = field(default_factory=list)  # exception and error texts, for the report
 
 
 class Session:
@@ -78,6 +79,7 @@ class Session:
                     result.texts.append(el.markdown.body)
                 elif etype == "exception":
                     result.exceptions += 1
+                    result.messages.append(f"{el.exception.type}: {el.exception.message}")
             elif kind == "script_finished":
                 result.seconds = time.perf_counter() - t0
                 return result

@@ -5,14 +5,16 @@ header -> columns (controls | figure) -> prose -> try_this -> math -> download_c
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from ui.i18n import t
 from ui.layout import is_lecture
+
+if TYPE_CHECKING:  # the home page must not pay for importing pandas
+    import pandas as pd
 
 T = TypeVar("T")
 
