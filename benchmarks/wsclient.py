@@ -110,7 +110,12 @@ def rss_mb(pid: int) -> float:
 def random_state(wid: str, etype: str, proto, rng) -> WidgetState | None:
     """A random in-range value for one widget, as the browser would send it."""
     ws = WidgetState(id=wid)
-    if etype == "slider":
+    if etype == "slider" and proto.options:
+        # A select_slider: the browser sends the chosen option's label.
+        if len(proto.default) != 1:
+            return None
+        ws.string_array_value.data[:] = [str(rng.choice(list(proto.options)))]
+    elif etype == "slider":
         if len(proto.default) != 1:
             return None
         lo, hi, step = proto.min, proto.max, proto.step or 1
