@@ -10,12 +10,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import table  # noqa: E402
+from benchmarks.latency import as_on_a_server  # noqa: E402
 from tests.apptest_utils import UNBINDABLE, apply, find, open_page, page_widgets  # noqa: E402
 from tests.pages.test_resilience import random_value  # noqa: E402
 from ui.registry import HOME, PAGES  # noqa: E402
 
 
 def main(settings: int = 10_000) -> list[list]:
+    as_on_a_server()
     rng = random.Random(0)
     specs = [HOME, *PAGES]
     per_page = max(1, settings // len(specs))
