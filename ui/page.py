@@ -91,9 +91,10 @@ def math(page: str, items: list[tuple[str, str]]) -> None:
 
 
 def download_csv(df: pd.DataFrame, filename: str) -> None:
+    """The figure's data as a CSV file, written only when the button is pressed."""
     st.download_button(
         t("common.download_csv"),
-        df.to_csv(index=False).encode("utf-8"),
+        lambda: df.to_csv(index=False).encode("utf-8"),  # deferred: not on every rerun
         file_name=filename,
         mime="text/csv",
         key=f"csv_{filename}",

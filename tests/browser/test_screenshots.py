@@ -88,3 +88,28 @@ def test_language_survives_navigation(browser, server):
         assert any("\u4e00" <= ch <= "\u9fff" for ch in h1), f"title after navigation: {h1!r}"
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("spec", [pytest.param(s, id=s.key) for s in ALL_PAGES if s.key != "home"])
+def test_csv_download_in_browser(browser, server, spec):
+    """The CSV button delivers a table (written only on the click, so it is checked where it runs)."""
+    import io
+
+    import pandas as pd
+
+    base, _ = server
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{page_url(base, spec)}?lang=en")
+        wait_until_idle(page)
+        with page.expect_download(timeout=60_000) as info:
+            page.locator("[data-testid=stDownloadButton] button").first.click()
+        path = info.value.path()
+        table = pd.read_csv(io.BytesIO(open(path, "rb").read()))
+        assert info.value.suggested_filename.endswith(".csv")
+        assert len(table.columns) >= 2 and len(table) >= 1, f"CSV of {spec.key}: {table.shape}"
+        if spec.key == "perceptron":  # the default view: 60 points, each with its label and the unit's output
+            assert list(table.columns) == ["x1", "x2", "label", "unit_output"] and len(table) == 60
+    finally:
+        context.close()
