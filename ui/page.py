@@ -4,7 +4,10 @@ header -> columns (controls | figure) -> prose -> try_this -> math -> download_c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
@@ -115,3 +118,54 @@ def keep_last_good(
         return st.session_state.get(slot)
     st.session_state[slot] = result
     return result
+
+
+# Heavy work (training, sampling) ---------------------------------------------------------------
+Report = Callable[..., None]  # report(fraction in [0, 1], text=None): moves the progress bar
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _results(store: str) -> tuple[OrderedDict, threading.Lock]:
+    """One bounded store of results per kind of heavy work, shared by every session."""
+    return OrderedDict(), threading.Lock()
+
+
+def with_progress(
+    store: str, key: Hashable, work: Callable[[Report], T], *, text: str, max_entries: int = 24
+) -> T:
+    """`work(report)` once per key, behind a progress bar; later calls return the stored result.
+
+    Not st.cache_data: the work draws on a progress bar the page owns, which a
+    cached function may not touch (its elements would be replayed). The store
+    keeps the newest `max_entries` results, shared by every session.
+    """
+    results, lock = _results(store)
+    with lock:
+        if key in results:
+            results.move_to_end(key)
+            return results[key]
+    bar = st.progress(0.0, text=text)
+    shown = [-1.0]
+
+    def report(fraction: float, label: str | None = None) -> None:
+        now = time.perf_counter()
+        if now - shown[0] >= 0.05 or fraction >= 1.0:  # at most ~20 redraws a second
+            shown[0] = now
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=label or text)
+
+    try:
+        result = work(report)
+    finally:
+        bar.empty()
+    with lock:
+        results[key] = result
+        while len(results) > max_entries:
+            results.popitem(last=False)
+    return result
+
+
+def has_result(store: str, key: Hashable) -> bool:
+    """Whether `with_progress` has this result stored (so showing it costs nothing)."""
+    results, lock = _results(store)
+    with lock:
+        return key in results

@@ -1,4 +1,4 @@
-"""ui.charts: a template's spec is built once per (arguments, language, lecture mode), data go by name."""
+"""ui helpers: chart templates (built once per language / lecture mode, data by name) and heavy work behind a progress bar."""
 
 import io
 import json
@@ -14,7 +14,7 @@ def _app() -> None:
     import pandas as pd
     import streamlit as st
 
-    from tests.test_charts import BUILDS as builds
+    from tests.test_ui_helpers import BUILDS as builds
     from ui import charts
 
     @charts.template
@@ -67,3 +67,44 @@ def test_template_rebuilds_for_lecture_mode_with_bigger_fonts():
     at.session_state["lecture"] = False
     at.run()
     assert BUILDS == ["x axis", "x axis"]  # the first build, from the cache
+
+
+WORK: list[int] = []  # keys computed by the heavy-work test
+
+
+def _heavy_app() -> None:
+    import streamlit as st
+
+    from tests.test_ui_helpers import WORK
+    from ui import page
+
+    def work(report, k):
+        for i in range(5):
+            report((i + 1) / 5)
+        WORK.append(k)
+        return k * k
+
+    k = st.slider("k", 1, 9, 1, key="k")
+    st.markdown(
+        str(
+            page.with_progress(
+                "test_squares", k, lambda report: work(report, k), text="working", max_entries=2
+            )
+        )
+    )
+    st.markdown(str(page.has_result("test_squares", 1)))
+
+
+def test_with_progress_computes_once_per_key_and_keeps_the_newest():
+    WORK.clear()
+    at = AppTest.from_function(_heavy_app, default_timeout=30).run()
+    for k in (2, 1, 3, 3):
+        at.slider(key="k").set_value(k).run()
+        assert not at.exception
+        assert at.markdown[0].value == str(k * k)
+    # 1 (first run) and 2 computed, 1 from the store, 3 computed, 3 from the store
+    assert WORK == [1, 2, 3]
+    assert at.markdown[1].value == "True"  # 1 was used after 2, so 2 went when 3 came
+    at.slider(key="k").set_value(2).run()
+    assert WORK == [1, 2, 3, 2]  # evicted, so computed again
+    assert not at.get("progress"), "the bar is gone once the work is done"
