@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from types import CodeType
 from typing import Any, ParamSpec
 
 import altair as alt
@@ -208,6 +209,34 @@ def spec(chart: alt.TopLevelMixin, *, chart_height: int | None = None, legend: s
     return out
 
 
+_SPEC_CACHES: dict[tuple[str, str], tuple[CodeType, Callable[..., Spec]]] = {}
+
+
+def _spec_cache(build: Callable[..., alt.TopLevelMixin]) -> Callable[..., Spec]:
+    """The st.cache_data function of one template, made once per template source.
+
+    A page script reruns its `@template` lines on every run; making a new
+    cached function each time would have Streamlit read and hash its source
+    again (1-2 ms a template a rerun). The current `build` is passed on every
+    call (`_build`: not hashed), so a template never runs a stale copy.
+    """
+    where = (build.__code__.co_filename, build.__qualname__)
+    known = _SPEC_CACHES.get(where)
+    if known is None or known[0] != build.__code__:
+
+        def cached_spec(
+            _build, lang: str, lecture: bool, chart_height: int | None, *args: Any, **kwargs: Any
+        ) -> Spec:
+            return spec(_build(*args, **kwargs), chart_height=chart_height)
+
+        # One cache per template (and per version of its code): Streamlit keys a
+        # cache by module and qualified name, and every page script runs as `__main__`.
+        cached_spec.__qualname__ = f"{where[0]}:{where[1]}:{hash(build.__code__.co_code)}"
+        known = (build.__code__, st.cache_data(max_entries=32, show_spinner=False)(cached_spec))
+        _SPEC_CACHES[where] = known
+    return known[1]
+
+
 def template(build: Callable[Params, alt.TopLevelMixin]) -> Callable[Params, Spec]:
     """Cache a figure's Vega-Lite spec per (arguments, language, lecture mode).
 
@@ -218,17 +247,11 @@ def template(build: Callable[Params, alt.TopLevelMixin]) -> Callable[Params, Spe
     set the height of a single or layered chart. Bounded: 32 specs a template.
     """
 
-    def cached_spec(lang: str, lecture: bool, chart_height: int | None, *args: Any, **kwargs: Any) -> Spec:
-        return spec(build(*args, **kwargs), chart_height=chart_height)
-
-    # One cache per template: Streamlit keys a cache by module and qualified
-    # name, and every page script runs as `__main__`.
-    cached_spec.__qualname__ = f"{build.__code__.co_filename}:{build.__qualname__}"
-    cached = st.cache_data(max_entries=32, show_spinner=False)(cached_spec)
+    cached = _spec_cache(build)
 
     @functools.wraps(build)
     def spec_for_now(*args: Params.args, chart_height: int | None = None, **kwargs: Params.kwargs) -> Spec:
-        return cached(current_lang(), is_lecture(), chart_height, *args, **kwargs)
+        return cached(build, current_lang(), is_lecture(), chart_height, *args, **kwargs)
 
     return spec_for_now
 
