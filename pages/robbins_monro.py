@@ -72,6 +72,7 @@ def simulate(
 ITERATE_SERIES = ("band_outer", "band_inner", "mean_line", "single_runs", "target_line")
 OUTER, INNER, MEAN, SINGLE, TARGET = range(len(ITERATE_SERIES))
 ERROR_SERIES = {"rmse": "rmse_series", "theory_rmse": "theory_series"}  # table column: label
+SPAN = len(ERROR_SERIES)  # the error figure's row that carries its last k, so its k axis ends there
 # Every power of ten a double can hold: the error axis's ticks. Vega draws only those
 # inside the scale's domain, so the axis shows the decades the data span, never '3, 0.2, 0.01'.
 DECADES = [10.0**e for e in range(-323, 309)]
@@ -175,55 +176,74 @@ def iterates_template() -> alt.LayerChart:
     return layers.transform_calculate(series=label)
 
 
-def errors_data(table: pd.DataFrame) -> pd.DataFrame:
-    """RMS error over runs and its theory curve (series 0 and 1 in "s"); only errors a log axis can show."""
+def errors_data(table: pd.DataFrame) -> pd.DataFrame | None:
+    """RMS error over runs and its theory curve (series 0 and 1 in "s"), then the last k ("s": SPAN).
+
+    Only errors a log axis can show; None when there is none (no noise and a start on the target).
+    """
     k = table["k"].to_numpy(float)
     error = np.concatenate([table[column].to_numpy(float) for column in ERROR_SERIES])
     keep = np.isfinite(error) & (error > 0)
+    if not keep.any():
+        return None
     series = np.repeat(np.arange(len(ERROR_SERIES)), len(k))
-    return pd.DataFrame({"k": np.tile(k, len(ERROR_SERIES))[keep], "error": error[keep], "s": series[keep]})
+    return pd.DataFrame(
+        {
+            "k": np.append(np.tile(k, len(ERROR_SERIES))[keep], k[-1]),
+            "error": np.append(error[keep], np.nan),
+            "s": np.append(series[keep], SPAN),
+        }
+    )
 
 
 @charts.template
-def error_template() -> alt.Chart:
+def error_template() -> alt.LayerChart:
     """RMS error over runs against k on log-log axes, with the theory curve (dashed) where one applies.
 
-    Data by name, from `errors_data`: "errors".
+    Data by name, from `errors_data`: "errors". The k axis runs from 1 to the last k even when
+    the errors reach 0 (and leave the log axis) before it: an invisible rule stands there.
     """
     names, label = labels(tuple(ERROR_SERIES.values()))
-    chart = alt.Chart(charts.named("errors")).transform_calculate(series=label)
-    return chart.mark_line(strokeWidth=2.5).encode(
-        x=alt.X(
-            "k",
-            type="quantitative",
-            title=t(f"{P}.k_axis_log"),
-            scale=alt.Scale(type="log", domainMin=1, nice=False),
-        ),
-        y=alt.Y(
-            "error",
-            type="quantitative",
-            title=t(f"{P}.err_axis"),
-            scale=alt.Scale(type="log"),
-            axis=alt.Axis(values=DECADES, format="~g"),
-        ),
-        color=alt.Color(
-            "series",
-            type="nominal",
-            title=t(f"{P}.legend"),
-            scale=alt.Scale(domain=names, range=["#08519c", "#d62728"]),
-        ),
-        strokeDash=alt.StrokeDash(
-            "series",
-            type="nominal",
-            title=t(f"{P}.legend"),
-            scale=alt.Scale(domain=names, range=[[1, 0], [6, 4]]),
-        ),
-        tooltip=[
-            alt.Tooltip("k", type="quantitative"),
-            alt.Tooltip("error", type="quantitative", format=".3g"),
-            alt.Tooltip("series", type="nominal"),
-        ],
+    x = alt.X(
+        "k",
+        type="quantitative",
+        title=t(f"{P}.k_axis_log"),
+        scale=alt.Scale(type="log", domainMin=1, nice=False),
     )
+    span = alt.Chart().transform_filter(alt.datum.s == SPAN).mark_rule(opacity=0).encode(x=x)
+    lines = (
+        alt.Chart()
+        .transform_filter(alt.datum.s < SPAN)
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=x,
+            y=alt.Y(
+                "error",
+                type="quantitative",
+                title=t(f"{P}.err_axis"),
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(values=DECADES, format="~g"),
+            ),
+            color=alt.Color(
+                "series",
+                type="nominal",
+                title=t(f"{P}.legend"),
+                scale=alt.Scale(domain=names, range=["#08519c", "#d62728"]),
+            ),
+            strokeDash=alt.StrokeDash(
+                "series",
+                type="nominal",
+                title=t(f"{P}.legend"),
+                scale=alt.Scale(domain=names, range=[[1, 0], [6, 4]]),
+            ),
+            tooltip=[
+                alt.Tooltip("k", type="quantitative"),
+                alt.Tooltip("error", type="quantitative", format=".3g"),
+                alt.Tooltip("series", type="nominal"),
+            ],
+        )
+    )
+    return alt.layer(lines, span, data=charts.named("errors")).transform_calculate(series=label)
 
 
 def condition_line(ok: bool, label: str, partial: str) -> str:
@@ -328,7 +348,7 @@ with right:
                 err=f"{table['rmse'].iloc[-1]:.3g}",
             )
         )
-        if result["errors"].empty:  # no noise and a start on the target: nothing to put on a log axis
+        if result["errors"] is None:  # no noise and a start on the target: nothing to put on a log axis
             st.info(t(f"{P}.zero_error"))
         else:
             charts.show(error_template(chart_height=charts.height(240)), data={"errors": result["errors"]})
