@@ -1,6 +1,6 @@
 """Robbins–Monro: step sizes that find a root through noise (Zhao, Chapter 6)."""
 
-import math
+import json
 
 import altair as alt
 import numpy as np
@@ -47,90 +47,112 @@ def simulate(
     if summary.n_diverged == runs:
         raise AllRunsDiverged(example)
     k = idx + 1  # W[:, j] is w_{j+1}
-    table = pd.DataFrame({"k": k, "a_k": np.append(a, np.nan)[idx]})
-    for q, row in zip(QUANTILES, summary.quantiles, strict=True):
-        table[f"q{round(q * 100):02d}"] = row
-    table["mean"] = summary.mean
-    table["rmse"] = summary.rmse
-    table["theory_rmse"] = exp.theory_rmse[idx] if exp.theory_rmse is not None else np.nan
+    columns = {"k": k, "a_k": np.append(a, np.nan)[idx]}
+    columns |= {f"q{round(q * 100):02d}": row for q, row in zip(QUANTILES, summary.quantiles, strict=True)}
+    columns |= {
+        "mean": summary.mean,
+        "rmse": summary.rmse,
+        "theory_rmse": exp.theory_rmse[idx] if exp.theory_rmse is not None else np.full(len(k), np.nan),
+    }
+    table = pd.DataFrame(columns)
     finite = np.flatnonzero(np.all(np.isfinite(W), axis=1))[:N_SAMPLE_RUNS]
-    samples = pd.DataFrame(
-        {"k": np.tile(k, len(finite)), "w": W[finite].ravel(), "run": np.repeat(finite + 1, len(k))}
-    )
     return {
         "table": table,
-        "samples": samples,
+        "iterates": iterates_data(table, W[finite], finite + 1, exp.target),
+        "errors": errors_data(table),
         "target": exp.target,
         "n_diverged": summary.n_diverged,
     }
 
 
-def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) -> alt.LayerChart:
+# The series of each figure, in legend order. The data name a series by its position
+# ("s": 0, 1, ...), numbers only, so the frames are cheap to cache and to send and the
+# same in every language; each figure's template maps the position to its translated
+# label ("series") and filters its layers by position.
+ITERATE_SERIES = ("band_outer", "band_inner", "mean_line", "single_runs", "target_line")
+OUTER, INNER, MEAN, SINGLE, TARGET = range(len(ITERATE_SERIES))
+ERROR_SERIES = {"rmse": "rmse_series", "theory_rmse": "theory_series"}  # table column: label
+SPAN = len(ERROR_SERIES)  # the error figure's row that carries its last k, so its k axis ends there
+# Every power of ten a double can hold: the error axis's ticks. Vega draws only those
+# inside the scale's domain, so the axis shows the decades the data span, never '3, 0.2, 0.01'.
+DECADES = [10.0**e for e in range(-323, 309)]
+
+
+def labels(keys: tuple[str, ...]) -> tuple[list[str], str]:
+    """The translated labels of the series, and the expression of series number "s"'s label."""
+    texts = [t(f"{P}.{key}") for key in keys]
+    return texts, f"{json.dumps(texts, ensure_ascii=False)}[datum.s]"
+
+
+def iterates_data(table: pd.DataFrame, runs: np.ndarray, numbers: np.ndarray, target: float) -> pd.DataFrame:
+    """One frame for every layer of `iterates_template`, series by number "s".
+
+    Rows: the 10–90 % band (lo, hi), the 25–75 % band, the mean (w, with q10, q50, q90 for
+    its tooltip), the single `runs` (w, numbered by `numbers`), one row for the target (w).
+    """
+    k = table["k"].to_numpy(float)
+    n, r = len(k), len(runs)
+    nan = np.full(n, np.nan)
+    nan_runs = np.full(n * r, np.nan)
+
+    def stack(outer, inner, mean, single, target_row) -> np.ndarray:
+        return np.concatenate([outer, inner, mean, single, [target_row]])
+
+    return pd.DataFrame(
+        {
+            "k": stack(k, k, k, np.tile(k, r), np.nan),
+            "lo": stack(table["q10"], table["q25"], nan, nan_runs, np.nan),
+            "hi": stack(table["q90"], table["q75"], nan, nan_runs, np.nan),
+            "w": stack(nan, nan, table["mean"], runs.ravel(), target),
+            "q10": stack(nan, nan, table["q10"], nan_runs, np.nan),
+            "q50": stack(nan, nan, table["q50"], nan_runs, np.nan),
+            "q90": stack(nan, nan, table["q90"], nan_runs, np.nan),
+            "run": stack(nan, nan, nan, np.repeat(numbers, n).astype(float), np.nan),
+            "s": np.repeat([OUTER, INNER, MEAN, SINGLE, TARGET], [n, n, n, n * r, 1]),
+        }
+    )
+
+
+@charts.template
+def iterates_template() -> alt.LayerChart:
     """Quantile bands of w_k over the runs, their mean, a few single runs and the target line.
 
-    One data set for all layers (each layer filters its series): Altair serialises and hashes
-    every layer's data separately, which dominated the rerun time with one frame per layer.
+    Data by name, from `iterates_data`: "iterates", one frame for all layers (each layer
+    filters its series by number, "s").
     """
-    names = {
-        "outer": t(f"{P}.band_outer"),
-        "inner": t(f"{P}.band_inner"),
-        "mean": t(f"{P}.mean_line"),
-        "single": t(f"{P}.single_runs"),
-        "target": t(f"{P}.target_line"),
-    }
-    k = table["k"]
-    data = pd.concat(
-        [
-            pd.DataFrame({"k": k, "lo": table["q10"], "hi": table["q90"], "series": names["outer"]}),
-            pd.DataFrame({"k": k, "lo": table["q25"], "hi": table["q75"], "series": names["inner"]}),
-            pd.DataFrame(
-                {
-                    "k": k,
-                    "w": table["mean"],
-                    "q10": table["q10"],
-                    "q50": table["q50"],
-                    "q90": table["q90"],
-                    "series": names["mean"],
-                }
-            ),
-            samples.assign(series=names["single"]),
-            pd.DataFrame({"w": [target], "series": [names["target"]]}),
-        ],
-        ignore_index=True,
-    )
+    names, label = labels(ITERATE_SERIES)
     color = alt.Color(
         "series",
         type="nominal",
         title=t(f"{P}.legend"),
-        scale=alt.Scale(
-            domain=list(names.values()), range=["#c6dbef", "#6baed6", "#08519c", "#f58518", "#d62728"]
-        ),
+        scale=alt.Scale(domain=names, range=["#c6dbef", "#6baed6", "#08519c", "#f58518", "#d62728"]),
     )
-    # log k: the first steps (where the step sizes differ most) get as much room as the long tail
+    # log k from k = 1 to the data's last k: the first steps (where the step sizes differ
+    # most) get as much room as the long tail
     x = alt.X(
         "k",
         type="quantitative",
         title=t(f"{P}.k_axis_log"),
-        scale=alt.Scale(type="log", domain=[1, float(k.iloc[-1])], nice=False),
+        scale=alt.Scale(type="log", domainMin=1, nice=False),
     )
     y = alt.Y("w", type="quantitative", title=t(f"{P}.w_axis"), scale=alt.Scale(zero=False))
 
-    def only(*keys: str) -> alt.FieldOneOfPredicate:
-        return alt.FieldOneOfPredicate(field="series", oneOf=[names[key] for key in keys])
+    def only(*numbers: int) -> alt.FieldOneOfPredicate:
+        return alt.FieldOneOfPredicate(field="s", oneOf=list(numbers))
 
-    base = alt.Chart(data)
+    base = alt.Chart()
     band = (
-        base.transform_filter(only("outer", "inner"))
+        base.transform_filter(only(OUTER, INNER))
         .mark_area(opacity=0.75)
         .encode(x=x, y=alt.Y("lo", type="quantitative", title=t(f"{P}.w_axis")), y2=alt.Y2("hi"), color=color)
     )
     singles = (
-        base.transform_filter(only("single"))
+        base.transform_filter(only(SINGLE))
         .mark_line(strokeWidth=1, opacity=0.7)
         .encode(x=x, y=y, detail=alt.Detail("run", type="nominal"), color=color)
     )
     mean = (
-        base.transform_filter(only("mean"))
+        base.transform_filter(only(MEAN))
         .mark_line(strokeWidth=2.5)
         .encode(
             x=x,
@@ -138,7 +160,7 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
             color=color,
             tooltip=[
                 alt.Tooltip("k", type="quantitative"),
-                alt.Tooltip("w", type="quantitative", format=".4g", title=names["mean"]),
+                alt.Tooltip("w", type="quantitative", format=".4g", title=names[MEAN]),
                 alt.Tooltip("q50", type="quantitative", format=".4g", title="50%"),
                 alt.Tooltip("q10", type="quantitative", format=".4g", title="10%"),
                 alt.Tooltip("q90", type="quantitative", format=".4g", title="90%"),
@@ -146,48 +168,61 @@ def iterates_chart(table: pd.DataFrame, samples: pd.DataFrame, target: float) ->
         )
     )
     rule = (
-        base.transform_filter(only("target"))
+        base.transform_filter(only(TARGET))
         .mark_rule(strokeDash=[6, 4], strokeWidth=2)
         .encode(y=y, color=color)
     )
-    return alt.layer(band, singles, mean, rule)
+    layers = alt.layer(band, singles, mean, rule, data=charts.named("iterates"))
+    return layers.transform_calculate(series=label)
 
 
-def decades(values: pd.Series) -> list[float]:
-    """Powers of ten spanning the data: explicit ticks, so a log axis never shows '3, 0.2, 0.01'."""
-    lo, hi = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
-    return [10.0**e for e in range(lo, hi + 1)]
+def errors_data(table: pd.DataFrame) -> pd.DataFrame | None:
+    """RMS error over runs and its theory curve (series 0 and 1 in "s"), then the last k ("s": SPAN).
+
+    Only errors a log axis can show; None when there is none (no noise and a start on the target).
+    """
+    k = table["k"].to_numpy(float)
+    error = np.concatenate([table[column].to_numpy(float) for column in ERROR_SERIES])
+    keep = np.isfinite(error) & (error > 0)
+    if not keep.any():
+        return None
+    series = np.repeat(np.arange(len(ERROR_SERIES)), len(k))
+    return pd.DataFrame(
+        {
+            "k": np.append(np.tile(k, len(ERROR_SERIES))[keep], k[-1]),
+            "error": np.append(error[keep], np.nan),
+            "s": np.append(series[keep], SPAN),
+        }
+    )
 
 
-def error_chart(table: pd.DataFrame) -> alt.Chart | None:
+@charts.template
+def error_template() -> alt.LayerChart:
     """RMS error over runs against k on log-log axes, with the theory curve (dashed) where one applies.
 
-    None when no error is positive (no noise and a start on the target): nothing to put on a log axis.
+    Data by name, from `errors_data`: "errors". The k axis runs from 1 to the last k even when
+    the errors reach 0 (and leave the log axis) before it: an invisible rule stands there.
     """
-    series = {"rmse": t(f"{P}.rmse_series"), "theory_rmse": t(f"{P}.theory_series")}
-    long = table.melt(id_vars="k", value_vars=list(series), var_name="s", value_name="error")
-    long = long[np.isfinite(long["error"]) & (long["error"] > 0)]
-    if long.empty:
-        return None
-    long["series"] = long["s"].map(series)
-    names = list(series.values())
-    k_max = float(table["k"].iloc[-1])
-    return (
-        alt.Chart(long)
+    names, label = labels(tuple(ERROR_SERIES.values()))
+    x = alt.X(
+        "k",
+        type="quantitative",
+        title=t(f"{P}.k_axis_log"),
+        scale=alt.Scale(type="log", domainMin=1, nice=False),
+    )
+    span = alt.Chart().transform_filter(alt.datum.s == SPAN).mark_rule(opacity=0).encode(x=x)
+    lines = (
+        alt.Chart()
+        .transform_filter(alt.datum.s < SPAN)
         .mark_line(strokeWidth=2.5)
         .encode(
-            x=alt.X(
-                "k",
-                type="quantitative",
-                title=t(f"{P}.k_axis_log"),
-                scale=alt.Scale(type="log", domain=[1, k_max], nice=False),
-            ),
+            x=x,
             y=alt.Y(
                 "error",
                 type="quantitative",
                 title=t(f"{P}.err_axis"),
                 scale=alt.Scale(type="log"),
-                axis=alt.Axis(values=decades(long["error"]), format="~g"),
+                axis=alt.Axis(values=DECADES, format="~g"),
             ),
             color=alt.Color(
                 "series",
@@ -208,6 +243,7 @@ def error_chart(table: pd.DataFrame) -> alt.Chart | None:
             ],
         )
     )
+    return alt.layer(lines, span, data=charts.named("errors")).transform_calculate(series=label)
 
 
 def condition_line(ok: bool, label: str, partial: str) -> str:
@@ -303,9 +339,7 @@ with right:
         table = result["table"]
         if result["n_diverged"]:
             st.warning(t(f"{P}.diverged", n=result["n_diverged"], R=runs), icon=":material/warning:")
-        charts.show(
-            iterates_chart(table, result["samples"], result["target"]), chart_height=charts.height(300)
-        )
+        charts.show(iterates_template(chart_height=charts.height(300)), data={"iterates": result["iterates"]})
         st.caption(
             t(
                 f"{P}.status",
@@ -314,11 +348,10 @@ with right:
                 err=f"{table['rmse'].iloc[-1]:.3g}",
             )
         )
-        err_fig = error_chart(table)
-        if err_fig is None:
+        if result["errors"] is None:  # no noise and a start on the target: nothing to put on a log axis
             st.info(t(f"{P}.zero_error"))
         else:
-            charts.show(err_fig, chart_height=charts.height(240))
+            charts.show(error_template(chart_height=charts.height(240)), data={"errors": result["errors"]})
 
 page.prose(t(f"{P}.explain"))
 
