@@ -81,6 +81,16 @@ def on_editor(editor_key: str, base_rows: list[dict]) -> None:
     st.session_state["preset"] = "custom"
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def editor_rows(source_text: str, shown_text: str) -> tuple[list[dict], pd.DataFrame]:
+    """The editor's rows and table for a stack; if its tokens are unreadable, those of the stack on screen."""
+    raw_rows, parse_errors = core.decode_stack(source_text)
+    if parse_errors and parse_errors[0].kind != "empty":  # unreadable tokens: edit what was last good
+        raw_rows = [core.layer_to_row(x) for x in core.parse_stack(shown_text)[0]]
+    base_rows = [{k: r.get(k) for k in EDIT_COLS} for r in raw_rows]
+    return base_rows, editor_frame(base_rows)
+
+
 def editor_frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=EDIT_COLS)
     for col in EDIT_COLS[1:]:
@@ -172,58 +182,57 @@ def analyse(text: str, n: int, names: tuple[str, ...] | None) -> dict:
 # ---------------------------------------------------------------------------
 
 
-def tower_frames(res: dict, unit: int) -> dict[str, pd.DataFrame]:
+def tower_frame(res: dict, unit: int) -> pd.DataFrame:
     """Layer m (0 = image) on the y axis; each unit drawn at its centre in input pixels, S_m wide.
 
-    "layers": every layer's units (a thin grey bar); "feeds": the units that feed `unit`
-    (inside the map, or in its padding); "edges": the image's first and last pixel.
+    One row per layer with `bar` true (all its units, a thin grey bar; the image's bar spans
+    its pixels), then the runs of units that feed `unit` (inside the map, or in its padding).
     """
     layers, stats, sizes, n = res["layers"], res["stats"], res["sizes"], res["n"]
     feed = core.feeding_units(layers, unit)
-    centres = [0.0] + [s.centre for s in stats]  # centre of unit 0 of layer m
-    jumps = [1] + [s.jump for s in stats]
-    counts = [n] + sizes
+    depth = np.arange(len(feed))
+    centres = np.array([0.0] + [s.centre for s in stats])  # centre of unit 0 of layer m
+    jumps = np.array([1.0] + [s.jump for s in stats])
+    counts = np.array([n, *sizes])
     lab_layer, lab_used, lab_pad = t(f"{P}.tw_layer_units"), t(f"{P}.tw_feeds"), t(f"{P}.tw_padding")
-    names = [t(f"{P}.input_image")] + list(res["table"]["name"])
-    rows = []
-    for m, idx in enumerate(feed):
-        c, S, cnt = centres[m], jumps[m], counts[m]
-        rows.append((m, c - S / 2, c + (cnt - 1) * S + S / 2, lab_layer, names[m], 0, cnt - 1))
-        if idx.size == 0:
-            continue
-        # runs of consecutive unit indices, split where they cross into the padding
-        cuts = np.flatnonzero(np.diff(idx) != 1) + 1
-        for run in np.split(idx, cuts):
-            for part in (run[run < 0], run[(run >= 0) & (run < cnt)], run[run >= cnt]):
-                if part.size:
-                    inside = 0 <= part[0] < cnt
-                    rows.append(
-                        (m, c + part[0] * S - S / 2, c + part[-1] * S + S / 2, lab_used if inside else lab_pad,
-                         names[m], int(part[0]), int(part[-1]))
-                    )  # fmt: skip
-    if len(rows) > charts.MAX_ROWS:  # fall back to one interval per layer
-        rows = [r for r in rows if r[3] == lab_layer]
-        for m, (a, b) in enumerate(core.tower(layers, unit)):
-            c, S = centres[m], jumps[m]
-            rows.append((m, c + a * S - S / 2, c + b * S + S / 2, lab_used, names[m], a, b))
-    df = pd.DataFrame(rows, columns=["depth", "x0", "x1", "what", "name", "first", "last"])
-    df["y0"], df["y1"] = df.depth - 0.42, df.depth + 0.42
-    bg = df[df.what == lab_layer].assign(y0=lambda d: d.depth - 0.12, y1=lambda d: d.depth + 0.12)
-    return {
-        "layers": bg,
-        "feeds": df[df.what != lab_layer],
-        "edges": pd.DataFrame({"x": [-0.5, n - 0.5]}),
-    }
+    names = np.array([t(f"{P}.input_image"), *res["table"]["name"]], dtype=object)
+    # runs of consecutive unit indices of one layer, split where they cross into the padding
+    m = np.repeat(depth, [idx.size for idx in feed])
+    u = np.concatenate(feed)
+    side = (u >= 0).astype(int) + (u >= counts[m])  # 0: left padding, 1: inside, 2: right padding
+    new = np.ones(u.size, dtype=bool)
+    new[1:] = (m[1:] != m[:-1]) | (u[1:] != u[:-1] + 1) | (side[1:] != side[:-1])
+    start = np.flatnonzero(new)
+    m, first, last = m[start], u[start], u[np.r_[start[1:], u.size] - 1]
+    what = np.where(side[start] == 1, lab_used, lab_pad)
+    if depth.size + m.size > charts.MAX_ROWS:  # fall back to one interval per layer
+        first, last = np.array(core.tower(layers, unit)).T
+        m, what = depth, np.full(depth.size, lab_used)
+    c, S = centres[m], jumps[m]
+    return pd.DataFrame(
+        {
+            "depth": np.r_[depth, m],
+            "x0": np.r_[centres - jumps / 2, c + first * S - S / 2],
+            "x1": np.r_[centres + (counts - 1) * jumps + jumps / 2, c + last * S + S / 2],
+            "what": np.r_[np.full(depth.size, lab_layer), what],
+            "name": np.r_[names, names[m]],
+            "first": np.r_[np.zeros(depth.size, dtype=int), first],
+            "last": np.r_[counts - 1, last],
+            "bar": np.r_[np.ones(depth.size, dtype=bool), np.zeros(m.size, dtype=bool)],
+            "y0": np.r_[depth - 0.12, m - 0.42],
+            "y1": np.r_[depth + 0.12, m + 0.42],
+        }
+    )
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def tower_data(text: str, n: int, names: tuple[str, ...], unit: int, lang: str) -> dict[str, pd.DataFrame]:
-    return tower_frames(analyse(text, n, names), unit)
+def tower_data(text: str, n: int, names: tuple[str, ...], unit: int, lang: str) -> pd.DataFrame:
+    return tower_frame(analyse(text, n, names), unit)
 
 
 @charts.template
 def tower_template() -> alt.LayerChart:
-    """Grey bars per layer ("layers"), the cells feeding the unit ("feeds"), the image's edges ("edges")."""
+    """Grey bars per layer, the cells feeding the unit on top, the image's edges dashed (all from "tower")."""
     lab_layer, lab_used, lab_pad = t(f"{P}.tw_layer_units"), t(f"{P}.tw_feeds"), t(f"{P}.tw_padding")
     color = alt.Color(
         "what",
@@ -236,14 +245,16 @@ def tower_template() -> alt.LayerChart:
                alt.Tooltip("first", type="quantitative", title=t(f"{P}.tw_first")), alt.Tooltip("last", type="quantitative", title=t(f"{P}.tw_last"))]  # fmt: skip
     enc = dict(x=alt.X("x0", type="quantitative", title=t(f"{P}.tw_x")), x2=alt.X2("x1"),
                y=alt.Y("y0", type="quantitative", title=t(f"{P}.tw_y")), y2=alt.Y2("y1"), color=color, tooltip=tooltip)  # fmt: skip
-    base = alt.Chart(charts.named("layers")).mark_rect(opacity=0.9).encode(**enc)
+    tower = alt.Chart(charts.named("tower"))
+    base = tower.transform_filter("datum.bar").mark_rect(opacity=0.9).encode(**enc)
     top = (
-        alt.Chart(charts.named("feeds"))
+        tower.transform_filter("!datum.bar")
         .mark_rect(opacity=0.85, stroke="white", strokeWidth=0.3)
         .encode(**enc)
     )
-    edges = (
-        alt.Chart(charts.named("edges"))
+    edges = (  # the two ends of the image's own bar (layer 0)
+        tower.transform_filter("datum.bar && datum.depth == 0")
+        .transform_fold(["x0", "x1"], as_=["end", "x"])
         .mark_rule(strokeDash=[4, 3], color="#555")
         .encode(x=alt.X("x", type="quantitative"))
     )
@@ -529,7 +540,7 @@ def tower_section(res: dict) -> None:
     names = tuple(res["table"]["name"])
     charts.show(
         tower_template(chart_height=charts.height(tall)),
-        data=tower_data(res["text"], n, names, unit, current_lang()),
+        data={"tower": tower_data(res["text"], n, names, unit, current_lang())},
     )
     m = st.columns(4)
     m[0].metric(t(f"{P}.m_rf"), f"{last.size}", help=t(f"{P}.m_rf_help"))
@@ -551,13 +562,10 @@ page.prose(t(f"{P}.explain_tower"))
 st.subheader(t(f"{P}.stack_title"))
 ed_col, tab_col = st.columns([1, 1.6], gap="medium")
 with ed_col:
-    raw_rows, parse_errors = core.decode_stack(source_text)
-    if parse_errors and parse_errors[0].kind != "empty":  # unreadable tokens: edit what was last good
-        raw_rows = [core.layer_to_row(x) for x in layers]
-    base_rows = [{k: r.get(k) for k in EDIT_COLS} for r in raw_rows]
+    base_rows, editor_table = editor_rows(source_text, res["text"])
     editor_key = "rf_editor_" + hashlib.sha1(source_text.encode()).hexdigest()[:12]
     st.data_editor(
-        editor_frame(base_rows),
+        editor_table,
         key=editor_key,
         num_rows="dynamic",
         height=320,
