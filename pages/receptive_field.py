@@ -14,8 +14,8 @@ Speed: the arithmetic is instant; the torch measurements (ERF curve, 2-D maps)
 are cached, and after the first visit they rerun on their own only for small
 stacks or a "Try this" preset, otherwise on "Measure". Each chart is a
 `charts.template` (its spec built once per language and lecture mode) with
-its data from cached functions; the unit picker and the log switch live in
-fragments.
+its data by name, mostly from cached functions; the unit picker and the log
+switch live in fragments.
 """
 
 from __future__ import annotations
@@ -178,7 +178,8 @@ def analyse(text: str, n: int, names: tuple[str, ...] | None) -> dict:
 
 # ---------------------------------------------------------------------------
 # Figures: each is a `charts.template` (its Vega-Lite spec, built once per
-# language and lecture mode) and a cached function for its data by name.
+# language and lecture mode) and a function for its data by name, cached where
+# building the frames costs more than reading them back.
 # ---------------------------------------------------------------------------
 
 
@@ -306,7 +307,8 @@ def ratio_data(text: str, n: int, seed: int, lang: str) -> pd.DataFrame:
                     "weights": t(f"{P}.w_ones"),
                 }
             ),
-        ]
+        ],
+        ignore_index=True,
     )
 
 
