@@ -12,8 +12,10 @@ naming the row), so a broken link shows the preset instead.
 
 Speed: the arithmetic is instant; the torch measurements (ERF curve, 2-D maps)
 are cached, and after the first visit they rerun on their own only for small
-stacks or a "Try this" preset, otherwise on "Measure". Chart specs are cached as
-Vega-Lite dicts; the unit picker and the log switch live in fragments.
+stacks or a "Try this" preset, otherwise on "Measure". Each chart is a
+`charts.template` (its spec built once per language and lecture mode) with
+its data by name, mostly from cached functions; the unit picker and the log
+switch live in fragments.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from streamlit.runtime.state import get_session_state
 from core import receptive_field as core
 from ui import charts, page, widgets
 from ui.i18n import current_lang, t
-from ui.layout import is_lecture
 
 P = "receptive_field"
 DEFAULT_PRESET = "vgg16"
@@ -80,6 +81,16 @@ def on_editor(editor_key: str, base_rows: list[dict]) -> None:
     st.session_state["preset"] = "custom"
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def editor_rows(source_text: str, shown_text: str) -> tuple[list[dict], pd.DataFrame]:
+    """The editor's rows and table for a stack; if its tokens are unreadable, those of the stack on screen."""
+    raw_rows, parse_errors = core.decode_stack(source_text)
+    if parse_errors and parse_errors[0].kind != "empty":  # unreadable tokens: edit what was last good
+        raw_rows = [core.layer_to_row(x) for x in core.parse_stack(shown_text)[0]]
+    base_rows = [{k: r.get(k) for k in EDIT_COLS} for r in raw_rows]
+    return base_rows, editor_frame(base_rows)
+
+
 def editor_frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=EDIT_COLS)
     for col in EDIT_COLS[1:]:
@@ -126,19 +137,23 @@ def erf_curve(text: str, n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(res)
 
 
-def analyse(text: str, n: int, names: list[str] | None) -> dict:
-    """Validate the stack and compute the per-layer statistics (raises ValueError with the message)."""
+@st.cache_data(max_entries=64, show_spinner=False)
+def analyse(text: str, n: int, names: tuple[str, ...] | None) -> dict:
+    """Validate the stack and compute the per-layer statistics (raises ValueError with the message).
+
+    Cached: an error is raised again (in the current language) on every call, never stored.
+    """
     layers, errors = core.parse_stack(text, n)
     if errors:
         raise ValueError(" ".join(error_text(e) for e in errors[:3]))
     stats = core.receptive_field(layers)
     sizes = core.output_size(layers, n)
     if names is None or len(names) != len(layers):
-        names = [f"{'conv' if x.kind == 'conv' else 'pool'}{i}" for i, x in enumerate(layers, start=1)]
+        names = tuple(f"{'conv' if x.kind == 'conv' else 'pool'}{i}" for i, x in enumerate(layers, start=1))
     table = pd.DataFrame(
         {
             "layer": np.arange(1, len(layers) + 1),
-            "name": names,
+            "name": list(names),
             "kind": [x.kind for x in layers],
             "kernel": [x.kernel for x in layers],
             "stride": [x.stride for x in layers],
@@ -162,64 +177,64 @@ def analyse(text: str, n: int, names: list[str] | None) -> dict:
 
 
 # ---------------------------------------------------------------------------
-# Figures. Each figure's Vega-Lite spec is built once per (inputs, language,
-# lecture mode) and cached: Altair's schema validation alone costs ~80 ms a
-# chart, which would blow the 100 ms warm-rerun budget with six charts.
+# Figures: each is a `charts.template` (its Vega-Lite spec, built once per
+# language and lecture mode) and a function for its data by name, cached where
+# building the frames costs more than reading them back.
 # ---------------------------------------------------------------------------
 
 
-def to_spec(chart: alt.TopLevelMixin, chart_height: int) -> dict:
-    """The same look as ui.charts.show, as a plain dict (built without re-validation)."""
-    label, title = (16, 18) if is_lecture() else (12, 13)
-    if isinstance(chart, alt.Chart | alt.LayerChart):
-        chart = chart.properties(height=chart_height)
-    chart = (
-        chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
-        .configure_legend(labelFontSize=label, titleFontSize=title, orient="bottom")
-        .configure_title(fontSize=title + 2)
-    )
-    return chart.to_dict(validate=False)
+def tower_frame(res: dict, unit: int) -> pd.DataFrame:
+    """Layer m (0 = image) on the y axis; each unit drawn at its centre in input pixels, S_m wide.
 
-
-def show_spec(spec: dict, width: str = "stretch") -> None:
-    st.vega_lite_chart(spec, width=width)
-
-
-def tower_figure(res: dict, unit: int) -> alt.LayerChart:
-    """Layer m (0 = image) on the y axis; each unit drawn at its centre in input pixels, S_m wide."""
+    One row per layer with `bar` true (all its units, a thin grey bar; the image's bar spans
+    its pixels), then the runs of units that feed `unit` (inside the map, or in its padding).
+    """
     layers, stats, sizes, n = res["layers"], res["stats"], res["sizes"], res["n"]
     feed = core.feeding_units(layers, unit)
-    centres = [0.0] + [s.centre for s in stats]  # centre of unit 0 of layer m
-    jumps = [1] + [s.jump for s in stats]
-    counts = [n] + sizes
+    depth = np.arange(len(feed))
+    centres = np.array([0.0] + [s.centre for s in stats])  # centre of unit 0 of layer m
+    jumps = np.array([1.0] + [s.jump for s in stats])
+    counts = np.array([n, *sizes])
     lab_layer, lab_used, lab_pad = t(f"{P}.tw_layer_units"), t(f"{P}.tw_feeds"), t(f"{P}.tw_padding")
-    names = [t(f"{P}.input_image")] + list(res["table"]["name"])
-    rows = []
-    for m, idx in enumerate(feed):
-        c, S, cnt = centres[m], jumps[m], counts[m]
-        rows.append((m, c - S / 2, c + (cnt - 1) * S + S / 2, lab_layer, names[m], 0, cnt - 1))
-        if idx.size == 0:
-            continue
-        # runs of consecutive unit indices, split where they cross into the padding
-        cuts = np.flatnonzero(np.diff(idx) != 1) + 1
-        for run in np.split(idx, cuts):
-            for part in (run[run < 0], run[(run >= 0) & (run < cnt)], run[run >= cnt]):
-                if part.size:
-                    inside = 0 <= part[0] < cnt
-                    rows.append(
-                        (m, c + part[0] * S - S / 2, c + part[-1] * S + S / 2, lab_used if inside else lab_pad,
-                         names[m], int(part[0]), int(part[-1]))
-                    )  # fmt: skip
-    if len(rows) > charts.MAX_ROWS:  # fall back to one interval per layer
-        rows = [r for r in rows if r[3] == lab_layer]
-        for m, (a, b) in enumerate(core.tower(layers, unit)):
-            c, S = centres[m], jumps[m]
-            rows.append((m, c + a * S - S / 2, c + b * S + S / 2, lab_used, names[m], a, b))
-    df = pd.DataFrame(rows, columns=["depth", "x0", "x1", "what", "name", "first", "last"])
-    df["y0"], df["y1"] = df.depth - 0.42, df.depth + 0.42
-    bg = df[df.what == lab_layer].assign(y0=lambda d: d.depth - 0.12, y1=lambda d: d.depth + 0.12)
-    fg = df[df.what != lab_layer]
-    x_title, y_title = t(f"{P}.tw_x"), t(f"{P}.tw_y")
+    names = np.array([t(f"{P}.input_image"), *res["table"]["name"]], dtype=object)
+    # runs of consecutive unit indices of one layer, split where they cross into the padding
+    m = np.repeat(depth, [idx.size for idx in feed])
+    u = np.concatenate(feed)
+    side = (u >= 0).astype(int) + (u >= counts[m])  # 0: left padding, 1: inside, 2: right padding
+    new = np.ones(u.size, dtype=bool)
+    new[1:] = (m[1:] != m[:-1]) | (u[1:] != u[:-1] + 1) | (side[1:] != side[:-1])
+    start = np.flatnonzero(new)
+    m, first, last = m[start], u[start], u[np.r_[start[1:], u.size] - 1]
+    what = np.where(side[start] == 1, lab_used, lab_pad)
+    if depth.size + m.size > charts.MAX_ROWS:  # fall back to one interval per layer
+        first, last = np.array(core.tower(layers, unit)).T
+        m, what = depth, np.full(depth.size, lab_used)
+    c, S = centres[m], jumps[m]
+    return pd.DataFrame(
+        {
+            "depth": np.r_[depth, m],
+            "x0": np.r_[centres - jumps / 2, c + first * S - S / 2],
+            "x1": np.r_[centres + (counts - 1) * jumps + jumps / 2, c + last * S + S / 2],
+            "what": np.r_[np.full(depth.size, lab_layer), what],
+            "name": np.r_[names, names[m]],
+            "first": np.r_[np.zeros(depth.size, dtype=int), first],
+            "last": np.r_[counts - 1, last],
+            "bar": np.r_[np.ones(depth.size, dtype=bool), np.zeros(m.size, dtype=bool)],
+            "y0": np.r_[depth - 0.12, m - 0.42],
+            "y1": np.r_[depth + 0.12, m + 0.42],
+        }
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def tower_data(text: str, n: int, names: tuple[str, ...], unit: int, lang: str) -> pd.DataFrame:
+    return tower_frame(analyse(text, n, names), unit)
+
+
+@charts.template
+def tower_template() -> alt.LayerChart:
+    """Grey bars per layer, the cells feeding the unit on top, the image's edges dashed (all from "tower")."""
+    lab_layer, lab_used, lab_pad = t(f"{P}.tw_layer_units"), t(f"{P}.tw_feeds"), t(f"{P}.tw_padding")
     color = alt.Color(
         "what",
         type="nominal",
@@ -229,123 +244,60 @@ def tower_figure(res: dict, unit: int) -> alt.LayerChart:
     )
     tooltip = [alt.Tooltip("name", type="nominal", title=t(f"{P}.col_name")), alt.Tooltip("what", type="nominal", title=t(f"{P}.tw_legend")),
                alt.Tooltip("first", type="quantitative", title=t(f"{P}.tw_first")), alt.Tooltip("last", type="quantitative", title=t(f"{P}.tw_last"))]  # fmt: skip
-    enc = dict(x=alt.X("x0", type="quantitative", title=x_title), x2=alt.X2("x1"), y=alt.Y("y0", type="quantitative", title=y_title), y2=alt.Y2("y1"),
-               color=color, tooltip=tooltip)  # fmt: skip
-    base = alt.Chart(bg).mark_rect(opacity=0.9).encode(**enc)
-    top = alt.Chart(fg).mark_rect(opacity=0.85, stroke="white", strokeWidth=0.3).encode(**enc)
-    edges = (
-        alt.Chart(pd.DataFrame({"x": [-0.5, n - 0.5]}))
+    enc = dict(x=alt.X("x0", type="quantitative", title=t(f"{P}.tw_x")), x2=alt.X2("x1"),
+               y=alt.Y("y0", type="quantitative", title=t(f"{P}.tw_y")), y2=alt.Y2("y1"), color=color, tooltip=tooltip)  # fmt: skip
+    tower = alt.Chart(charts.named("tower"))
+    base = tower.transform_filter("datum.bar").mark_rect(opacity=0.9).encode(**enc)
+    top = (
+        tower.transform_filter("!datum.bar")
+        .mark_rect(opacity=0.85, stroke="white", strokeWidth=0.3)
+        .encode(**enc)
+    )
+    edges = (  # the two ends of the image's own bar (layer 0)
+        tower.transform_filter("datum.bar && datum.depth == 0")
+        .transform_fold(["x0", "x1"], as_=["end", "x"])
         .mark_rule(strokeDash=[4, 3], color="#555")
         .encode(x=alt.X("x", type="quantitative"))
     )
     return alt.layer(base, top, edges)
 
 
-def heat_frame(
-    field: np.ndarray, box: tuple[int, int], log: bool
-) -> tuple[pd.DataFrame, tuple[float, float]]:
-    """Crop the field to the theoretical box (plus a margin) and block-sum it to <= HEAT x HEAT cells."""
-    n = field.shape[0]
-    a, b = box
-    margin = max((b - a + 1) // 4, 4)
-    lo, hi = max(min(a, n - 1) - margin, 0), min(max(b, 0) + margin, n - 1)
-    crop = field[lo : hi + 1, lo : hi + 1]
-    f = max(1, math.ceil(crop.shape[0] / HEAT))
-    m = math.ceil(crop.shape[0] / f) * f
-    padded = np.zeros((m, m), dtype=float)
-    padded[: crop.shape[0], : crop.shape[1]] = crop
-    blocks = padded.reshape(m // f, f, m // f, f).sum(axis=(1, 3))  # (cells, cells)
-    v = blocks / max(blocks.max(), 1e-30)
-    if log:
-        v = np.log10(np.maximum(v, 1e-8))
-    iy, ix = np.meshgrid(np.arange(v.shape[0]), np.arange(v.shape[1]), indexing="ij")
-    df = pd.DataFrame(
-        {
-            "x0": lo + ix.ravel() * f - 0.5,
-            "y0": lo + iy.ravel() * f - 0.5,
-            "value": v.ravel(),
-        }
-    )
-    # cells overlap by a quarter so the canvas shows no antialiasing seams between them
-    df["x1"], df["y1"] = df.x0 + 1.25 * f, df.y0 + 1.25 * f
-    df = df[(df.x0 <= hi) & (df.y0 <= hi)]
-    return df, (lo - 0.5, hi + 0.5)
+def depth_data(res: dict) -> dict[str, pd.DataFrame]:
+    """The RF size after each layer ("rf") and the image size, drawn as a labelled line ("image")."""
+    n = res["n"]
+    return {
+        "rf": pd.DataFrame(
+            {"depth": np.arange(len(res["stats"]) + 1), "rf": [1] + [s.size for s in res["stats"]]}
+        ),
+        "image": pd.DataFrame({"y": [n], "label": [t(f"{P}.image_size", n=n)]}),
+    }
 
 
-def heat_figure(field: np.ndarray, box: tuple[int, int], log: bool, title: str) -> alt.LayerChart:
-    df, dom = heat_frame(field, box, log)
-    vtitle = t(f"{P}.heat_log") if log else t(f"{P}.heat_lin")
-    scale_x = alt.Scale(domain=list(dom), nice=False, zero=False)
-    scale_y = alt.Scale(domain=[dom[1], dom[0]], nice=False, zero=False)  # image rows grow downwards
-    heat = (
-        alt.Chart(df)
-        .mark_rect()
-        .encode(
-            x=alt.X("x0", type="quantitative", title=t(f"{P}.heat_x"), scale=scale_x),
-            x2=alt.X2("x1"),
-            y=alt.Y("y0", type="quantitative", title=t(f"{P}.heat_y"), scale=scale_y),
-            y2=alt.Y2("y1"),
-            color=alt.Color(
-                "value",
-                type="quantitative",
-                title=vtitle,
-                scale=alt.Scale(scheme="viridis"),
-                legend=alt.Legend(orient="bottom", gradientLength=220),
-            ),
-            tooltip=[
-                alt.Tooltip("x0", type="quantitative", title="x"),
-                alt.Tooltip("y0", type="quantitative", title="y"),
-                alt.Tooltip("value", type="quantitative", format=".3g"),
-            ],
-        )
-    )
-    a, b = box
-    frame = pd.DataFrame({"x0": [a - 0.5], "x1": [b + 0.5], "y0": [a - 0.5], "y1": [b + 0.5]})
-    rect = alt.Chart(frame).mark_rect(
-        fill=None, stroke="#ff4b4b", strokeWidth=2, strokeDash=[6, 3], clip=True
-    )
-    rect = rect.encode(
-        x=alt.X("x0", type="quantitative"),
-        x2=alt.X2("x1"),
-        y=alt.Y("y0", type="quantitative"),
-        y2=alt.Y2("y1"),
-    )
-    return alt.layer(heat, rect).properties(title=title)
-
-
-def square(spec: dict, side: int) -> dict:
-    """A heat map over a square patch of the image is drawn square: fixed plot width = height."""
-    spec["width"], spec["height"] = side, side
-    spec["autosize"] = {"type": "pad"}  # width/height are the plot; axes and legend come on top
-    return spec
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def tower_spec(
-    text: str, n: int, names: tuple[str, ...], unit: int, height: int, lang: str, lecture: bool
-) -> dict:
-    return to_spec(tower_figure(analyse(text, n, list(names)), unit), height)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def depth_spec(text: str, n: int, height: int, lang: str, lecture: bool) -> dict:
-    stats = core.receptive_field(core.parse_stack(text, n)[0])
-    depth_df = pd.DataFrame({"depth": np.arange(len(stats) + 1), "rf": [1] + [s.size for s in stats]})
+@charts.template
+def depth_template() -> alt.LayerChart:
     line = charts.line(
-        depth_df, "depth", "rf", x_title=t(f"{P}.depth"), y_title=t(f"{P}.col_rf"), points=True
+        "rf",
+        "depth",
+        "rf",
+        x_title=t(f"{P}.depth"),
+        y_title=t(f"{P}.col_rf"),
+        points=True,
+        whole_x=True,
+        whole_y=True,
     )
-    img = alt.Chart(pd.DataFrame({"y": [n], "label": [t(f"{P}.image_size", n=n)]}))
+    img = alt.Chart(charts.named("image"))
     rule = img.mark_rule(color="#ff4b4b", strokeDash=[6, 3]).encode(y=alt.Y("y", type="quantitative"))
     label = img.mark_text(align="left", dx=4, dy=-7, color="#ff4b4b").encode(
         y=alt.Y("y", type="quantitative"), x=alt.value(4), text=alt.Text("label", type="nominal")
     )
-    return to_spec(alt.layer(line, rule, label), height)
+    return alt.layer(line, rule, label)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def ratio_spec(text: str, n: int, seed: int, height: int, lang: str, lecture: bool) -> dict:
+def ratio_data(text: str, n: int, seed: int, lang: str) -> pd.DataFrame:
+    """Measured ERF / RF by depth, for random and for constant weights."""
     curve = erf_curve(text, n, seed)
-    ratio_df = pd.concat(
+    return pd.concat(
         [
             pd.DataFrame({"depth": curve.depth, "ratio": curve.ratio, "weights": t(f"{P}.w_random")}),
             pd.DataFrame(
@@ -355,10 +307,15 @@ def ratio_spec(text: str, n: int, seed: int, height: int, lang: str, lecture: bo
                     "weights": t(f"{P}.w_ones"),
                 }
             ),
-        ]
+        ],
+        ignore_index=True,
     )
-    chart = (
-        alt.Chart(ratio_df)
+
+
+@charts.template
+def ratio_template() -> alt.Chart:
+    return (
+        alt.Chart(charts.named("ratio"))
         .mark_line(point=True)
         .encode(
             x=alt.X("depth", type="quantitative", title=t(f"{P}.depth")),
@@ -373,14 +330,54 @@ def ratio_spec(text: str, n: int, seed: int, height: int, lang: str, lecture: bo
             ],
         )
     )
-    return to_spec(chart, height)
+
+
+def heat_frames(field: np.ndarray, box: tuple[int, int], log: bool) -> dict[str, pd.DataFrame]:
+    """The field cropped to the theoretical box (plus a margin), block-summed to <= HEAT x HEAT cells.
+
+    "cells": the heat map; "box": the edges of the theoretical field that fall inside the crop.
+    Every coordinate stays within the crop, so the axes (which follow the data) span exactly it.
+    """
+    n = field.shape[0]
+    a, b = box
+    margin = max((b - a + 1) // 4, 4)
+    lo, hi = max(min(a, n - 1) - margin, 0), min(max(b, 0) + margin, n - 1)
+    crop = field[lo : hi + 1, lo : hi + 1]
+    f = max(1, math.ceil(crop.shape[0] / HEAT))
+    m = math.ceil(crop.shape[0] / f) * f
+    padded = np.zeros((m, m), dtype=float)
+    padded[: crop.shape[0], : crop.shape[1]] = crop
+    blocks = padded.reshape(m // f, f, m // f, f).sum(axis=(1, 3))  # (cells, cells)
+    v = blocks / max(blocks.max(), 1e-30)
+    if log:
+        v = np.log10(np.maximum(v, 1e-8))
+    iy, ix = np.meshgrid(np.arange(v.shape[0]), np.arange(v.shape[1]), indexing="ij")
+    cells = pd.DataFrame(
+        {
+            "x0": lo + ix.ravel() * f - 0.5,
+            "y0": lo + iy.ravel() * f - 0.5,
+            "value": v.ravel(),
+        }
+    )
+    cells = cells[(cells.x0 <= hi) & (cells.y0 <= hi)]
+    # cells overlap by a quarter so the canvas shows no antialiasing seams between them
+    top = hi + 0.5
+    cells = cells.assign(x1=np.minimum(cells.x0 + 1.25 * f, top), y1=np.minimum(cells.y0 + 1.25 * f, top))
+    # the dashed box, as the parts of its four edges inside the crop
+    start, stop = max(a - 0.5, lo - 0.5), min(b + 0.5, top)
+    edges = []
+    if start <= stop:
+        for at in (a - 0.5, b + 0.5):
+            if lo - 0.5 <= at <= top:
+                edges += [(at, at, start, stop), (start, stop, at, at)]  # a column edge, a row edge
+    return {"cells": cells, "box": pd.DataFrame(edges, columns=["x0", "x1", "y0", "y1"])}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def heat_spec(
-    text: str, n: int, seed: int, which: str, log: bool, height: int, lang: str, lecture: bool
-) -> tuple[dict | None, str]:
-    """(spec or None, caption) of one heat map: which = "ones" or "random"."""
+def heat_data(
+    text: str, n: int, seed: int, which: str, log: bool, lang: str
+) -> tuple[dict[str, pd.DataFrame] | None, str, str]:
+    """(frames or None if too costly, title, caption) of one heat map: which = "ones" or "random"."""
     layers, _ = core.parse_stack(text, n)
     last = core.receptive_field(layers)[-1]
     centre = (core.output_size(layers, n)[-1] - 1) // 2
@@ -389,15 +386,62 @@ def heat_spec(
     if which == "ones":
         lo, hi = core.support_extent(ones, 0)
         caption = t(f"{P}.support", lo=lo, hi=hi, w=hi - lo + 1, a=box[0], b=box[1])
-        return square(to_spec(heat_figure(ones, box, log, t(f"{P}.heat_ones")), height), height), caption
+        return heat_frames(ones, box, log), t(f"{P}.heat_ones"), caption
     if rand is None:
-        return None, t(f"{P}.too_costly")
+        return None, "", t(f"{P}.too_costly")
     visible = min(box[1], n - 1) - max(box[0], 0) + 1
     erf = core.effective_size(rand)
     caption = t(f"{P}.erf_caption", erf=f"{erf:.0f}", r=visible, ratio=f"{erf / max(visible, 1):.2f}")
-    return square(
-        to_spec(heat_figure(rand, box, log, t(f"{P}.heat_random", k=nets)), height), height
-    ), caption
+    return heat_frames(rand, box, log), t(f"{P}.heat_random", k=nets), caption
+
+
+@charts.template
+def heat_template(log: bool, side: int) -> alt.LayerChart:
+    """A heat map over a square patch of the image ("cells") with the theoretical field dashed ("box").
+
+    Drawn square: the plot is `side` pixels wide and high, axes and legend come on top.
+    """
+    heat = (
+        alt.Chart(charts.named("cells"))
+        .mark_rect()
+        .encode(
+            x=alt.X(
+                "x0", type="quantitative", title=t(f"{P}.heat_x"), scale=alt.Scale(nice=False, zero=False)
+            ),
+            x2=alt.X2("x1"),
+            # image rows grow downwards
+            y=alt.Y(
+                "y0",
+                type="quantitative",
+                title=t(f"{P}.heat_y"),
+                scale=alt.Scale(nice=False, zero=False, reverse=True),
+            ),
+            y2=alt.Y2("y1"),
+            color=alt.Color(
+                "value",
+                type="quantitative",
+                title=t(f"{P}.heat_log") if log else t(f"{P}.heat_lin"),
+                scale=alt.Scale(scheme="viridis"),
+                legend=alt.Legend(orient="bottom", gradientLength=220),
+            ),
+            tooltip=[
+                alt.Tooltip("x0", type="quantitative", title="x"),
+                alt.Tooltip("y0", type="quantitative", title="y"),
+                alt.Tooltip("value", type="quantitative", format=".3g"),
+            ],
+        )
+    )
+    box = (
+        alt.Chart(charts.named("box"))
+        .mark_rule(color="#ff4b4b", strokeWidth=2, strokeDash=[6, 3])
+        .encode(
+            x=alt.X("x0", type="quantitative"),
+            x2=alt.X2("x1"),
+            y=alt.Y("y0", type="quantitative"),
+            y2=alt.Y2("y1"),
+        )
+    )
+    return alt.layer(heat, box).properties(width=side, autosize=alt.AutoSizeParams(type="pad"))
 
 
 # ---------------------------------------------------------------------------
@@ -459,12 +503,12 @@ else:
     name = preset if preset in core.PRESETS else st.session_state.get("_rf_prev_preset", DEFAULT_PRESET)
     source_text, names = (
         preset_text(name),
-        [x.name for x in core.PRESETS.get(name, core.PRESETS[DEFAULT_PRESET])],
+        tuple(x.name for x in core.PRESETS.get(name, core.PRESETS[DEFAULT_PRESET])),
     )
 
 res = page.keep_last_good(f"{P}_result", lambda: analyse(source_text, n, names), lambda e: str(e))
 if res is None:  # first visit with a bad stack: show the default network under the warning
-    res = analyse(preset_text(DEFAULT_PRESET), n, [x.name for x in core.PRESETS[DEFAULT_PRESET]])
+    res = analyse(preset_text(DEFAULT_PRESET), n, tuple(x.name for x in core.PRESETS[DEFAULT_PRESET]))
 layers, n_shown = res["layers"], res["n"]
 
 with left:
@@ -496,7 +540,10 @@ def tower_section(res: dict) -> None:
         st.markdown(f"**{t(f'{P}.tower_title', unit=unit, layer=res['table']['name'].iloc[-1])}**")
     tall = min(max(10 * (len(stats) + 1), 280), 350)
     names = tuple(res["table"]["name"])
-    show_spec(tower_spec(res["text"], n, names, unit, charts.height(tall), current_lang(), is_lecture()))
+    charts.show(
+        tower_template(chart_height=charts.height(tall)),
+        data={"tower": tower_data(res["text"], n, names, unit, current_lang())},
+    )
     m = st.columns(4)
     m[0].metric(t(f"{P}.m_rf"), f"{last.size}", help=t(f"{P}.m_rf_help"))
     m[1].metric(t(f"{P}.m_jump"), f"{last.jump}")
@@ -517,13 +564,10 @@ page.prose(t(f"{P}.explain_tower"))
 st.subheader(t(f"{P}.stack_title"))
 ed_col, tab_col = st.columns([1, 1.6], gap="medium")
 with ed_col:
-    raw_rows, parse_errors = core.decode_stack(source_text)
-    if parse_errors and parse_errors[0].kind != "empty":  # unreadable tokens: edit what was last good
-        raw_rows = [core.layer_to_row(x) for x in layers]
-    base_rows = [{k: r.get(k) for k in EDIT_COLS} for r in raw_rows]
+    base_rows, editor_table = editor_rows(source_text, res["text"])
     editor_key = "rf_editor_" + hashlib.sha1(source_text.encode()).hexdigest()[:12]
     st.data_editor(
-        editor_frame(base_rows),
+        editor_table,
         key=editor_key,
         num_rows="dynamic",
         height=320,
@@ -566,8 +610,6 @@ with tab_col:
 # Growth with depth: RF size, and the effective / theoretical ratio
 # ---------------------------------------------------------------------------
 
-LANG, LECT = current_lang(), is_lecture()
-
 # The torch measurements (ERF-by-depth curve, 2-D maps) take up to a second or two
 # cold, so they run on the first visit, after a "Try this" preset, for small stacks,
 # or when "Measure" is pressed; other controls stay instant (DESIGN.md budgets).
@@ -580,12 +622,13 @@ measured = st.session_state["rf_measured"] == view_key
 g1, g2 = st.columns(2, gap="medium")
 with g1:
     st.markdown(f"**{t(f'{P}.rf_depth_title')}**")
-    show_spec(depth_spec(res["text"], n_shown, charts.height(300), LANG, LECT))
+    charts.show(depth_template(chart_height=charts.height(300)), data=depth_data(res))
 with g2:
     st.markdown(f"**{t(f'{P}.ratio_title')}**")
     if measured:
         with st.spinner(t(f"{P}.measuring")):
-            show_spec(ratio_spec(res["text"], n_shown, seed, charts.height(300), LANG, LECT))
+            ratio = ratio_data(res["text"], n_shown, seed, current_lang())
+            charts.show(ratio_template(chart_height=charts.height(300)), data={"ratio": ratio})
     else:
         st.info(t(f"{P}.stale"), icon=":material/hourglass_empty:")
         st.button(
@@ -616,13 +659,13 @@ def heat_section(text: str, n: int, seed: int) -> None:
     h1, h2 = st.columns(2, gap="medium")
     for col, which in ((h1, "ones"), (h2, "random")):
         with col, st.spinner(t(f"{P}.measuring")):
-            spec, caption = heat_spec(
-                text, n, seed, which, log_scale, charts.height(280), current_lang(), is_lecture()
-            )
-            if spec is None:
+            frames, title, caption = heat_data(text, n, seed, which, log_scale, current_lang())
+            if frames is None:
                 st.info(caption)
             else:
-                show_spec(spec, width="content")
+                side = charts.height(280)
+                st.markdown(f"**{title}**")
+                charts.show(heat_template(log_scale, side, chart_height=side), data=frames, width="content")
                 st.caption(caption)
 
 
