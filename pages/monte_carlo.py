@@ -198,14 +198,19 @@ def compare_template() -> alt.LayerChart:
     """Mean exact value against epsilon: v* and the best epsilon-greedy policy, one line each
     ("curves": epsilon, v, series), and the learned policies as diamonds ("learned": epsilon, v_learned).
     """
+    series_title = t(f"{P}.series")
     lines = charts.line(
         "curves",
         "epsilon",
         "v",
         color="series",
-        color_title=t(f"{P}.series"),
+        color_title=series_title,
         x_title="ε",
         y_title=t(f"{P}.mean_value"),
+    ).encode(
+        # Streamlit's theme replaces Vega-Lite's category colours with its own blue and
+        # light blue; tableau10 keeps the two curves apart on a projector.
+        color=alt.Color("series", type="nominal", title=series_title, scale=alt.Scale(scheme="tableau10"))
     )
     dots = (
         alt.Chart(charts.named("learned"))
