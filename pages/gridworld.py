@@ -19,7 +19,10 @@ MAX_ITER = 5_000  # value iteration at gamma = 0.99 needs ~2,100 sweeps to reach
 def solve(
     layout: str, rb: float, rf: float, rt: float, ro: float, gamma: float, algo: str, sweeps: int
 ) -> dict:
-    """Build the grid, run the chosen algorithm, and the exact v* for the error curve."""
+    """Build the grid, run the chosen algorithm, and the exact v* for the error curve.
+
+    {"error": ...} when the iterations do not converge (see `solved`).
+    """
     gw = GridWorld.from_layout(layout, r_boundary=rb, r_forbidden=rf, r_target=rt, r_other=ro)
     if algo == "pi":
         res = mdp.policy_iteration(gw.P, gw.R, gamma)  # raises NotConvergedError at gamma = 1
@@ -28,20 +31,72 @@ def solve(
     else:
         res = mdp.value_iteration(gw.P, gw.R, gamma, tol=1e-8, max_iter=MAX_ITER)
     if not res.converged:
-        raise mdp.NotConvergedError(f"no convergence in {MAX_ITER} iterations")
+        # kept like a result: at gamma = 1 the iterations that fail cost 0.2-0.5 s, on every rerun otherwise
+        return {"error": f"no convergence in {MAX_ITER} iterations"}
     # v* exactly: evaluate the final greedy policy with a linear solve
     V_star = mdp.policy_evaluation(gw.P, gw.R, res.policy, gamma)
     r_pi, P_pi = mdp.policy_matrices(gw.P, gw.R, res.policy)
+    # max_s |v_k(s) - v*(s)|, floored for the log axis
+    err = np.maximum(np.abs(res.history - V_star).max(axis=1), 1e-12)
+    curve = pd.DataFrame({"k": np.arange(len(err)), "err": err})
+    if len(curve) > 1_000:  # stay far under the 5,000-row chart budget: log-spaced k
+        curve = curve.iloc[np.unique(np.geomspace(1, len(err), 800).astype(int) - 1)]
+    S = len(V_star)
     return {
         "kinds": gw.kinds(),
         "history": res.history,
         "policies": res.policies,
         "V_star": V_star,
+        "err": err,
+        "curve": curve,
         "r_pi": r_pi,
         "P_pi": P_pi,
+        "P_frame": pd.DataFrame(
+            {"s": np.repeat(np.arange(1, S + 1), S), "s2": np.tile(np.arange(1, S + 1), S), "p": P_pi.ravel()}
+        ),
         "rows": gw.rows,
         "cols": gw.cols,
+        "algo": algo,
+        "gamma": gamma,
     }
+
+
+@charts.template
+def error_template() -> alt.LayerChart:
+    """max_s |v_k(s) - v*(s)| against k on a log axis ("curve"), the shown k marked ("now")."""
+    curve = charts.line(
+        "curve",
+        "k",
+        "err",
+        x_title=t(f"{P}.iteration_k"),
+        y_title=t(f"{P}.max_error"),
+        log_y=True,
+        whole_x=True,
+    )
+    return alt.layer(curve, charts.rule("now", "k"))
+
+
+@charts.template
+def transition_template() -> alt.Chart:
+    """The matrix P_pi(s, s') of the final policy ("P")."""
+    return charts.heatmap(
+        "P",
+        "s2",
+        "s",
+        "p",
+        x_title=t(f"{P}.next_state"),
+        y_title=t(f"{P}.state"),
+        value_title="P_π(s, s')",
+        scheme="greys",
+    )
+
+
+def solved(*args) -> dict:
+    """`solve`'s result, or its cached failure raised again (for `page.keep_last_good`)."""
+    sol = solve(*args)
+    if "error" in sol:
+        raise mdp.NotConvergedError(sol["error"])
+    return sol
 
 
 def error_message(exc: Exception) -> str:
@@ -88,14 +143,14 @@ with left:
         st.caption(t(f"{P}.layout_help"))
 
 sol = page.keep_last_good(
-    f"{P}_solution", lambda: solve(layout, rb, rf, rt, ro, gamma, algo, sweeps), error_message
+    f"{P}_solution", lambda: solved(layout, rb, rf, rt, ro, gamma, algo, sweeps), error_message
 )
 
 
 @st.fragment
 def figure_section(sol: dict) -> None:
     """Scrubbing k reruns only this part: the grid at iteration k and the error curve."""
-    history, policies, V_star = sol["history"], sol["policies"], sol["V_star"]
+    history, policies, V_star, err = sol["history"], sol["policies"], sol["V_star"], sol["err"]
     K = len(history) - 1
     if isinstance(st.session_state.get("k"), int) and st.session_state["k"] > max(K, 1):
         st.session_state["k"] = max(K, 1)  # a preset or an earlier grid may leave k above the new maximum
@@ -107,28 +162,25 @@ def figure_section(sol: dict) -> None:
         st.markdown(t(f"{P}.grid_title", k=k))
         rows, cols = sol["rows"], sol["cols"]
         charts.show(
-            grid.grid_chart(df, value_title=t(f"{P}.value"), x_title=t(f"{P}.col"), y_title=t(f"{P}.row")),
-            chart_height=grid.cell_size(rows, cols) * rows,
+            grid.grid_template(
+                rows,
+                cols,
+                value_title=t(f"{P}.value"),
+                x_title=t(f"{P}.col"),
+                y_title=t(f"{P}.row"),
+                chart_height=grid.cell_size(rows, cols) * rows,
+            ),
+            data={"cells": df},
         )
     with g2:
-        # max_s |v_k(s) - v*(s)|, floored for the log axis
-        err = np.maximum(np.abs(history - V_star).max(axis=1), 1e-12)
-        curve = pd.DataFrame({"k": np.arange(K + 1), "err": err})
-        if len(curve) > 1_000:  # stay far under the 5,000-row chart budget: log-spaced k
-            curve = curve.iloc[np.unique(np.geomspace(1, K + 1, 800).astype(int) - 1)]
         st.markdown(t(f"{P}.curve_title"))
-        line = charts.line(
-            curve, "k", "err", x_title=t(f"{P}.iteration_k"), y_title=t(f"{P}.max_error"), log_y=True
+        charts.show(
+            error_template(chart_height=charts.height(300)),
+            data={"curve": sol["curve"], "now": pd.DataFrame({"k": [k]})},
         )
-        now = (
-            alt.Chart(pd.DataFrame({"k": [k]}))
-            .mark_rule(color="#c4480c", strokeDash=[6, 3])
-            .encode(x=alt.X("k", type="quantitative"))
-        )
-        charts.show(alt.layer(line, now), chart_height=charts.height(300))
-    st.caption(t(f"{P}.status", algo=t(f"{P}.algo_{algo}"), K=K, err=f"{err[k]:.2e}"))
-    csv = df.assign(V_star=np.round(V_star, 6), iteration=k)
-    csv["action"] = np.array(ACTIONS)[csv["action"]]
+    # the solved algorithm: after a failed solve the last good result is shown
+    st.caption(t(f"{P}.status", algo=t(f"{P}.algo_{sol['algo']}"), K=K, err=f"{err[k]:.2e}"))
+    csv = df.assign(action=np.array(ACTIONS)[df["action"]], V_star=np.round(V_star, 6), iteration=k)
     page.download_csv(csv, f"{P}_k{k}.csv")
 
 
@@ -148,7 +200,8 @@ if sol is not None:
         st.latex(
             r"v_\pi = r_\pi + \gamma P_\pi v_\pi \;\Longleftrightarrow\; v_\pi = (I - \gamma P_\pi)^{-1} r_\pi"
         )
-        V, r_pi, P_pi = sol["V_star"], sol["r_pi"], sol["P_pi"]
+        # the solution's own discount: after a failed solve the last good result is shown
+        V, r_pi, P_pi, g = sol["V_star"], sol["r_pi"], sol["P_pi"], sol["gamma"]
         S = len(V)
         cols = sol["cols"]
         nxt = P_pi.argmax(1)  # deterministic moves: the one s' with P_pi(s, s') = 1
@@ -159,30 +212,15 @@ if sol is not None:
                 "r_π(s)": np.round(r_pi, 3),
                 "s'": [f"s{j + 1}" for j in nxt],
                 "v(s')": np.round(V[nxt], 3),
-                f"r_π + {gamma:g}·v(s')": np.round(r_pi + gamma * P_pi @ V, 3),
+                f"r_π + {g:g}·v(s')": np.round(r_pi + g * P_pi @ V, 3),
                 "v(s)": np.round(V, 3),
             }
         )
         st.dataframe(table, hide_index=True, height=260)
-        st.caption(t(f"{P}.bellman_check", res=f"{np.abs(r_pi + gamma * P_pi @ V - V).max():.1e}"))
+        st.caption(t(f"{P}.bellman_check", res=f"{np.abs(r_pi + g * P_pi @ V - V).max():.1e}"))
     with b2:
-        Pdf = pd.DataFrame(
-            {"s": np.repeat(np.arange(1, S + 1), S), "s2": np.tile(np.arange(1, S + 1), S), "p": P_pi.ravel()}
-        )
         st.markdown(t(f"{P}.P_title"))
-        charts.show(
-            charts.heatmap(
-                Pdf,
-                "s2",
-                "s",
-                "p",
-                x_title=t(f"{P}.next_state"),
-                y_title=t(f"{P}.state"),
-                value_title="P_π(s, s')",
-                scheme="greys",
-            ),
-            chart_height=charts.height(300),
-        )
+        charts.show(transition_template(chart_height=charts.height(300)), data={"P": sol["P_frame"]})
     page.prose(t(f"{P}.explain_bellman"))
 
 # 4. Try this ----------------------------------------------------------------------------

@@ -114,9 +114,117 @@ def optimal_values(rf: float, gamma: float) -> np.ndarray:
     return mdp.value_iteration(gw.P, gw.R, gamma).V
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
 def exact_value(policy: np.ndarray, rf: float, gamma: float) -> np.ndarray:
     gw = world(rf)
     return mdp.policy_evaluation(gw.P, gw.R, policy, gamma)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def iteration_frames(
+    params: tuple, k: int, action_names: tuple[str, ...], _hist: mc.MCHistory
+) -> dict[str, pd.DataFrame | np.ndarray]:
+    """Iteration k of the run `params`, whose result `_hist` is (deterministic, so out of the key).
+
+    "cells" for the grid figure; "visits" and "outline" for the visits figure;
+    "v_pi" the exact value of the learned policy; "csv" the download.
+    """
+    rf, gamma = params[6], params[7]
+    gw = world(rf)
+    V, policy, visits = _hist.V[k], _hist.policy[k], _hist.visits[k]
+    cells = grid.grid_frame(gw.kinds(), V, policy)
+    v_pi = exact_value(policy, rf, gamma)
+    csv = cells.assign(
+        action=np.array(ACTIONS)[cells["action"]],
+        v_exact=np.round(v_pi, 4),
+        v_star=np.round(optimal_values(rf, gamma), 4),
+        iteration=k,
+        **{f"visits_{name}": visits[:, a] for a, name in enumerate(ACTIONS)},
+    )
+    return {
+        "cells": cells,
+        "visits": grid.visits_frame(gw.rows, gw.cols, visits, list(action_names)),
+        "outline": grid.outline_frame(gw.rows, gw.cols),
+        "v_pi": v_pi,
+        "csv": csv,
+    }
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def compare_frames(
+    rf: float,
+    gamma: float,
+    learned: tuple[tuple[float, float], ...],
+    series: tuple[str, str],
+    columns: tuple[str, str],
+) -> dict:
+    """The comparison's data: "curves" (the exact curves, long form, named by `series`),
+    "learned" (epsilon, v_learned), "table" (its columns named by `columns`), and
+    "leaves": (the smallest epsilon whose best policy leaves the target, the largest below it) or None.
+    """
+    curves = exact_curves(rf, gamma)
+    eps, v_star, v_eps_opt = (curves[c].to_numpy() for c in ("epsilon", "v_star", "v_eps_opt"))
+    learned_df = pd.DataFrame(list(learned), columns=["epsilon", "v_learned"])
+    leaves = eps[~curves["stays"].to_numpy()]
+    if len(leaves):
+        below = eps[eps < leaves.min()]
+        leaves_at = (float(leaves.min()), float(below.max()) if len(below) else np.nan)
+    else:
+        leaves_at = None
+    table = pd.DataFrame(
+        {
+            "ε": learned_df["epsilon"],
+            columns[0]: learned_df["v_learned"],
+            columns[1]: [float(np.interp(e, eps, v_eps_opt)) for e in learned_df["epsilon"]],
+            "v*": float(v_star[0]),
+        }
+    )
+    return {
+        "curves": pd.DataFrame(
+            {
+                "epsilon": np.tile(eps, 2),
+                "v": np.concatenate([v_star, v_eps_opt]),
+                "series": np.repeat(list(series), len(eps)),
+            }
+        ),
+        "learned": learned_df,
+        "table": table.round(2),
+        "leaves": leaves_at,
+    }
+
+
+@charts.template
+def compare_template() -> alt.LayerChart:
+    """Mean exact value against epsilon: v* and the best epsilon-greedy policy, one line each
+    ("curves": epsilon, v, series), and the learned policies as diamonds ("learned": epsilon, v_learned).
+    """
+    series_title = t(f"{P}.series")
+    lines = charts.line(
+        "curves",
+        "epsilon",
+        "v",
+        color="series",
+        color_title=series_title,
+        x_title="ε",
+        y_title=t(f"{P}.mean_value"),
+    ).encode(
+        # Streamlit's theme replaces Vega-Lite's category colours with its own blue and
+        # light blue; tableau10 keeps the two curves apart on a projector.
+        color=alt.Color("series", type="nominal", title=series_title, scale=alt.Scale(scheme="tableau10"))
+    )
+    dots = (
+        alt.Chart(charts.named("learned"))
+        .mark_point(size=140, filled=True, shape="diamond", color="#c4480c")
+        .encode(
+            x=alt.X("epsilon", type="quantitative"),
+            y=alt.Y("v_learned", type="quantitative"),
+            tooltip=[
+                alt.Tooltip("epsilon", type="quantitative"),
+                alt.Tooltip("v_learned", type="quantitative", format=".2f"),
+            ],
+        )
+    )
+    return alt.layer(lines, dots)
 
 
 def clamp_state(key: str, hi: int) -> None:
@@ -214,42 +322,45 @@ with right:
 @st.fragment
 def learned_section(result: tuple) -> None:
     """Scrubbing the iteration reruns only this part."""
-    (r_algo, r_eps, _, _, _, _, r_rf, r_gamma, _), hist = result
+    params, hist = result
+    r_rf, r_gamma = params[6], params[7]
     gw = world(r_rf)
     K_run = len(hist.V) - 1
     clamp_state("k", K_run)
     k = st.slider(t(f"{P}.iteration"), 0, max(K_run, 1), K_run, key="k", bind="query-params")
     k = min(k, K_run)
+    frames = iteration_frames(params, k, tuple(t(f"{P}.act_{a}") for a in ACTIONS), hist)
     g1, g2 = st.columns([1.15, 1])
-    df = grid.grid_frame(gw.kinds(), hist.V[k], hist.policy[k])
     with g1:
         st.markdown(t(f"{P}.learned_title", k=k))
         charts.show(
-            grid.grid_chart(
-                df, value_title=t(f"{P}.value_est"), x_title=t(f"{P}.col"), y_title=t(f"{P}.row"), size=280
+            grid.grid_template(
+                gw.rows,
+                gw.cols,
+                value_title=t(f"{P}.value_est"),
+                x_title=t(f"{P}.col"),
+                y_title=t(f"{P}.row"),
+                size=280,
+                chart_height=grid.cell_size(gw.rows, gw.cols, 280) * gw.rows,
             ),
-            chart_height=grid.cell_size(gw.rows, gw.cols, 280) * gw.rows,
+            data={"cells": frames["cells"]},
         )
     with g2:
         st.markdown(t(f"{P}.visits_title", k=k))
-        vdf = grid.visits_frame(gw.rows, gw.cols, hist.visits[k], [t(f"{P}.act_{a}") for a in ACTIONS])
         charts.show(
-            grid.visits_chart(vdf, rows=gw.rows, cols=gw.cols, count_title=t(f"{P}.log_visits"), size=230),
-            chart_height=230,
+            grid.visits_template(
+                gw.rows, gw.cols, count_title=t(f"{P}.log_visits"), size=230, chart_height=230
+            ),
+            data={"visits": frames["visits"], "cells": frames["outline"]},
         )
-    v_pi = exact_value(hist.policy[k], r_rf, r_gamma)
     v_star = optimal_values(r_rf, r_gamma)
     m1, m2, m3 = st.columns(3)
     m1.metric(t(f"{P}.mean_est"), f"{hist.V[k].mean():.2f}")
-    m2.metric(t(f"{P}.mean_exact"), f"{v_pi.mean():.2f}")
+    m2.metric(t(f"{P}.mean_exact"), f"{frames['v_pi'].mean():.2f}")
     m3.metric(t(f"{P}.mean_star"), f"{v_star.mean():.2f}")
     never = int((hist.visits[k] == 0).sum())
     st.caption(t(f"{P}.visits_caption", never=never, total=hist.visits[k].size))
-    csv = df.assign(v_exact=np.round(v_pi, 4), v_star=np.round(v_star, 4), iteration=k)
-    csv["action"] = np.array(ACTIONS)[csv["action"]]
-    for a, name in enumerate(ACTIONS):
-        csv[f"visits_{name}"] = hist.visits[k][:, a]
-    page.download_csv(csv, f"{P}_k{k}.csv")
+    page.download_csv(frames["csv"], f"{P}_k{k}.csv")
 
 
 with right:
@@ -263,72 +374,39 @@ page.prose(t(f"{P}.explain"))
 # Exploration costs optimality: several epsilons --------------------------------------------
 st.subheader(t(f"{P}.compare_title"))
 _, _, cT, cN, cK, cvisit, crf, cgamma, cseed = run_params
-curves = exact_curves(crf, cgamma)
-compare_rows = []
+compare_keys = [("eps", e, cT, cN, cK, cvisit, crf, cgamma, cseed) for e in COMPARE_EPS]
+learned: list[tuple[float, float]] = []
 if 4 * steps_of("eps", cT, cN, cK) <= MAX_STEPS:
-    bar = st.progress(0.0, text=t(f"{P}.running"))
-    for i, e in enumerate(COMPARE_EPS):
-        h = run("eps", e, cT, cN, cK, cvisit, crf, cgamma, cseed)
-        bar.progress((i + 1) / len(COMPARE_EPS), text=t(f"{P}.running"))
-        compare_rows.append({"epsilon": e, "v_learned": exact_value(h.policy[-1], crf, cgamma).mean()})
-    bar.empty()
+    # a bar only when there is work to do: on most reruns all four runs are stored
+    bar = None if all(key in _runs() for key in compare_keys) else st.progress(0.0, text=t(f"{P}.running"))
+    for i, key in enumerate(compare_keys):
+        h = run(*key)
+        if bar is not None:
+            bar.progress((i + 1) / len(COMPARE_EPS), text=t(f"{P}.running"))
+        learned.append((key[1], float(exact_value(h.policy[-1], crf, cgamma).mean())))
+    if bar is not None:
+        bar.empty()
 else:
     st.info(t(f"{P}.compare_skipped"))
-learned_df = pd.DataFrame(compare_rows, columns=["epsilon", "v_learned"])
-names = {
-    "v_star": t(f"{P}.series_star"),
-    "v_eps_opt": t(f"{P}.series_eps_opt"),
-    "v_learned": t(f"{P}.series_learned"),
-}
-long = curves.melt("epsilon", ["v_star", "v_eps_opt"], var_name="series", value_name="v")
-long["series"] = long["series"].map(names)
-lines = charts.line(
-    long,
-    "epsilon",
-    "v",
-    color="series",
-    color_title=t(f"{P}.series"),
-    x_title="ε",
-    y_title=t(f"{P}.mean_value"),
-)
-pts = learned_df.assign(series=names["v_learned"])
-dots = (
-    alt.Chart(pts)
-    .mark_point(size=140, filled=True, shape="diamond", color="#c4480c")
-    .encode(
-        x=alt.X("epsilon", type="quantitative"),
-        y=alt.Y("v_learned", type="quantitative"),
-        tooltip=[
-            alt.Tooltip("epsilon", type="quantitative"),
-            alt.Tooltip("v_learned", type="quantitative", format=".2f"),
-        ],
-    )
+compare = compare_frames(
+    crf,
+    cgamma,
+    tuple(learned),
+    (t(f"{P}.series_star"), t(f"{P}.series_eps_opt")),
+    (t(f"{P}.col_learned"), t(f"{P}.col_eps_opt")),
 )
 cc1, cc2 = st.columns([1.6, 1])
 with cc1:
-    charts.show(alt.layer(lines, dots) if len(pts) else lines, chart_height=charts.height(300))
-with cc2:
-    leaves = curves.loc[~curves["stays"], "epsilon"]
-    st.markdown(t(f"{P}.compare_note"))
-    if len(leaves):
-        st.markdown(
-            t(
-                f"{P}.target_leaves",
-                eps=f"{leaves.min():.2f}",
-                below=f"{curves.loc[curves['epsilon'] < leaves.min(), 'epsilon'].max():.2f}",
-            )
-        )
-    table = pd.DataFrame(
-        {
-            "ε": learned_df["epsilon"],
-            t(f"{P}.col_learned"): learned_df["v_learned"],
-            t(f"{P}.col_eps_opt"): [
-                float(np.interp(e, curves["epsilon"], curves["v_eps_opt"])) for e in learned_df["epsilon"]
-            ],
-            "v*": float(curves["v_star"].iloc[0]),
-        }
+    charts.show(
+        compare_template(chart_height=charts.height(300)),
+        data={"curves": compare["curves"], "learned": compare["learned"]},
     )
-    st.dataframe(table.round(2), hide_index=True)
+with cc2:
+    st.markdown(t(f"{P}.compare_note"))
+    if compare["leaves"] is not None:
+        leaves, below = compare["leaves"]
+        st.markdown(t(f"{P}.target_leaves", eps=f"{leaves:.2f}", below=f"{below:.2f}"))
+    st.dataframe(compare["table"], hide_index=True)
 page.prose(t(f"{P}.explain_compare"))
 
 # 4. Try this ------------------------------------------------------------------------------

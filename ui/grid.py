@@ -1,7 +1,8 @@
 """Grid-world drawing shared by the RL pages (gridworld, monte_carlo).
 
-Chart builders that turn a value vector, a policy and a grid layout into
-Altair charts (value heat map with greedy arrows, state-action visit counts).
+Frames that turn a value vector, a policy and a grid layout into chart data,
+and the chart templates (`ui.charts.template`) that draw them by name: the
+value heat map with greedy arrows, and the state-action visit counts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from core.gridworld import ARROWS, MOVES
+from ui import charts
 
 KIND_COLORS = {"forbidden": "#e8a33d", "target": "#3d9be8", "free": "#bbbbbb"}
 
@@ -23,20 +25,20 @@ def grid_frame(kinds: np.ndarray, V: np.ndarray, policy: np.ndarray | None) -> p
     """
     rows, cols = kinds.shape
     r, c = np.divmod(np.arange(rows * cols), cols)
-    df = pd.DataFrame({"row": r + 1, "col": c + 1, "kind": kinds.ravel(), "V": np.round(V, 3)})
     # white ink on the dark ends of the diverging colour scale, dark ink elsewhere
     scale = max(float(np.abs(V).max()), 1e-12)
-    df["ink"] = np.where(np.abs(V) / scale > 0.6, "white", "#1a1a1a")
+    columns = {
+        "row": r + 1,
+        "col": c + 1,
+        "kind": kinds.ravel(),
+        "V": np.round(V, 3),
+        "ink": np.where(np.abs(V) / scale > 0.6, "white", "#1a1a1a"),
+    }
     if policy is not None:
         a = policy.argmax(1)
-        df["action"] = a
-        df["arrow"] = np.array(ARROWS)[a]
-        df["p"] = np.round(policy.max(1), 3)
-    return df
-
-
-def grid_shape(df: pd.DataFrame) -> tuple[int, int]:
-    return int(df["row"].max()), int(df["col"].max())
+        columns.update(action=a, arrow=np.array(ARROWS)[a], p=np.round(policy.max(1), 3))
+    # one constructor: adding columns one by one costs several times as much on a rerun
+    return pd.DataFrame(columns)
 
 
 def cell_size(rows: int, cols: int, size: int = 300) -> int:
@@ -44,31 +46,37 @@ def cell_size(rows: int, cols: int, size: int = 300) -> int:
     return max(26, size // max(rows, cols))
 
 
-def grid_chart(
-    df: pd.DataFrame,
+@charts.template
+def grid_template(
+    rows: int,
+    cols: int,
     *,
     value_title: str,
     x_title: str,
     y_title: str,
     size: int = 300,
     show_values: bool = True,
-    domain: tuple[float, float] | None = None,
+    arrows: bool = True,
 ) -> alt.LayerChart:
-    """Heat map of V with the policy's arrows on top; forbidden/target cells outlined."""
-    rows, cols = grid_shape(df)
+    """Heat map of V with the policy's arrows on top; forbidden/target cells outlined.
+
+    Data by name: "cells", a `grid_frame` (with a policy when `arrows`).
+    Show it with `chart_height=cell_size(rows, cols, size) * rows`.
+    """
     cell = cell_size(rows, cols, size)
     # typed channels, never "field:T" shorthand: parsing shorthand costs ~10 ms per channel
     x = alt.X("col", type="ordinal", title=x_title, axis=alt.Axis(labelAngle=0, orient="top"))
     y = alt.Y("row", type="ordinal", title=y_title)
-    scale = (
-        alt.Scale(scheme="redyellowgreen", domainMid=0)
-        if domain is None
-        else alt.Scale(scheme="redyellowgreen", domain=list(domain), domainMid=0)
-    )
-    base = alt.Chart(df).encode(x=x, y=y)
+    base = alt.Chart(charts.named("cells")).encode(x=x, y=y)
     heat = base.mark_rect(strokeWidth=3).encode(
         # the values are printed in the cells: no colour legend, the grid gets the width
-        color=alt.Color("V", type="quantitative", title=value_title, scale=scale, legend=None),
+        color=alt.Color(
+            "V",
+            type="quantitative",
+            title=value_title,
+            scale=alt.Scale(scheme="redyellowgreen", domainMid=0),
+            legend=None,
+        ),
         stroke=alt.Stroke(
             "kind",
             type="nominal",
@@ -82,7 +90,7 @@ def grid_chart(
         ],
     )
     layers = [heat]
-    if "arrow" in df:
+    if arrows:
         layers.append(
             base.mark_text(
                 fontSize=max(13, cell // 3), fontWeight="bold", dy=-cell // 7 if show_values else 0
@@ -92,13 +100,17 @@ def grid_chart(
         )
     if show_values:
         layers.append(
-            base.mark_text(fontSize=max(10, cell // 5), dy=cell // 4 if "arrow" in df else 0).encode(
+            base.mark_text(fontSize=max(10, cell // 5), dy=cell // 4 if arrows else 0).encode(
                 text=alt.Text("V", type="quantitative", format=".1f"),
                 color=alt.Color("ink", type="nominal", scale=None),
             )
         )
     # the arrows and numbers take their ink colour as is: keep that out of the heat scale
-    return alt.layer(*layers).resolve_scale(color="independent").properties(width=cell * cols, height=cell * rows)
+    return (
+        alt.layer(*layers)
+        .resolve_scale(color="independent")
+        .properties(width=cell * cols, height=cell * rows)
+    )
 
 
 # sub-cell of each action inside a 3x3 block: up = top middle, stay = centre, ...
@@ -126,15 +138,23 @@ def visits_frame(rows: int, cols: int, visits: np.ndarray, action_names: list[st
     )
 
 
-def visits_chart(
-    df: pd.DataFrame, *, rows: int, cols: int, count_title: str, size: int = 300
-) -> alt.LayerChart:
-    """Each grid cell split into a plus of five squares (up/right/down/left/stay), coloured by log visits."""
+def outline_frame(rows: int, cols: int) -> pd.DataFrame:
+    """One 3x3 block per grid cell, for the outlines drawn over `visits_frame`."""
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    return pd.DataFrame({"x": c * 3, "x2": c * 3 + 3, "y": r * 3, "y2": r * 3 + 3})
+
+
+@charts.template
+def visits_template(rows: int, cols: int, *, count_title: str, size: int = 300) -> alt.LayerChart:
+    """Each grid cell split into a plus of five squares (up/right/down/left/stay), coloured by log visits.
+
+    Data by name: "visits", a `visits_frame`; "cells", an `outline_frame`.
+    """
     unit = max(6, size // (3 * max(rows, cols)))
     x_scale = alt.Scale(domain=[0, cols * 3], nice=False)
     y_scale = alt.Scale(domain=[rows * 3, 0], nice=False)
     squares = (
-        alt.Chart(df)
+        alt.Chart(charts.named("visits"))
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
             x=alt.X("x", type="quantitative", scale=x_scale, axis=None),
@@ -152,10 +172,8 @@ def visits_chart(
             ],
         )
     )
-    r, c = np.divmod(np.arange(rows * cols), cols)
-    cells = pd.DataFrame({"x": c * 3, "x2": c * 3 + 3, "y": r * 3, "y2": r * 3 + 3})
     outline = (
-        alt.Chart(cells)
+        alt.Chart(charts.named("cells"))
         .mark_rect(fill=None, stroke="#999", strokeWidth=1)
         .encode(
             x=alt.X("x", type="quantitative", scale=x_scale),
