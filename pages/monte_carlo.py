@@ -207,10 +207,6 @@ def compare_template() -> alt.LayerChart:
         color_title=series_title,
         x_title="ε",
         y_title=t(f"{P}.mean_value"),
-    ).encode(
-        # Streamlit's theme replaces Vega-Lite's category colours with its own blue and
-        # light blue; tableau10 keeps the two curves apart on a projector.
-        color=alt.Color("series", type="nominal", title=series_title, scale=alt.Scale(scheme="tableau10"))
     )
     dots = (
         alt.Chart(charts.named("learned"))

@@ -205,6 +205,9 @@ def spec(chart: alt.TopLevelMixin, *, chart_height: int | None = None, legend: s
         labelFontSize=label, titleFontSize=title, orient=legend, symbolSize=140
     )
     config.setdefault("title", {}).update(fontSize=title + 2)
+    # Distinct hues that survive a projector (Streamlit's theme would swap in its own
+    # blue / light blue / red); a chart's own category scheme still wins.
+    config.setdefault("range", {}).setdefault("category", {"scheme": "tableau10"})
     out.setdefault("datasets", {}).update(datasets)
     return out
 
