@@ -172,17 +172,18 @@ def value_iteration(
     max_iter was reached first (e.g. gamma = 1 with a positive reward loop).
     """
     V = np.zeros(P.shape[0]) if V0 is None else np.asarray(V0, dtype=float).copy()
-    history, policies = [V], []
+    history, Qs = [V], []
     for _ in range(max_iter):
         Q = q_values(P, R, V, gamma)  # (S, A)   q_k(s, a)
-        policies.append(greedy_policy(Q))
+        Qs.append(Q)
         # v_{k+1}(s) = max_a q_k(s, a)
         V = Q.max(axis=-1)
         history.append(V)
         if _converged(history, tol):
             break
-    policies.append(greedy_policy(q_values(P, R, V, gamma)))
-    return PlanningResult(V, policies[-1], np.stack(history), np.stack(policies), _converged(history, tol))
+    Qs.append(q_values(P, R, V, gamma))
+    policies = greedy_policy(np.stack(Qs))  # (K + 1, S, A): every greedy policy in one pass
+    return PlanningResult(V, policies[-1], np.stack(history), policies, _converged(history, tol))
 
 
 def truncated_policy_iteration(
