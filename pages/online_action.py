@@ -73,9 +73,9 @@ def trained_view(history: int, decoder_steps: int, noise: float, ablations: bool
     return store[key]
 
 
-def runs(labels: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run-length encoding of labels[lo:hi]: (start, end exclusive, value) of every constant run."""
-    seg = labels[lo:hi]
+def runs(seg: np.ndarray, lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run-length encoding of the labels of frames lo, lo + 1, ...: (start, end exclusive, value) of
+    every constant run."""
     change = np.flatnonzero(np.diff(seg)) + 1
     starts = np.r_[0, change]
     ends = np.r_[change, len(seg)]
@@ -149,8 +149,9 @@ def timeline_data(
 ) -> dict[str, pd.DataFrame]:
     """The frames `timeline_template` draws, for the frames shown around t."""
     lo, hi = max(0, frame - WINDOW_BEFORE), min(len(view.labels), frame + WINDOW_AFTER)
-    labels = [view.labels] + [view.results[k].probs.argmax(1) for k in kinds]
-    parts = [runs(lab, lo, hi) for lab in labels]
+    # the arg-max of the frames shown only, not of the whole stream
+    labels = [view.labels[lo:hi]] + [view.results[k].probs[lo:hi].argmax(1) for k in kinds]
+    parts = [runs(lab, lo) for lab in labels]
     rows = np.repeat(row_names(kinds), [len(s) for s, _, _ in parts])
     start, end, c = (np.concatenate(column) for column in zip(*parts, strict=True))
     return {
@@ -347,9 +348,10 @@ with c_attn:
 with c_table:
     st.subheader(t(f"{P}.map_title"))
     models_col, params_col = t(f"{P}.col_model"), t(f"{P}.col_params")
+    model_names = [t(f"{P}.model_{k}") for k in kinds]
     table = pd.DataFrame(
         {
-            models_col: [t(f"{P}.model_{k}") for k in kinds],
+            models_col: model_names,
             "mAP": [view.results[k].mAP for k in kinds],
             params_col: [view.results[k].num_parameters for k in kinds],
         }
@@ -364,7 +366,7 @@ with c_table:
     with st.expander(t(f"{P}.ap_per_class")):
         per_class = pd.DataFrame(
             {
-                models_col: [t(f"{P}.model_{k}") for k in kinds],
+                models_col: model_names,
                 **{classes[c]: [view.results[k].ap[c - 1] for k in kinds] for c in range(1, C)},
             }
         )

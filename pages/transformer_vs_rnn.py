@@ -206,6 +206,30 @@ def gradient_table(seq_len: int, hidden: int, rho: float, seed: int) -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def gradient_view(
+    seq_len: int, hidden: int, rho: float, seed: int, lang: str
+) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame]:
+    """What the gradient section shows, in `lang` (the cache key; `t` reads the session's language):
+    the models' and the bound's positive norms (log scale) with model names, the first/last
+    caption, the CSV table."""
+    df = gradient_table(seq_len, hidden, rho, seed)
+    names = {k: kind_name(k) for k in (*core.KINDS, "bound")}
+    shown = df[df["norm"] > 0].assign(model=lambda d: d["kind"].map(names))
+    first_last = {
+        kind: float(g["norm"].iloc[0] / g["norm"].iloc[-1]) for kind, g in df.groupby("kind", sort=False)
+    }
+    caption = (
+        t(f"{P}.ratio_caption", T=seq_len)
+        + "  ·  "
+        + "  ·  ".join(f"{names[k]}: {first_last[k]:.1e}" for k in core.KINDS)
+        + "  \n"
+        + t(f"{P}.bound_caption")
+    )
+    bound = shown["kind"] == "bound"
+    return shown[~bound], shown[bound], caption, df.rename(columns={"norm": "grad_norm"})
+
+
 # every (hidden, batch) pair of the two select sliders stays measured once
 @st.cache_data(max_entries=9, show_spinner=False)
 def timing_table(hidden: int, batch: int) -> tuple[pd.DataFrame, str]:
@@ -272,28 +296,17 @@ def gradient_section() -> None:
         )
         hidden = st.select_slider(t(f"{P}.hidden"), [8, 16, 32, 64], 32, key="H", bind="query-params")
         seed = widgets.seed()
-    df = gradient_table(seq_len, hidden, rho, seed)
-    names = {k: kind_name(k) for k in (*core.KINDS, "bound")}
-    shown = df[df["norm"] > 0].assign(model=lambda d: d["kind"].map(names))
+    lines, bound, caption, csv = gradient_view(seq_len, hidden, rho, seed, current_lang())
     with right:
         charts.show(
             gradient_template(chart_height=charts.height(360)),
-            data={"grads": shown[shown["kind"] != "bound"], "bound": shown[shown["kind"] == "bound"]},
+            data={"grads": lines, "bound": bound},
         )
-        first_last = {
-            kind: float(g["norm"].iloc[0] / g["norm"].iloc[-1]) for kind, g in df.groupby("kind", sort=False)
-        }
-        st.caption(
-            t(f"{P}.ratio_caption", T=seq_len)
-            + "  ·  "
-            + "  ·  ".join(f"{names[k]}: {first_last[k]:.1e}" for k in core.KINDS)
-            + "  \n"
-            + t(f"{P}.bound_caption")
-        )
+        st.caption(caption)
     page.prose(t(f"{P}.explain_grad"))
     # 6. Download (the main figure's data)
     page.download_csv(
-        df.rename(columns={"norm": "grad_norm"}),
+        csv,
         f"{P}_gradients_T{seq_len}_rho{rho:g}_H{hidden}_seed{seed}.csv",
     )
 
@@ -370,20 +383,19 @@ attention_section()
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
-def recall_mean() -> pd.DataFrame:
-    """Mean shipped accuracy per (kind, T), over the seeds."""
-    return shipped_recall().groupby(["kind", "seq_len"], as_index=False)["accuracy"].mean()
+def recall_mean(lang: str) -> pd.DataFrame:
+    """Mean shipped accuracy per (kind, T) over the seeds, with model names in `lang` (the cache key)."""
+    mean = shipped_recall().groupby(["kind", "seq_len"], as_index=False)["accuracy"].mean()
+    return mean.assign(model=mean["kind"].map({k: kind_name(k) for k in core.RECALL_KINDS}))
 
 
 def recall_data(runs: list[dict]) -> dict[str, pd.DataFrame]:
-    """The frames `recall_template` draws: the shipped means and this session's runs, with model names."""
-    names = {k: kind_name(k) for k in core.RECALL_KINDS}
-    mean = recall_mean()
-    yours = pd.DataFrame(runs, columns=["kind", "seq_len", "steps", "accuracy"])
-    return {
-        "mean": mean.assign(model=mean["kind"].map(names)),
-        "runs": yours.assign(model=yours["kind"].map(names)),
-    }
+    """The frames `recall_template` draws: the shipped means and this session's runs."""
+    data = {"mean": recall_mean(current_lang())}
+    if runs:
+        yours = pd.DataFrame(runs)
+        data["runs"] = yours.assign(model=yours["kind"].map({k: kind_name(k) for k in core.RECALL_KINDS}))
+    return data
 
 
 @st.fragment
