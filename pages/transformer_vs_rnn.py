@@ -191,17 +191,14 @@ def recall_template(with_runs: bool) -> alt.LayerChart:
 def gradient_table(seq_len: int, hidden: int, rho: float, seed: int) -> pd.DataFrame:
     """Long table: kind, distance T - t, ||dh_T/dx_t||, plus the RNN bound rho^(T-t) ||U||."""
     distance = np.arange(seq_len - 1, -1, -1)  # T - t for t = 1..T
+    # Small matrices, one step at a time: on the shared 2-core server torch's second
+    # thread only adds contention (measured 4-10x slower with two threads under load).
+    with core.one_thread():
+        norms = {kind: core.input_gradient_norms(kind, seq_len, hidden, rho, seed) for kind in core.KINDS}
+        bound = core.rnn_gradient_bound(seq_len, hidden, rho, seed)
     frames = [
-        pd.DataFrame(
-            {
-                "kind": kind,
-                "distance": distance,
-                "norm": core.input_gradient_norms(kind, seq_len, hidden, rho, seed),
-            }
-        )
-        for kind in core.KINDS
+        pd.DataFrame({"kind": kind, "distance": distance, "norm": norm}) for kind, norm in norms.items()
     ]
-    bound = core.rnn_gradient_bound(seq_len, hidden, rho, seed)
     frames.append(pd.DataFrame({"kind": "bound", "distance": distance, "norm": bound}))
     return pd.concat(frames, ignore_index=True)
 
@@ -255,7 +252,8 @@ def attention_table(text: str, causal: bool, temperature: float, position_scale:
     if len(tokens) > MAX_TOKENS:
         raise ValueError("too long")
     x = core.token_embeddings(tokens, 32, position_scale)
-    A = core.attention_weights(x, causal, temperature)  # (T, T)
+    with core.one_thread():  # a tiny torch softmax: see gradient_table
+        A = core.attention_weights(x, causal, temperature)  # (T, T)
     labels = [f"{i + 1} {tok}" for i, tok in enumerate(tokens)]
     n = len(tokens)
     return pd.DataFrame(
