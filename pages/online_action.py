@@ -73,9 +73,9 @@ def trained_view(history: int, decoder_steps: int, noise: float, ablations: bool
     return store[key]
 
 
-def runs(labels: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run-length encoding of labels[lo:hi]: (start, end exclusive, value) of every constant run."""
-    seg = labels[lo:hi]
+def runs(seg: np.ndarray, lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run-length encoding of the labels of frames lo, lo + 1, ...: (start, end exclusive, value) of
+    every constant run."""
     change = np.flatnonzero(np.diff(seg)) + 1
     starts = np.r_[0, change]
     ends = np.r_[change, len(seg)]
@@ -86,26 +86,26 @@ def class_name(c: int) -> str:
     return t(f"{P}.background") if c == oa.BACKGROUND else t(f"{P}.action", k=c)
 
 
-def timeline_chart(view: oa.Evaluation, kinds: list[str], frame: int, history: int) -> alt.LayerChart:
-    """Ground truth and every model's online arg-max, as coloured runs, around frame t."""
-    N = len(view.labels)
-    lo, hi = max(0, frame - WINDOW_BEFORE), min(N, frame + WINDOW_AFTER)
+def class_names(classes: int) -> list[str]:
+    return [class_name(c) for c in range(classes)]
+
+
+def row_names(kinds: tuple[str, ...]) -> list[str]:
+    """The timeline's rows, top to bottom: the ground truth, then each model's prediction."""
+    return [t(f"{P}.ground_truth")] + [t(f"{P}.short_{k}") for k in kinds]
+
+
+# Chart templates (specs cached per language and lecture mode; data by name) ---------------
+@charts.template
+def timeline_template(kinds: tuple[str, ...], classes: int) -> alt.LayerChart:
+    """Ground truth and every model's online arg-max as coloured runs ("runs"), the history window
+    the models see at t and the current frame ("window"). The x axis spans the runs, i.e. the
+    frames shown around t."""
     row_title, class_title = t(f"{P}.row"), t(f"{P}.class")
-    rows = [(t(f"{P}.ground_truth"), view.labels)] + [
-        (t(f"{P}.short_{k}"), view.results[k].probs.argmax(1)) for k in kinds
-    ]
-    parts = []
-    for name, lab in rows:
-        s, e, v = runs(lab, lo, hi)
-        parts.append(pd.DataFrame({"row": name, "start": s, "end": e, "c": v}))
-    df = pd.concat(parts, ignore_index=True)
-    df["class"] = [class_name(int(c)) for c in df["c"]]
-    C = view.results[kinds[0]].probs.shape[1]
-    domain = [class_name(c) for c in range(C)]
-    order = [name for name, _ in rows]
-    x_scale = alt.Scale(domain=[lo, hi], nice=False)
+    domain = class_names(classes)
+    x_scale = alt.Scale(zero=False, nice=False)
     bars = (
-        alt.Chart(df)
+        alt.Chart(charts.named("runs"))
         .mark_rect()
         .encode(
             x=alt.X("start", type="quantitative", title=t(f"{P}.frame_axis"), scale=x_scale),
@@ -114,7 +114,7 @@ def timeline_chart(view: oa.Evaluation, kinds: list[str], frame: int, history: i
                 "row",
                 type="nominal",
                 title=None,
-                sort=order,
+                sort=row_names(kinds),
                 axis=alt.Axis(labelLimit=200, labelOverlap=False),
             ),
             color=alt.Color(
@@ -131,37 +131,50 @@ def timeline_chart(view: oa.Evaluation, kinds: list[str], frame: int, history: i
             ],
         )
     )
-    # the history window the models see at t, and the current frame
-    win = pd.DataFrame({"a": [max(frame - history + 1, 0)], "b": [frame + 1]})
     shade = (
-        alt.Chart(win)
+        alt.Chart(charts.named("window"))
         .mark_rect(color="black", opacity=0.12)
         .encode(x=alt.X("a", type="quantitative", scale=x_scale), x2=alt.X2("b"))
     )
     now = (
-        alt.Chart(win)
+        alt.Chart(charts.named("window"))
         .mark_rule(color="black", strokeWidth=2)
         .encode(x=alt.X("b", type="quantitative", scale=x_scale))
     )
     return alt.layer(bars, shade, now).properties(width="container")
 
 
-def attention_chart(view: oa.Evaluation, frame: int, history: int) -> alt.LayerChart | None:
+def timeline_data(
+    view: oa.Evaluation, kinds: tuple[str, ...], classes: list[str], frame: int, history: int
+) -> dict[str, pd.DataFrame]:
+    """The frames `timeline_template` draws, for the frames shown around t."""
+    lo, hi = max(0, frame - WINDOW_BEFORE), min(len(view.labels), frame + WINDOW_AFTER)
+    # the arg-max of the frames shown only, not of the whole stream
+    labels = [view.labels[lo:hi]] + [view.results[k].probs[lo:hi].argmax(1) for k in kinds]
+    parts = [runs(lab, lo) for lab in labels]
+    rows = np.repeat(row_names(kinds), [len(s) for s, _, _ in parts])
+    start, end, c = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return {
+        "runs": pd.DataFrame({"row": rows, "start": start, "end": end, "class": np.asarray(classes)[c]}),
+        "window": pd.DataFrame({"a": [max(frame - history + 1, 0)], "b": [frame + 1]}),
+    }
+
+
+@charts.template
+def attention_template(classes: int, ablated: bool) -> alt.LayerChart:
     """OadTR's task-token attention over the T history frames at t (bars, coloured by each frame's
-    true class), and the current frame's own attention row when the token is ablated (line)."""
-    if view.results["oadtr"].attention is None:
-        return None
-    lags = np.arange(-history + 1, 1)
-    idx = frame + lags
-    truth = [class_name(int(view.labels[i])) if i >= 0 else t(f"{P}.before_start") for i in idx]
+    true class; "attention"), and, with `ablated`, the current frame's own attention row when the
+    token is ablated (line; "ablated")."""
     class_title, variant_title = t(f"{P}.class_of_frame"), t(f"{P}.variant")
-    C = view.results["oadtr"].probs.shape[1]
-    domain = [class_name(c) for c in range(C)] + [t(f"{P}.before_start")]
+    domain = class_names(classes) + [t(f"{P}.before_start")]
     x = alt.X("lag", type="ordinal", title=t(f"{P}.lag_axis"), axis=alt.Axis(labelAngle=0))
     y = alt.Y("weight", type="quantitative", title=t(f"{P}.attention_axis"))
-    bars_df = pd.DataFrame({"lag": lags, "weight": view.results["oadtr"].attention[frame], "class": truth})
+    lag_weight = [
+        alt.Tooltip("lag", type="ordinal"),
+        alt.Tooltip("weight", type="quantitative", format=".3f"),
+    ]
     bars = (
-        alt.Chart(bars_df)
+        alt.Chart(charts.named("attention"))
         .mark_bar()
         .encode(
             x=x,
@@ -170,41 +183,52 @@ def attention_chart(view: oa.Evaluation, frame: int, history: int) -> alt.LayerC
                 "class",
                 type="nominal",
                 title=class_title,
-                scale=alt.Scale(domain=domain, range=CLASS_COLORS[:C] + ["#ffffff"]),
+                scale=alt.Scale(domain=domain, range=CLASS_COLORS[:classes] + ["#ffffff"]),
             ),
-            tooltip=[
-                alt.Tooltip("lag", type="ordinal"),
-                alt.Tooltip("weight", type="quantitative", format=".3f"),
-                alt.Tooltip("class", type="nominal", title=class_title),
-            ],
+            tooltip=[*lag_weight, alt.Tooltip("class", type="nominal", title=class_title)],
         )
     )
-    layers = [bars]
+    if not ablated:
+        return alt.layer(bars).properties(width="container")
+    line = (
+        alt.Chart(charts.named("ablated"))
+        .mark_line(point=True, color="black", strokeWidth=2)
+        .encode(
+            x=x,
+            y=y,
+            strokeDash=alt.StrokeDash(
+                "variant",
+                type="nominal",
+                title=variant_title,
+                scale=alt.Scale(domain=[t(f"{P}.model_oadtr_no_token")], range=[[6, 3]]),
+                legend=alt.Legend(labelLimit=320),
+            ),
+            tooltip=[*lag_weight, alt.Tooltip("variant", type="nominal", title=variant_title)],
+        )
+    )
+    return alt.layer(bars, line).properties(width="container")
+
+
+def attention_data(
+    view: oa.Evaluation, classes: list[str], frame: int, history: int
+) -> dict[str, pd.DataFrame]:
+    """The frames `attention_template` draws at frame t: the T lags up to t (before the stream: no class)."""
+    lags = np.arange(-history + 1, 1)
+    idx = frame + lags
+    truth = np.where(
+        idx >= 0, np.asarray(classes, dtype=object)[view.labels[np.maximum(idx, 0)]], t(f"{P}.before_start")
+    )
+    data = {
+        "attention": pd.DataFrame(
+            {"lag": lags, "weight": view.results["oadtr"].attention[frame], "class": truth}
+        )
+    }
     ablated = view.results.get("oadtr_no_token")
     if ablated is not None and ablated.attention is not None:
-        names = [t(f"{P}.model_oadtr"), t(f"{P}.model_oadtr_no_token")]
-        line_df = pd.DataFrame({"lag": lags, "weight": ablated.attention[frame], "variant": names[1]})
-        layers.append(
-            alt.Chart(line_df)
-            .mark_line(point=True, color="black", strokeWidth=2)
-            .encode(
-                x=x,
-                y=y,
-                strokeDash=alt.StrokeDash(
-                    "variant",
-                    type="nominal",
-                    title=variant_title,
-                    scale=alt.Scale(domain=names[1:], range=[[6, 3]]),
-                    legend=alt.Legend(labelLimit=320),
-                ),
-                tooltip=[
-                    alt.Tooltip("lag", type="ordinal"),
-                    alt.Tooltip("weight", type="quantitative", format=".3f"),
-                    alt.Tooltip("variant", type="nominal", title=variant_title),
-                ],
-            )
+        data["ablated"] = pd.DataFrame(
+            {"lag": lags, "weight": ablated.attention[frame], "variant": t(f"{P}.model_oadtr_no_token")}
         )
-    return alt.layer(*layers).properties(width="container")
+    return data
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -283,7 +307,9 @@ else:
     T_, l_, noise_ = DEFAULT.model.history, DEFAULT.model.decoder_steps, DEFAULT.stream.noise
     view = shipped_view(oa.settings_key(DEFAULT))
 
-kinds = [k for k in oa.MODEL_KINDS if k in view.results]
+kinds = tuple(k for k in oa.MODEL_KINDS if k in view.results)
+C = view.results["mlp"].probs.shape[1]
+classes = class_names(C)
 N = len(view.labels)
 with left:
     frame = st.slider(
@@ -303,26 +329,29 @@ with left:
 # 3. Main figure: the timeline ---------------------------------------------------------------
 with right:
     st.markdown(f"**{t(f'{P}.timeline_title', t=frame)}**")
-    charts.show(timeline_chart(view, kinds, frame, T_), chart_height=charts.height(250))
+    charts.show(
+        timeline_template(kinds, C, chart_height=charts.height(250)),
+        data=timeline_data(view, kinds, classes, frame, T_),
+    )
     st.caption(t(f"{P}.timeline_caption"))
 
 # The task token's attention, frame by frame ---------------------------------------------------
 c_attn, c_table = st.columns([1.3, 1.0], gap="large")
 with c_attn:
     st.subheader(t(f"{P}.attention_title"))
-    chart = attention_chart(view, frame, T_)
-    if chart is not None:
-        charts.show(chart, chart_height=charts.height(260))
+    if view.results["oadtr"].attention is not None:
+        data = attention_data(view, classes, frame, T_)
+        charts.show(attention_template(C, "ablated" in data, chart_height=charts.height(260)), data=data)
     st.caption(t(f"{P}.attention_caption"))
 
 # The mAP table -----------------------------------------------------------------------------------
 with c_table:
     st.subheader(t(f"{P}.map_title"))
-    C = view.results["mlp"].probs.shape[1]
     models_col, params_col = t(f"{P}.col_model"), t(f"{P}.col_params")
+    model_names = [t(f"{P}.model_{k}") for k in kinds]
     table = pd.DataFrame(
         {
-            models_col: [t(f"{P}.model_{k}") for k in kinds],
+            models_col: model_names,
             "mAP": [view.results[k].mAP for k in kinds],
             params_col: [view.results[k].num_parameters for k in kinds],
         }
@@ -337,15 +366,15 @@ with c_table:
     with st.expander(t(f"{P}.ap_per_class")):
         per_class = pd.DataFrame(
             {
-                models_col: [t(f"{P}.model_{k}") for k in kinds],
-                **{class_name(c): [view.results[k].ap[c - 1] for k in kinds] for c in range(1, C)},
+                models_col: model_names,
+                **{classes[c]: [view.results[k].ap[c - 1] for k in kinds] for c in range(1, C)},
             }
         )
         st.dataframe(
             per_class,
             hide_index=True,
             width="stretch",
-            column_config={class_name(c): st.column_config.NumberColumn(format="%.3f") for c in range(1, C)},
+            column_config={classes[c]: st.column_config.NumberColumn(format="%.3f") for c in range(1, C)},
         )
     st.caption(t(f"{P}.map_caption"))
     st.info(t(f"{P}.paper_numbers"), icon=":material/menu_book:")
@@ -394,8 +423,10 @@ page.math(
 )
 
 # 6. Download ------------------------------------------------------------------------------------
-csv = pd.DataFrame({"frame": np.arange(N), "ground_truth": view.labels})
+# one frame from one dict: adding the columns one by one cost more than the charts
+columns = {"frame": np.arange(N), "ground_truth": view.labels}
 for k in kinds:
-    csv[f"pred_{k}"] = view.results[k].probs.argmax(1)
-    csv[f"score_true_class_{k}"] = view.results[k].probs[np.arange(N), view.labels]
+    columns[f"pred_{k}"] = view.results[k].probs.argmax(1)
+    columns[f"score_true_class_{k}"] = view.results[k].probs[np.arange(N), view.labels]
+csv = pd.DataFrame(columns)
 page.download_csv(csv, f"{P}_T{T_}_l{l_}_noise{noise_}.csv")

@@ -25,7 +25,13 @@ MAX_RUNS = 16  # runs kept per session
 
 
 # One fixed colour per model on every chart: recurrent warm-to-cool, attention purple.
-COLOURS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c", "attention": "#9467bd", "transformer": "#9467bd"}
+COLOURS = {
+    "rnn": "#d62728",
+    "lstm": "#1f77b4",
+    "gru": "#2ca02c",
+    "attention": "#9467bd",
+    "transformer": "#9467bd",
+}
 
 
 def kind_name(kind: str) -> str:
@@ -35,7 +41,149 @@ def kind_name(kind: str) -> str:
 def model_colour(kinds: tuple[str, ...]) -> alt.Color:
     """The `model` colour channel with the fixed colours, legend in `kinds` order."""
     scale = alt.Scale(domain=[kind_name(k) for k in kinds], range=[COLOURS[k] for k in kinds])
-    return alt.Color("model", type="nominal", title=t(f"{P}.model"), scale=scale, sort=[kind_name(k) for k in kinds])
+    return alt.Color(
+        "model", type="nominal", title=t(f"{P}.model"), scale=scale, sort=[kind_name(k) for k in kinds]
+    )
+
+
+# Chart templates (specs cached per language and lecture mode; data by name) -----------
+@charts.template
+def gradient_template() -> alt.LayerChart:
+    """||dh_T/dx_t|| against the distance T - t, one line per model ("grads"), and the RNN bound ("bound")."""
+    lines = charts.line(
+        "grads",
+        "distance",
+        "norm",
+        color="model",
+        color_title=t(f"{P}.model"),
+        x_title=t(f"{P}.distance"),
+        y_title=t(f"{P}.grad_norm"),
+        log_y=True,
+        whole_x=True,
+    ).encode(color=model_colour(core.KINDS))
+    bound = (
+        alt.Chart(charts.named("bound"))
+        .mark_line(color="#555", strokeDash=[6, 4], strokeWidth=1.5)
+        .encode(x=alt.X("distance", type="quantitative"), y=alt.Y("norm", type="quantitative"))
+    )
+    return alt.layer(lines, bound)
+
+
+@charts.template
+def timing_template(y: str, legend: bool) -> alt.LayerChart:
+    """Measured forward time ("ms") or sequential depth ("depth") against T, per model ("timing")."""
+    y_title = t(f"{P}.forward_ms") if y == "ms" else t(f"{P}.depth")
+    x_axis = alt.X(
+        "T",
+        type="quantitative",
+        title=t(f"{P}.seq_len_T"),
+        scale=alt.Scale(type="log", domain=[TIME_SEQ_LENS[0], TIME_SEQ_LENS[-1]]),
+        axis=alt.Axis(values=list(TIME_SEQ_LENS)),
+    )
+    colour = model_colour(core.KINDS)
+    chart = charts.line(
+        "timing",
+        "T",
+        y,
+        color="model",
+        points=True,
+        log_x=True,
+        log_y=True,
+        x_title=t(f"{P}.seq_len_T"),
+        y_title=y_title,
+        whole_y=y == "depth",
+    ).encode(x=x_axis, color=colour if legend else colour.legend(None))
+    # A one-layer LayerChart without a Vega title: Streamlit then honours the
+    # height (a bare Chart, or one with a title, was drawn squashed).
+    return alt.layer(chart)
+
+
+@charts.template
+def attention_template() -> alt.LayerChart:
+    """Attention weights, query rows by key columns ("attention"), tokens in the order of the data."""
+    no_skip = {"labelOverlap": False, "labelFontSize": 11}
+    heat = charts.heatmap(
+        "attention",
+        "key",
+        "query",
+        "weight",
+        x_title=t(f"{P}.key_axis"),
+        y_title=t(f"{P}.query_axis"),
+        value_title=t(f"{P}.weight"),
+        scheme="blues",
+    ).encode(
+        # sort=None: the sentence's order, as the rows come (not alphabetical)
+        x=alt.X(
+            "key",
+            type="ordinal",
+            sort=None,
+            title=t(f"{P}.key_axis"),
+            axis=alt.Axis(labelAngle=-50, **no_skip),
+        ),
+        y=alt.Y("query", type="ordinal", sort=None, title=t(f"{P}.query_axis"), axis=alt.Axis(**no_skip)),
+    )
+    return alt.layer(heat)
+
+
+@charts.template
+def position_template(ticks: tuple[int, ...]) -> alt.LayerChart:
+    """Sinusoidal positional encodings, position rows by dimension columns ("pe"); a tick every 8."""
+    heat = charts.heatmap(
+        "pe",
+        "dim",
+        "position",
+        "value",
+        x_title=t(f"{P}.pe_dim"),
+        y_title=t(f"{P}.pe_pos"),
+        value_title="PE",
+        scheme="redblue",
+    ).encode(
+        x=alt.X(
+            "dim", type="ordinal", title=t(f"{P}.pe_dim"), axis=alt.Axis(values=list(ticks), labelAngle=0)
+        ),
+        y=alt.Y("position", type="ordinal", title=t(f"{P}.pe_pos"), axis=alt.Axis(values=list(ticks))),
+    )
+    return alt.layer(heat)
+
+
+@charts.template
+def recall_template(with_runs: bool) -> alt.LayerChart:
+    """Grouped bars (one per model at each T; lines would hide each other at 100 %) of the shipped
+    mean accuracy ("mean"), the chance level, and, `with_runs`, your own runs as diamonds ("runs";
+    a layer only when there are runs, as its diamonds also change the legend's symbols)."""
+    names = [kind_name(k) for k in core.RECALL_KINDS]
+    x = alt.X("seq_len", type="ordinal", title=t(f"{P}.seq_len_T"), axis=alt.Axis(labelAngle=0))
+    offset = alt.XOffset("model", type="nominal", sort=names, scale=alt.Scale(domain=names))
+    y = alt.Y("accuracy", type="quantitative", title=t(f"{P}.accuracy"), scale=alt.Scale(domain=[0, 1.05]))
+    accuracy = alt.Tooltip("accuracy", type="quantitative", format=".2f")
+    # bars and diamonds share the grouped position and the model colour
+    enc = {"x": x, "xOffset": offset, "y": y, "color": model_colour(core.RECALL_KINDS)}
+    bars = (
+        alt.Chart(charts.named("mean"))
+        .mark_bar()
+        .encode(
+            **enc,
+            tooltip=[alt.Tooltip("model", type="nominal"), alt.Tooltip("seq_len", type="ordinal"), accuracy],
+        )
+    )
+    chance = (
+        alt.Chart(pd.DataFrame({"chance": [1 / core.RECALL_CLASSES]}))
+        .mark_rule(color="#333", strokeDash=[4, 4])
+        .encode(y=alt.Y("chance", type="quantitative"))
+    )
+    yours = (
+        alt.Chart(charts.named("runs"))
+        .mark_point(shape="diamond", size=160, filled=True, stroke="black", opacity=1)
+        .encode(
+            **enc,
+            tooltip=[
+                alt.Tooltip("model", type="nominal"),
+                alt.Tooltip("steps", type="quantitative"),
+                accuracy,
+            ],
+        )
+    )
+    return alt.layer(bars, chance, yours) if with_runs else alt.layer(bars, chance)
 
 
 # Cached computations ------------------------------------------------------------
@@ -43,16 +191,44 @@ def model_colour(kinds: tuple[str, ...]) -> alt.Color:
 def gradient_table(seq_len: int, hidden: int, rho: float, seed: int) -> pd.DataFrame:
     """Long table: kind, distance T - t, ||dh_T/dx_t||, plus the RNN bound rho^(T-t) ||U||."""
     distance = np.arange(seq_len - 1, -1, -1)  # T - t for t = 1..T
+    # Small matrices, one step at a time: on the shared 2-core server torch's second
+    # thread only adds contention (measured 4-10x slower with two threads under load).
+    with core.one_thread():
+        norms = {kind: core.input_gradient_norms(kind, seq_len, hidden, rho, seed) for kind in core.KINDS}
+        bound = core.rnn_gradient_bound(seq_len, hidden, rho, seed)
     frames = [
-        pd.DataFrame({"kind": kind, "distance": distance, "norm": core.input_gradient_norms(kind, seq_len, hidden, rho, seed)})
-        for kind in core.KINDS
+        pd.DataFrame({"kind": kind, "distance": distance, "norm": norm}) for kind, norm in norms.items()
     ]
-    bound = core.rnn_gradient_bound(seq_len, hidden, rho, seed)
     frames.append(pd.DataFrame({"kind": "bound", "distance": distance, "norm": bound}))
     return pd.concat(frames, ignore_index=True)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False)
+def gradient_view(
+    seq_len: int, hidden: int, rho: float, seed: int, lang: str
+) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame]:
+    """What the gradient section shows, in `lang` (the cache key; `t` reads the session's language):
+    the models' and the bound's positive norms (log scale) with model names, the first/last
+    caption, the CSV table."""
+    df = gradient_table(seq_len, hidden, rho, seed)
+    names = {k: kind_name(k) for k in (*core.KINDS, "bound")}
+    shown = df[df["norm"] > 0].assign(model=lambda d: d["kind"].map(names))
+    first_last = {
+        kind: float(g["norm"].iloc[0] / g["norm"].iloc[-1]) for kind, g in df.groupby("kind", sort=False)
+    }
+    caption = (
+        t(f"{P}.ratio_caption", T=seq_len)
+        + "  ·  "
+        + "  ·  ".join(f"{names[k]}: {first_last[k]:.1e}" for k in core.KINDS)
+        + "  \n"
+        + t(f"{P}.bound_caption")
+    )
+    bound = shown["kind"] == "bound"
+    return shown[~bound], shown[bound], caption, df.rename(columns={"norm": "grad_norm"})
+
+
+# every (hidden, batch) pair of the two select sliders stays measured once
+@st.cache_data(max_entries=9, show_spinner=False)
 def timing_table(hidden: int, batch: int) -> tuple[pd.DataFrame, str]:
     """Measured once per (hidden, batch) on this server; the time of measurement is returned too."""
     rows = [
@@ -76,7 +252,8 @@ def attention_table(text: str, causal: bool, temperature: float, position_scale:
     if len(tokens) > MAX_TOKENS:
         raise ValueError("too long")
     x = core.token_embeddings(tokens, 32, position_scale)
-    A = core.attention_weights(x, causal, temperature)  # (T, T)
+    with core.one_thread():  # a tiny torch softmax: see gradient_table
+        A = core.attention_weights(x, causal, temperature)  # (T, T)
     labels = [f"{i + 1} {tok}" for i, tok in enumerate(tokens)]
     n = len(tokens)
     return pd.DataFrame(
@@ -117,39 +294,18 @@ def gradient_section() -> None:
         )
         hidden = st.select_slider(t(f"{P}.hidden"), [8, 16, 32, 64], 32, key="H", bind="query-params")
         seed = widgets.seed()
-    df = gradient_table(seq_len, hidden, rho, seed)
-    shown = df[df["norm"] > 0].assign(model=lambda d: d["kind"].map(kind_name))
+    lines, bound, caption, csv = gradient_view(seq_len, hidden, rho, seed, current_lang())
     with right:
-        lines = charts.line(
-            shown[shown["kind"] != "bound"],
-            "distance",
-            "norm",
-            color="model",
-            color_title=t(f"{P}.model"),
-            x_title=t(f"{P}.distance"),
-            y_title=t(f"{P}.grad_norm"),
-            log_y=True,
-        ).encode(color=model_colour(core.KINDS))
-        bound = (
-            alt.Chart(shown[shown["kind"] == "bound"])
-            .mark_line(color="#555", strokeDash=[6, 4], strokeWidth=1.5)
-            .encode(x=alt.X("distance", type="quantitative"), y=alt.Y("norm", type="quantitative"))
+        charts.show(
+            gradient_template(chart_height=charts.height(360)),
+            data={"grads": lines, "bound": bound},
         )
-        charts.show(alt.layer(lines, bound), chart_height=charts.height(360))
-        first_last = {
-            kind: float(g["norm"].iloc[0] / g["norm"].iloc[-1]) for kind, g in df.groupby("kind", sort=False)
-        }
-        st.caption(
-            t(f"{P}.ratio_caption", T=seq_len)
-            + "  ·  "
-            + "  ·  ".join(f"{kind_name(k)}: {first_last[k]:.1e}" for k in core.KINDS)
-            + "  \n"
-            + t(f"{P}.bound_caption")
-        )
+        st.caption(caption)
     page.prose(t(f"{P}.explain_grad"))
     # 6. Download (the main figure's data)
     page.download_csv(
-        df.rename(columns={"norm": "grad_norm"}), f"{P}_gradients_T{seq_len}_rho{rho:g}_H{hidden}_seed{seed}.csv"
+        csv,
+        f"{P}_gradients_T{seq_len}_rho{rho:g}_H{hidden}_seed{seed}.csv",
     )
 
 
@@ -165,30 +321,13 @@ def speed_section() -> None:
         batch = st.select_slider(t(f"{P}.batch"), [1, 16, 64], 16, key="tb", bind="query-params")
     with st.spinner(t(f"{P}.measuring")):
         df, when = timing_table(hidden, batch)
-    df = df.assign(model=df["kind"].map(kind_name))
+    df = df.assign(model=df["kind"].map({k: kind_name(k) for k in core.KINDS}))
     with left:
         st.caption(t(f"{P}.measured_note", when=when))
-    x_axis = alt.X(
-        "T",
-        type="quantitative",
-        title=t(f"{P}.seq_len_T"),
-        scale=alt.Scale(type="log", domain=[TIME_SEQ_LENS[0], TIME_SEQ_LENS[-1]]),
-        axis=alt.Axis(values=list(TIME_SEQ_LENS)),
-    )
-    common = {"color": "model", "points": True, "log_x": True, "log_y": True, "x_title": t(f"{P}.seq_len_T")}
-    colour = model_colour(core.KINDS)
-    for y, y_title, title, h, legend in (
-        ("ms", t(f"{P}.forward_ms"), t(f"{P}.time_chart"), 240, True),
-        ("depth", t(f"{P}.depth"), t(f"{P}.depth_chart"), 190, False),
-    ):
-        with right:
-            st.markdown(f"**{title}**")
-            chart = charts.line(df, "T", y, y_title=y_title, **common).encode(
-                x=x_axis, color=colour if legend else colour.legend(None)
-            )
-            # A one-layer LayerChart without a Vega title: Streamlit then honours the
-            # height (a bare Chart, or one with a title, was drawn squashed).
-            charts.show(alt.layer(chart), chart_height=charts.height(h))
+    with right:
+        for y, title, h, legend in (("ms", "time_chart", 240, True), ("depth", "depth_chart", 190, False)):
+            st.markdown(f"**{t(f'{P}.{title}')}**")
+            charts.show(timing_template(y, legend, chart_height=charts.height(h)), data={"timing": df})
     page.prose(t(f"{P}.explain_speed"))
 
 
@@ -205,7 +344,9 @@ def attention_section() -> None:
         example = st.selectbox(
             t(f"{P}.example"), EXAMPLES, format_func=sentences.get, key="ex", bind="query-params"
         )
-        causal = st.toggle(t(f"{P}.causal"), False, key="causal", bind="query-params", help=t(f"{P}.causal_help"))
+        causal = st.toggle(
+            t(f"{P}.causal"), False, key="causal", bind="query-params", help=t(f"{P}.causal_help")
+        )
         temperature = st.slider(t(f"{P}.temperature"), 0.1, 5.0, 1.0, 0.1, key="temp", bind="query-params")
         position_scale = st.slider(t(f"{P}.pos_scale"), 0.0, 2.0, 1.0, 0.1, key="pos", bind="query-params")
     df = page.keep_last_good(
@@ -215,25 +356,12 @@ def attention_section() -> None:
     )
     with right:
         if df is not None:
-            order = list(dict.fromkeys(df["query"]))
-            no_skip = {"labelOverlap": False, "labelFontSize": 11}
-            heat = charts.heatmap(
-                df,
-                "key",
-                "query",
-                "weight",
-                x_title=t(f"{P}.key_axis"),
-                y_title=t(f"{P}.query_axis"),
-                value_title=t(f"{P}.weight"),
-                scheme="blues",
-            ).encode(
-                x=alt.X(
-                    "key", type="ordinal", sort=order, title=t(f"{P}.key_axis"), axis=alt.Axis(labelAngle=-50, **no_skip)
-                ),
-                y=alt.Y("query", type="ordinal", sort=order, title=t(f"{P}.query_axis"), axis=alt.Axis(**no_skip)),
-            )
             # about 16 px per row so every token label shows; 40 tokens stay under 650 px
-            charts.show(alt.layer(heat), chart_height=charts.height(min(650, max(300, 16 * len(order)))))
+            rows = df["query"].nunique()
+            charts.show(
+                attention_template(chart_height=charts.height(min(650, max(300, 16 * rows)))),
+                data={"attention": df},
+            )
     page.prose(t(f"{P}.explain_attn"))
 
     st.subheader(t(f"{P}.pe_title"))
@@ -243,74 +371,29 @@ def attention_section() -> None:
         d = st.slider(t(f"{P}.pe_d"), 4, 64, 64, 2, key="pe_d", bind="query-params")
     pe = position_table(n, d)
     with right:
-        ticks = list(range(0, max(n, d), 8))
-        heat = charts.heatmap(
-            pe,
-            "dim",
-            "position",
-            "value",
-            x_title=t(f"{P}.pe_dim"),
-            y_title=t(f"{P}.pe_pos"),
-            value_title="PE",
-            scheme="redblue",
-        ).encode(
-            x=alt.X("dim", type="ordinal", title=t(f"{P}.pe_dim"), axis=alt.Axis(values=ticks, labelAngle=0)),
-            y=alt.Y("position", type="ordinal", title=t(f"{P}.pe_pos"), axis=alt.Axis(values=ticks)),
-        )
-        charts.show(alt.layer(heat), chart_height=charts.height(320))
+        # the tick values are a few fixed sets (every 8 up to the longer axis), not a slider value
+        ticks = tuple(range(0, max(n, d), 8))
+        charts.show(position_template(ticks, chart_height=charts.height(320)), data={"pe": pe})
     page.prose(t(f"{P}.explain_pe"))
 
 
 attention_section()
 
 
-def recall_chart(table: pd.DataFrame, runs: list[dict]) -> alt.LayerChart:
-    """Grouped bars (one per model at each T; lines would hide each other at 100 %), chance, your runs."""
-    mean = table.groupby(["kind", "seq_len"], as_index=False)["accuracy"].mean()
-    mean["model"] = mean["kind"].map(kind_name)
-    names = [kind_name(k) for k in core.RECALL_KINDS]
-    x = alt.X("seq_len", type="ordinal", title=t(f"{P}.seq_len_T"), axis=alt.Axis(labelAngle=0))
-    offset = alt.XOffset("model", type="nominal", sort=names, scale=alt.Scale(domain=names))
-    y = alt.Y("accuracy", type="quantitative", title=t(f"{P}.accuracy"), scale=alt.Scale(domain=[0, 1.05]))
-    bars = (
-        alt.Chart(mean)
-        .mark_bar()
-        .encode(
-            x=x,
-            xOffset=offset,
-            y=y,
-            color=model_colour(core.RECALL_KINDS),
-            tooltip=[
-                alt.Tooltip("model", type="nominal"),
-                alt.Tooltip("seq_len", type="ordinal"),
-                alt.Tooltip("accuracy", type="quantitative", format=".2f"),
-            ],
-        )
-    )
-    chance = (
-        alt.Chart(pd.DataFrame({"chance": [1 / core.RECALL_CLASSES]}))
-        .mark_rule(color="#333", strokeDash=[4, 4])
-        .encode(y=alt.Y("chance", type="quantitative"))
-    )
-    layers = [bars, chance]
+@st.cache_data(max_entries=2, show_spinner=False)
+def recall_mean(lang: str) -> pd.DataFrame:
+    """Mean shipped accuracy per (kind, T) over the seeds, with model names in `lang` (the cache key)."""
+    mean = shipped_recall().groupby(["kind", "seq_len"], as_index=False)["accuracy"].mean()
+    return mean.assign(model=mean["kind"].map({k: kind_name(k) for k in core.RECALL_KINDS}))
+
+
+def recall_data(runs: list[dict]) -> dict[str, pd.DataFrame]:
+    """The frames `recall_template` draws: the shipped means and this session's runs."""
+    data = {"mean": recall_mean(current_lang())}
     if runs:
-        yours = pd.DataFrame(runs).assign(model=lambda d: d["kind"].map(kind_name))
-        layers.append(
-            alt.Chart(yours)
-            .mark_point(shape="diamond", size=160, filled=True, stroke="black", opacity=1)
-            .encode(
-                x=x,
-                xOffset=offset,
-                y=y,
-                color=model_colour(core.RECALL_KINDS),
-                tooltip=[
-                    alt.Tooltip("model", type="nominal"),
-                    alt.Tooltip("steps", type="quantitative"),
-                    alt.Tooltip("accuracy", type="quantitative", format=".2f"),
-                ],
-            )
-        )
-    return alt.layer(*layers)
+        yours = pd.DataFrame(runs)
+        data["runs"] = yours.assign(model=yours["kind"].map({k: kind_name(k) for k in core.RECALL_KINDS}))
+    return data
 
 
 @st.fragment
@@ -326,21 +409,27 @@ def recall_section() -> None:
     with left, st.container(border=True):
         st.markdown(t(f"{P}.run_form"))
         names = {k: kind_name(k) for k in core.RECALL_KINDS}
-        kind = st.selectbox(t(f"{P}.model"), core.RECALL_KINDS, format_func=names.get, key="rk", bind="query-params")
+        kind = st.selectbox(
+            t(f"{P}.model"), core.RECALL_KINDS, format_func=names.get, key="rk", bind="query-params"
+        )
         seq_len = st.select_slider(t(f"{P}.seq_len_T"), RUN_SEQ_LENS, 20, key="rT", bind="query-params")
         steps = st.select_slider(t(f"{P}.steps"), RUN_STEPS, 100, key="rs", bind="query-params")
         submitted = st.button(t(f"{P}.run"), key=f"{P}_run", icon=":material/play_arrow:", type="primary")
     if submitted:
         bar = left.progress(0.0, text=t(f"{P}.training"))
         result = core.train_recall(
-            kind, seq_len, steps=steps, seed=0, progress=lambda i, n: bar.progress(i / n, text=t(f"{P}.training"))
+            kind,
+            seq_len,
+            steps=steps,
+            seed=0,
+            progress=lambda i, n: bar.progress(i / n, text=t(f"{P}.training")),
         )
         bar.empty()
         runs.append({"kind": kind, "seq_len": seq_len, "steps": steps, "accuracy": result.accuracy})
         del runs[:-MAX_RUNS]
         left.success(t(f"{P}.run_done", acc=f"{result.accuracy:.0%}", s=f"{result.seconds:.1f}"))
     with right:
-        charts.show(recall_chart(table, runs), chart_height=charts.height(320))
+        charts.show(recall_template(bool(runs), chart_height=charts.height(320)), data=recall_data(runs))
         steps_shipped = int(table["steps"].iloc[0])
         st.caption(t(f"{P}.recall_caption", steps=steps_shipped, seeds=table["seed"].nunique()))
     page.prose(t(f"{P}.explain_recall"))
