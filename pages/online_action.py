@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 
 import altair as alt
@@ -41,36 +40,20 @@ def shipped_view(key: tuple[int, int, float]) -> oa.Evaluation:
     return oa.evaluate_all(run.models, run.experiment)
 
 
-@st.cache_resource(show_spinner=False)
-def trained_store() -> OrderedDict:
-    """Results trained on this server, newest last; bounded to MAX_TRAINED settings.
-
-    A hand-made cache instead of st.cache_data: the training reports to a progress bar
-    created outside it, which a cached function may not touch.
-    """
-    return OrderedDict()
-
-
-MAX_TRAINED = 8
+MAX_TRAINED = 8  # settings trained on this server and kept (each a few MB of predictions)
 
 
 def trained_view(history: int, decoder_steps: int, noise: float, ablations: bool) -> oa.Evaluation:
     """Train the models for a setting that is not shipped (few large steps, within the budget)."""
-    store, key = trained_store(), (history, decoder_steps, noise, ablations)
-    if key in store:
-        store.move_to_end(key)
-        return store[key]
-    exp = experiment(history, decoder_steps, noise)
-    kinds = oa.MODEL_KINDS if ablations else ("mlp", "gru", "oadtr")
-    bar = st.progress(0.0, text=t(f"{P}.training"))
-    test, results, _ = oa.run_experiment(
-        exp, kinds, on_progress=lambda f: bar.progress(min(f, 1.0), text=t(f"{P}.training"))
-    )
-    bar.empty()
-    store[key] = oa.Evaluation(test.labels, results, exp.steps)
-    while len(store) > MAX_TRAINED:
-        store.popitem(last=False)
-    return store[key]
+
+    def train(report: page.Report) -> oa.Evaluation:
+        exp = experiment(history, decoder_steps, noise)
+        kinds = oa.MODEL_KINDS if ablations else ("mlp", "gru", "oadtr")
+        test, results, _ = oa.run_experiment(exp, kinds, on_progress=report)
+        return oa.Evaluation(test.labels, results, exp.steps)
+
+    key = (history, decoder_steps, noise, ablations)
+    return page.with_progress(P, key, train, text=t(f"{P}.training"), max_entries=MAX_TRAINED)
 
 
 def runs(seg: np.ndarray, lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -297,7 +280,7 @@ key = (T_, l_, round(noise_, 3))
 shipped = key in shipped_keys
 if shipped:
     view = shipped_view(key)
-elif run_pressed or (T_, l_, noise_, abl_) in trained_store():
+elif run_pressed or page.has_result(P, (T_, l_, noise_, abl_)):
     with left:
         view = trained_view(T_, l_, noise_, abl_)
 else:
