@@ -15,6 +15,7 @@ from pathlib import Path
 import altair as alt
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from core import diffusion as dm
@@ -64,11 +65,6 @@ def schedule_table() -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def alpha_bars(kind: str) -> np.ndarray:
-    return dm.alphas_cumprod(dm.beta_schedule(kind, T))
-
-
 @st.cache_data(max_entries=2, show_spinner=False)
 def gallery() -> tuple[np.ndarray, np.ndarray]:
     """A fixed set of data-set images to noise and reconstruct (4 per class)."""
@@ -81,7 +77,7 @@ def forward_images(img: int, kind: str, t_step: int) -> dict[str, bytes | float]
     """x0, pixel-space x_t and decoded latent-space z_t (PNG) for one image at step t (t = 0: clean)."""
     model = load_model()
     x0 = gallery()[0][img : img + 1]  # (1, 32, 32, 3)
-    alpha_bar = 1.0 if t_step == 0 else float(alpha_bars(kind)[t_step - 1])
+    alpha_bar = 1.0 if t_step == 0 else float(dm.alphas_cumprod(dm.beta_schedule(kind, T))[t_step - 1])
     rng = np.random.default_rng(img)  # the same noise for every t: watch it fade in
     x_t = dm.q_sample(x0, alpha_bar, rng.standard_normal(x0.shape))
     z0 = model.encode(x0)
@@ -231,11 +227,15 @@ TABLEAU10 = alt.Scale(scheme="tableau10")
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def schedule_frame(lang: str) -> pd.DataFrame:
-    """`schedule_table` with the schedules and quantities named as the legend names them."""
+def schedule_frame(lang: str) -> pa.Table:
+    """`schedule_table` with the schedules and quantities named as the legend names them.
+
+    An Arrow table: Streamlit sends it as it is, where a DataFrame is converted on every rerun.
+    """
     df = schedule_table()
     sched_names = {k: t(f"{P}.sched_{k}") for k in dm.SCHEDULES}
-    return df.assign(schedule=df["schedule"].map(sched_names), quantity=df["quantity"].map(QTY_NAMES))
+    named = df.assign(schedule=df["schedule"].map(sched_names), quantity=df["quantity"].map(QTY_NAMES))
+    return pa.Table.from_pandas(named, preserve_index=False)
 
 
 @charts.template
@@ -256,8 +256,11 @@ def schedule_template() -> alt.LayerChart:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def quality_frames(sweep: str, lang: str) -> dict[str, pd.DataFrame]:
-    """A sweep's measured quality per sampler ("quality") and the real images' own ("real")."""
+def quality_frames(sweep: str, lang: str) -> dict[str, pa.Table]:
+    """A sweep's measured quality per sampler ("quality") and the real images' own ("real").
+
+    Arrow tables, as `schedule_frame`.
+    """
     q = quality_table()
     names = {"ddim": t(f"{P}.sampler_ddim"), "ddpm": t(f"{P}.sampler_ddpm")}
     d = (
@@ -266,14 +269,14 @@ def quality_frames(sweep: str, lang: str) -> dict[str, pd.DataFrame]:
         .rename(columns={"steps" if sweep == "steps" else "guidance": "x"})
     )
     return {
-        "quality": d[["x", "sampler", "accuracy", "distance"]],
-        "real": q[q["sweep"] == "real"][["accuracy", "distance"]],
+        "quality": pa.Table.from_pandas(d[["x", "sampler", "accuracy", "distance"]], preserve_index=False),
+        "real": pa.Table.from_pandas(q[q["sweep"] == "real"][["accuracy", "distance"]], preserve_index=False),
     }
 
 
 @charts.template
 def quality_template(sweep: str) -> alt.VConcatChart:
-    """Accuracy above distance against the sweep's x, per sampler ("quality").
+    """Accuracy above distance against the sweep's x, per sampler ("quality", from `quality_frames`).
 
     Marked: the real images' own level ("real", grey) and the current setting ("now").
     """
@@ -334,7 +337,7 @@ def forward_section() -> None:
         m2.metric(t(f"{P}.signal_weight"), f"{np.sqrt(alpha_bar):.3f}")
         m3.metric("SNR(t)", "∞" if alpha_bar >= 1 else f"{dm.snr(alpha_bar):.3g}")
     charts.show(schedule_template(chart_height=charts.height(280)),
-                data={"schedules": schedule_frame(current_lang()), "now": pd.DataFrame({"t": [max(t_step, 1)]})})  # fmt: skip
+                data={"schedules": schedule_frame(current_lang()), "now": pa.table({"t": [max(t_step, 1)]})})  # fmt: skip
     page.prose(t(f"{P}.explain_forward"))
 
 
@@ -392,7 +395,7 @@ def quality_charts(sampler: str, steps: int, w: float) -> None:
     cols = st.columns(2)
     for col, sweep, now_x in ((cols[0], "steps", steps), (cols[1], "guidance", w)):
         with col:
-            now = pd.DataFrame({"x": [float(now_x)]})
+            now = pa.table({"x": [float(now_x)]})
             charts.show(quality_template(sweep), data={**quality_frames(sweep, current_lang()), "now": now})
     st.caption(t(f"{P}.quality_caption", g=3, s=50))
 

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import altair as alt
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from core import grpo as core
@@ -42,7 +43,7 @@ class Run(NamedTuple):
     """One setting's training, as the page shows it."""
 
     curves: pd.DataFrame  # every logged curve per (method, step): the CSV download
-    plot: pd.DataFrame  # the curves the training figure draws (`CURVES`), per (method, step)
+    plot: pa.Table  # the curves the training figure draws (`CURVES`), per (method, step)
     by_digits: pd.DataFrame  # thinking tokens per number of digits, per policy
     summary: dict[str, tuple[float, float, float, float]]  # accuracy and length, first -> last steps
 
@@ -79,7 +80,9 @@ def _to_run(runs: dict[str, core.History]) -> Run:
         METHOD_NAMES[m]: (h.pass1[0], h.pass1[-10:].mean(), h.length[0], h.length[-10:].mean())
         for m, h in runs.items()
     }
-    return Run(curves, curves[["step", "method", *CURVES]], pd.concat(rows, ignore_index=True), summary)
+    # An Arrow table: Streamlit sends it as it is, where a DataFrame is converted on every rerun.
+    plot = pa.Table.from_pandas(curves[["step", "method", *CURVES]], preserve_index=False)
+    return Run(curves, plot, pd.concat(rows, ignore_index=True), summary)
 
 
 def training_runs(cfg: core.Config, seed: int) -> Run:
@@ -133,9 +136,10 @@ def advantage_template() -> alt.Chart:
     )
 
 
-def advantage_data(g: core.Group) -> dict[str, pd.DataFrame]:
+def advantage_data(g: core.Group) -> dict[str, pa.Table]:
+    """The frame of `advantage_template`, as an Arrow table: Streamlit sends it as it is."""
     ok = np.where(g.correct, t(f"{P}.right"), t(f"{P}.wrong"))
-    return {"bars": pd.DataFrame({"i": np.arange(1, len(g.rewards) + 1), "A": g.advantages, "ok": ok})}
+    return {"bars": pa.table({"i": np.arange(1, len(g.rewards) + 1), "A": g.advantages, "ok": ok})}
 
 
 @st.fragment
@@ -238,9 +242,13 @@ def digits_template() -> alt.Chart:
     return chart.encode(color=alt.Color("series", type="nominal", title=t(f"{P}.series"), scale=TABLEAU10))
 
 
-def digits_data(by_digits: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def digits_data(by_digits: pd.DataFrame) -> dict[str, pa.Table]:
+    """The frame of `digits_template`, the base policy and the need named in this language."""
     names = {"base": t(f"{P}.base_policy"), "needed": t(f"{P}.needed")}
-    return {"digits": by_digits.assign(series=[names.get(s, s) for s in by_digits["series"]])}
+    series = [names.get(s, s) for s in by_digits["series"]]
+    return {
+        "digits": pa.table({"digits": by_digits["digits"], "series": series, "tokens": by_digits["tokens"]})
+    }
 
 
 @st.fragment
