@@ -240,7 +240,7 @@ def schedule_frame(lang: str) -> pa.Table:
 
 @charts.template
 def schedule_template() -> alt.LayerChart:
-    """ᾱ_t and SNR(t) of the three schedules ("schedules", from `schedule_frame`), the step t marked ("now")."""
+    """ᾱ_t and SNR(t) of the three schedules ("schedules", from `schedule_frame`); the step t ("now")."""
     sched_names = [t(f"{P}.sched_{k}") for k in dm.SCHEDULES]
     lines = alt.Chart(charts.named("schedules")).mark_line().encode(
         x=alt.X("t", type="quantitative", title=t(f"{P}.t_axis")),
@@ -285,8 +285,17 @@ def quality_template(sweep: str) -> alt.VConcatChart:
     x_title = t(f"{P}.steps_axis") if steps else t(f"{P}.guidance_axis")
     panels = []
     for i, metric in enumerate(("accuracy", "distance")):
-        chart = charts.line("quality", "x", metric, x_title=x_title, y_title=metric_names[metric], color="sampler",
-                            log_x=steps, whole_x=steps, points=True)  # fmt: skip
+        chart = charts.line(
+            "quality",
+            "x",
+            metric,
+            x_title=x_title,
+            y_title=metric_names[metric],
+            color="sampler",
+            log_x=steps,
+            whole_x=steps,
+            points=True,
+        )
         # the sampler legend on top of the first panel (a legend on the right was cut off in vconcat)
         legend = alt.Legend(orient="top") if i == 0 else None
         chart = chart.encode(
@@ -336,8 +345,11 @@ def forward_section() -> None:
         m1.metric("ᾱ_t", f"{alpha_bar:.4f}")
         m2.metric(t(f"{P}.signal_weight"), f"{np.sqrt(alpha_bar):.3f}")
         m3.metric("SNR(t)", "∞" if alpha_bar >= 1 else f"{dm.snr(alpha_bar):.3g}")
-    charts.show(schedule_template(chart_height=charts.height(280)),
-                data={"schedules": schedule_frame(current_lang()), "now": pa.table({"t": [max(t_step, 1)]})})  # fmt: skip
+    now = pa.table({"t": [max(t_step, 1)]})
+    charts.show(
+        schedule_template(chart_height=charts.height(280)),
+        data={"schedules": schedule_frame(current_lang()), "now": now},
+    )
     page.prose(t(f"{P}.explain_forward"))
 
 
