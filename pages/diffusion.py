@@ -7,6 +7,7 @@ progress bar while they run.
 
 from __future__ import annotations
 
+import io
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -14,19 +15,21 @@ from pathlib import Path
 import altair as alt
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from core import diffusion as dm
 from core import latent_diffusion as ld
 from ui import charts, page, widgets
 from ui.i18n import current_lang, t
-from ui.layout import is_lecture
 
 P = "diffusion"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 UPSCALE = 3  # nearest-neighbour: a 32-pixel image becomes 96 pixels, crisp on a projector
 NUM_SAMPLES = 8
 NUM_FRAMES = 8
+NUM_GALLERY = 4 * len(ld.CLASSES)  # data-set images to noise and reconstruct, 4 per class
+FORWARD_WIDTH, GRID_WIDTH = 150, 78  # display widths of the forward images and the sample grid
 T = ld.NUM_TRAIN_STEPS
 SAMPLERS = ("DDIM", "DDPM")  # the same in every language, so the URL reads ?sampler=DDPM
 DDPM_STEPS = ("1", "2", "5", "10", "20", "50", "100", "250", "500", "1000")  # strings: URL-safe options
@@ -62,29 +65,25 @@ def schedule_table() -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def alpha_bars(kind: str) -> np.ndarray:
-    return dm.alphas_cumprod(dm.beta_schedule(kind, T))
-
-
 @st.cache_data(max_entries=2, show_spinner=False)
 def gallery() -> tuple[np.ndarray, np.ndarray]:
     """A fixed set of data-set images to noise and reconstruct (4 per class)."""
-    labels = np.tile(np.arange(len(ld.CLASSES)), 4)
+    labels = np.tile(np.arange(len(ld.CLASSES)), NUM_GALLERY // len(ld.CLASSES))
     return ld.make_shapes(len(labels), seed=2024, labels=labels)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def forward_images(img: int, kind: str, t_step: int) -> dict[str, np.ndarray | float]:
-    """x0, pixel-space x_t and decoded latent-space z_t for one image at step t (t = 0: clean)."""
+def forward_images(img: int, kind: str, t_step: int) -> dict[str, bytes | float]:
+    """x0, pixel-space x_t and decoded latent-space z_t (PNG) for one image at step t (t = 0: clean)."""
     model = load_model()
     x0 = gallery()[0][img : img + 1]  # (1, 32, 32, 3)
-    alpha_bar = 1.0 if t_step == 0 else float(alpha_bars(kind)[t_step - 1])
+    alpha_bar = 1.0 if t_step == 0 else float(dm.alphas_cumprod(dm.beta_schedule(kind, T))[t_step - 1])
     rng = np.random.default_rng(img)  # the same noise for every t: watch it fade in
     x_t = dm.q_sample(x0, alpha_bar, rng.standard_normal(x0.shape))
     z0 = model.encode(x0)
     z_t = dm.q_sample(z0, alpha_bar, rng.standard_normal(z0.shape))
-    return {"x0": x0[0], "x_t": x_t[0], "z_t": model.decode(z_t)[0], "alpha_bar": alpha_bar}
+    images = {"x0": x0[0], "x_t": x_t[0], "z_t": model.decode(z_t)[0]}
+    return {**{k: png(to_uint8(im, 5), FORWARD_WIDTH) for k, im in images.items()}, "alpha_bar": alpha_bar}
 
 
 @st.cache_resource(show_spinner=False)
@@ -117,9 +116,9 @@ def sampled(cls: int, sampler: str, steps: int, eta: float, w: float, seed: int)
     probs = load_model().classify(traj.final)
     run = {
         "frame_t": np.r_[traj.timesteps, -1][traj.frame_index],  # -1: after the last step (z_0)
-        "strip_zt": strip(traj.images[:, 0]),
-        "strip_x0": strip(traj.x0_images[:, 0]),
-        "final": traj.final,
+        "strip_zt": png(strip(traj.images[:, 0])),
+        "strip_x0": png(strip(traj.x0_images[:, 0])),
+        "final": [png(to_uint8(im), GRID_WIDTH) for im in traj.final],
         "probs": probs,
         "seconds": seconds,
     }
@@ -139,7 +138,10 @@ def step_costs() -> dict[str, float]:
     t1, c1 = torch.zeros(1, dtype=torch.int64), torch.zeros(1, dtype=torch.int64)
     z = torch.zeros(1, ld.LATENT_CHANNELS, ld.LATENT_SIZE, ld.LATENT_SIZE)
     x = torch.zeros(1, 3, ld.IMAGE_SIZE, ld.IMAGE_SIZE)
-    out = {"latent_macs": ld.count_macs(model.eps_model, z, t1, c1), "pixel_macs": ld.count_macs(pixel_net, x, t1, c1)}
+    out = {
+        "latent_macs": ld.count_macs(model.eps_model, z, t1, c1),
+        "pixel_macs": ld.count_macs(pixel_net, x, t1, c1),
+    }
     batch = 2 * NUM_SAMPLES  # a guided step evaluates conditional + unconditional
     for name, net, inp in (("latent", model.eps_model, z), ("pixel", pixel_net, x)):
         xb, tb, cb = inp.expand(batch, -1, -1, -1), t1.expand(batch), c1.expand(batch)
@@ -153,12 +155,13 @@ def step_costs() -> dict[str, float]:
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
-def reconstructions() -> dict[str, np.ndarray | float]:
+def reconstructions() -> dict[str, bytes | float]:
+    """Data-set images, their reconstructions and the first image's latent channels, as PNG."""
     model = load_model()
     x, _ = gallery()
     z = model.encode(x)
     rec = model.decode(z)
-    return {"strip_x": strip(x[:8]), "strip_rec": strip(rec[:8]), "z0": z[0],
+    return {"strip_x": png(strip(x[:8])), "strip_rec": png(strip(rec[:8])), "latent": png(latent_tile(z[0])),
             "rmse": float(np.sqrt(((rec - x) ** 2).mean()))}  # fmt: skip
 
 
@@ -176,6 +179,23 @@ def strip(images: np.ndarray, scale: int = UPSCALE, gap: int = 6) -> np.ndarray:
     tiles = [to_uint8(im, scale) for im in images]
     white = np.full((tiles[0].shape[0], gap, 3), 255, dtype=np.uint8)
     return np.concatenate([p for tile in tiles for p in (tile, white)][:-1], axis=1)
+
+
+def png(img: np.ndarray, width: int | None = None) -> bytes:
+    """A uint8 image as PNG bytes, shrunk to `width` as st.image would shrink it (bilinear).
+
+    Done once, in the cached work: st.image would otherwise encode every image
+    again on every rerun (~2-5 ms each, 16 images on this page). Shown with
+    output_format="PNG", the bytes go to the browser untouched.
+    """
+    from PIL import Image
+
+    pic = Image.fromarray(img)
+    if width is not None and pic.width > width:
+        pic = pic.resize((width, int(pic.height * width / pic.width)), resample=Image.BILINEAR)
+    buf = io.BytesIO()
+    pic.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def latent_tile(z: np.ndarray, scale: int = 12) -> np.ndarray:
@@ -196,86 +216,99 @@ def frame_caption(ts: int) -> str:
     return "0" if ts < 0 else f"{ts + 1}"
 
 
-# ---------------------------------------------------------------------------- chart specs
-# Altair's to_dict (validation, deep copies) costs far more than the warm-rerun budget for
-# layered / concatenated charts, so each chart's spec is built once per language and lecture
-# mode, and only a one-row marker layer is added on a rerun. The config mirrors charts.show.
+# ---------------------------------------------------------------------------- charts
+# Each figure is a template (its Vega-Lite spec, built once per language and lecture mode)
+# and its data by name: a rerun sends only frames.
 
 
-def _finish(chart: alt.TopLevelMixin) -> dict:
-    big = is_lecture()
-    label, title = (16, 18) if big else (12, 13)
-    chart = (
-        chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
-        .configure_legend(labelFontSize=label, titleFontSize=title, orient="right", symbolSize=140)
-        .configure_title(fontSize=title + 2)
-        .configure_range(category={"scheme": "tableau10"})
-    )
-    return chart.to_dict(validate=False)
+QTY_NAMES = {"alpha_bar": "ᾱ_t", "snr": "SNR(t)"}
+# Vega-Lite's own category colours: Streamlit's chart theme would otherwise pick its palette
+TABLEAU10 = alt.Scale(scheme="tableau10")
 
 
-def rule_layer(field: str, value: float, channel: str) -> dict:
-    """A dashed orange rule at ``value`` (the current setting), as a raw Vega-Lite layer."""
-    return {
-        "data": {"values": [{field: float(value)}]},
-        "mark": {"type": "rule", "color": "#c4480c", "strokeWidth": 2, "strokeDash": [6, 3]},
-        "encoding": {channel: {"field": field, "type": "quantitative"}},
-    }
+@st.cache_data(max_entries=4, show_spinner=False)
+def schedule_frame(lang: str) -> pa.Table:
+    """`schedule_table` with the schedules and quantities named as the legend names them.
 
-
-def show_spec(spec: dict, extra: list[dict]) -> None:
-    """Render a cached spec with extra layers added to every layered panel."""
-    spec = dict(spec)
-    if "vconcat" in spec:
-        spec["vconcat"] = [{**panel, "layer": [*panel["layer"], *extra]} for panel in spec["vconcat"]]
-    else:
-        spec["layer"] = [*spec["layer"], *extra]
-    st.vega_lite_chart(spec, width="stretch")
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def schedule_spec(lang: str, lecture: bool) -> dict:
+    An Arrow table: Streamlit sends it as it is, where a DataFrame is converted on every rerun.
+    """
     df = schedule_table()
     sched_names = {k: t(f"{P}.sched_{k}") for k in dm.SCHEDULES}
-    qty_names = {"alpha_bar": "ᾱ_t", "snr": "SNR(t)"}
-    plot = df.assign(schedule=df["schedule"].map(sched_names), quantity=df["quantity"].map(qty_names))
-    base = alt.Chart(plot).mark_line().encode(
+    named = df.assign(schedule=df["schedule"].map(sched_names), quantity=df["quantity"].map(QTY_NAMES))
+    return pa.Table.from_pandas(named, preserve_index=False)
+
+
+@charts.template
+def schedule_template() -> alt.LayerChart:
+    """ᾱ_t and SNR(t) of the three schedules ("schedules", from `schedule_frame`); the step t ("now")."""
+    sched_names = [t(f"{P}.sched_{k}") for k in dm.SCHEDULES]
+    lines = alt.Chart(charts.named("schedules")).mark_line().encode(
         x=alt.X("t", type="quantitative", title=t(f"{P}.t_axis")),
         y=alt.Y("value", type="quantitative", title=t(f"{P}.schedule_axis"), scale=alt.Scale(type="log")),
         color=alt.Color("schedule", type="nominal", title=t(f"{P}.schedule"),
-                        scale=alt.Scale(domain=list(sched_names.values()), range=["#4c78a8", "#e45756", "#54a24b"])),
+                        scale=alt.Scale(domain=sched_names, range=["#4c78a8", "#e45756", "#54a24b"])),
         strokeDash=alt.StrokeDash("quantity", type="nominal", title=t(f"{P}.quantity"),
-                                  scale=alt.Scale(domain=list(qty_names.values()), range=[[1, 0], [6, 3]])),
+                                  scale=alt.Scale(domain=list(QTY_NAMES.values()), range=[[1, 0], [6, 3]])),
         tooltip=[alt.Tooltip("schedule", type="nominal"), alt.Tooltip("quantity", type="nominal"),
                  alt.Tooltip("t", type="quantitative"), alt.Tooltip("value", type="quantitative", format=".3g")],
     )  # fmt: skip
-    return _finish(alt.layer(base).properties(height=charts.height(280)))
+    return alt.layer(lines, charts.rule("now", "t"))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def quality_spec(sweep: str, lang: str, lecture: bool) -> dict:
+@st.cache_data(max_entries=8, show_spinner=False)
+def quality_frames(sweep: str, lang: str) -> dict[str, pa.Table]:
+    """A sweep's measured quality per sampler ("quality") and the real images' own ("real").
+
+    Arrow tables, as `schedule_frame`.
+    """
     q = quality_table()
-    real = q[q["sweep"] == "real"].iloc[0]
     names = {"ddim": t(f"{P}.sampler_ddim"), "ddpm": t(f"{P}.sampler_ddpm")}
+    d = (
+        q[q["sweep"] == sweep]
+        .assign(sampler=lambda d: d["sampler"].map(names))
+        .rename(columns={"steps" if sweep == "steps" else "guidance": "x"})
+    )
+    return {
+        "quality": pa.Table.from_pandas(d[["x", "sampler", "accuracy", "distance"]], preserve_index=False),
+        "real": pa.Table.from_pandas(q[q["sweep"] == "real"][["accuracy", "distance"]], preserve_index=False),
+    }
+
+
+@charts.template
+def quality_template(sweep: str) -> alt.VConcatChart:
+    """Accuracy above distance against the sweep's x, per sampler ("quality", from `quality_frames`).
+
+    Marked: the real images' own level ("real", grey) and the current setting ("now").
+    """
     metric_names = {"accuracy": t(f"{P}.accuracy"), "distance": t(f"{P}.distance")}
-    x_col, x_title, log_x = ("steps", t(f"{P}.steps_axis"), True) if sweep == "steps" else (
-        "guidance", t(f"{P}.guidance_axis"), False)  # fmt: skip
-    d = q[q["sweep"] == sweep].assign(sampler=lambda d: d["sampler"].map(names)).rename(columns={x_col: "x"})
-    d = d[["x", "sampler", "accuracy", "distance"]]
+    steps = sweep == "steps"
+    x_title = t(f"{P}.steps_axis") if steps else t(f"{P}.guidance_axis")
     panels = []
-    for metric in ("accuracy", "distance"):
-        chart = charts.line(d, "x", metric, x_title=x_title, y_title=metric_names[metric], color="sampler",
-                            color_title=t(f"{P}.sampler"), log_x=log_x, points=True)  # fmt: skip
-        baseline = alt.Chart(pd.DataFrame({"v": [float(real[metric])]})).mark_rule(color="gray", strokeDash=[4, 4])
-        baseline = baseline.encode(y=alt.Y("v", type="quantitative"))
-        panels.append(alt.layer(chart, baseline).properties(height=charts.height(160)))
-    spec = _finish(alt.vconcat(*panels))
-    # the sampler legend on top of the first panel (a legend on the right was cut off in vconcat)
-    for panel in spec["vconcat"]:
-        enc = panel["layer"][0]["encoding"]
-        if "color" in enc:
-            enc["color"]["legend"] = {"orient": "top"} if panel is spec["vconcat"][0] else None
-    return spec
+    for i, metric in enumerate(("accuracy", "distance")):
+        chart = charts.line(
+            "quality",
+            "x",
+            metric,
+            x_title=x_title,
+            y_title=metric_names[metric],
+            color="sampler",
+            log_x=steps,
+            whole_x=steps,
+            points=True,
+        )
+        # the sampler legend on top of the first panel (a legend on the right was cut off in vconcat)
+        legend = alt.Legend(orient="top") if i == 0 else None
+        chart = chart.encode(
+            color=alt.Color(
+                "sampler", type="nominal", title=t(f"{P}.sampler"), legend=legend, scale=TABLEAU10
+            )
+        )
+        baseline = alt.Chart(charts.named("real")).mark_rule(color="gray", strokeDash=[4, 4])
+        baseline = baseline.encode(y=alt.Y(metric, type="quantitative"))
+        panels.append(
+            alt.layer(chart, baseline, charts.rule("now", "x")).properties(height=charts.height(160))
+        )
+    return alt.vconcat(*panels)
 
 
 # ---------------------------------------------------------------------------- page
@@ -296,19 +329,27 @@ def forward_section() -> None:
         sched_label = {k: t(f"{P}.sched_{k}") for k in dm.SCHEDULES}
         kind = st.selectbox(t(f"{P}.schedule"), dm.SCHEDULES, index=1, format_func=sched_label.__getitem__,
                             key="sched", bind="query-params")  # fmt: skip
-        t_step = st.slider(t(f"{P}.t_slider"), 0, T, 250, 10, key="t", bind="query-params", help=t(f"{P}.t_help"))
-        img = st.slider(t(f"{P}.image"), 0, len(gallery()[1]) - 1, 0, key="img", bind="query-params")
+        t_step = st.slider(
+            t(f"{P}.t_slider"), 0, T, 250, 10, key="t", bind="query-params", help=t(f"{P}.t_help")
+        )
+        img = st.slider(t(f"{P}.image"), 0, NUM_GALLERY - 1, 0, key="img", bind="query-params")
     f = forward_images(img, kind, t_step)
     alpha_bar = f["alpha_bar"]
     with right:
         cols = st.columns(3)
         for col, name in zip(cols, ("x0", "x_t", "z_t"), strict=True):
-            col.image(to_uint8(f[name], 5), caption=t(f"{P}.fwd_{name}", t=t_step), width=150)
+            col.image(
+                f[name], caption=t(f"{P}.fwd_{name}", t=t_step), width=FORWARD_WIDTH, output_format="PNG"
+            )
         m1, m2, m3 = st.columns(3)
         m1.metric("ᾱ_t", f"{alpha_bar:.4f}")
         m2.metric(t(f"{P}.signal_weight"), f"{np.sqrt(alpha_bar):.3f}")
         m3.metric("SNR(t)", "∞" if alpha_bar >= 1 else f"{dm.snr(alpha_bar):.3g}")
-    show_spec(schedule_spec(current_lang(), is_lecture()), [rule_layer("t", max(t_step, 1), "x")])
+    now = pa.table({"t": [max(t_step, 1)]})
+    charts.show(
+        schedule_template(chart_height=charts.height(280)),
+        data={"schedules": schedule_frame(current_lang()), "now": now},
+    )
     page.prose(t(f"{P}.explain_forward"))
 
 
@@ -328,8 +369,12 @@ def sampling_section() -> None:
     with left, st.form("diffusion_sampling", border=True):
         sampler = st.radio(t(f"{P}.sampler"), SAMPLERS, key="sampler", bind="query-params", horizontal=True)
         ddim_steps = st.slider(t(f"{P}.ddim_steps"), 1, 100, 50, key="steps", bind="query-params")
-        ddpm_steps = st.select_slider(t(f"{P}.ddpm_steps"), DDPM_STEPS, "250", key="dsteps", bind="query-params")
-        eta = st.slider(t(f"{P}.eta"), 0.0, 1.0, 0.0, 0.1, key="eta", bind="query-params", help=t(f"{P}.eta_help"))
+        ddpm_steps = st.select_slider(
+            t(f"{P}.ddpm_steps"), DDPM_STEPS, "250", key="dsteps", bind="query-params"
+        )
+        eta = st.slider(
+            t(f"{P}.eta"), 0.0, 1.0, 0.0, 0.1, key="eta", bind="query-params", help=t(f"{P}.eta_help")
+        )
         w = st.slider(t(f"{P}.guidance"), 0.0, 10.0, 3.0, 0.5, key="w", bind="query-params",
                       help=t(f"{P}.guidance_help"))  # fmt: skip
         seed = widgets.seed()
@@ -343,12 +388,12 @@ def sampling_section() -> None:
                       seconds=run["seconds"], cls=class_name(int(cls))))  # fmt: skip
         frames = "t = " + " → ".join(frame_caption(ts) for ts in run["frame_t"])
         st.caption(t(f"{P}.filmstrip_zt"))
-        st.image(run["strip_zt"], caption=frames)
+        st.image(run["strip_zt"], caption=frames, output_format="PNG")
         st.caption(t(f"{P}.filmstrip_x0"))
-        st.image(run["strip_x0"], caption=frames)
+        st.image(run["strip_x0"], caption=frames, output_format="PNG")
         st.caption(t(f"{P}.grid_title"))
         pred = run["probs"].argmax(axis=1)
-        st.image([to_uint8(im) for im in run["final"]], width=78,
+        st.image(run["final"], width=GRID_WIDTH, output_format="PNG",
                  caption=[f"{class_name(int(k))} {p.max():.0%}" for k, p in zip(pred, run["probs"], strict=True)])  # fmt: skip
         a1, a2 = st.columns(2)
         a1.metric(t(f"{P}.accuracy"), f"{(pred == int(cls)).mean():.0%}")
@@ -362,7 +407,8 @@ def quality_charts(sampler: str, steps: int, w: float) -> None:
     cols = st.columns(2)
     for col, sweep, now_x in ((cols[0], "steps", steps), (cols[1], "guidance", w)):
         with col:
-            show_spec(quality_spec(sweep, current_lang(), is_lecture()), [rule_layer("x", now_x, "x")])
+            now = pa.table({"x": [float(now_x)]})
+            charts.show(quality_template(sweep), data={**quality_frames(sweep, current_lang()), "now": now})
     st.caption(t(f"{P}.quality_caption", g=3, s=50))
 
 
@@ -386,11 +432,11 @@ def latent_section() -> None:
                 t(f"{P}.vs_pixel", v=f"{costs['pixel_ms']:.0f} ms"), delta_color="off")  # fmt: skip
     st.caption(t(f"{P}.cost_caption", f=ld.DOWNSAMPLE, c=ld.LATENT_CHANNELS))
     st.caption(t(f"{P}.recon_row_x"))
-    st.image(rec["strip_x"])
+    st.image(rec["strip_x"], output_format="PNG")
     st.caption(t(f"{P}.recon_row_rec", rmse=rec["rmse"]))
-    st.image(rec["strip_rec"])
+    st.image(rec["strip_rec"], output_format="PNG")
     st.caption(t(f"{P}.latent_channels"))
-    st.image(latent_tile(rec["z0"]))
+    st.image(rec["latent"], output_format="PNG")
     page.prose(t(f"{P}.explain_latent"))
 
 
@@ -411,26 +457,42 @@ page.try_this(
 page.math(
     P,
     [
-        (r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\quad "
-         r"\bar\alpha_t = \prod_{s\le t}(1-\beta_s),\quad \varepsilon\sim\mathcal N(0, I)", t(f"{P}.src_forward")),
-        (r"\beta_t^{\text{lin}} = 10^{-4} + (0.02-10^{-4})\tfrac{t-1}{T-1},\quad "
-         r"\beta_t^{\text{SD}} = \Big(\sqrt{0.00085} + (\sqrt{0.012}-\sqrt{0.00085})\tfrac{t-1}{T-1}\Big)^2,\quad "
-         r"\bar\alpha_t^{\cos} = \frac{f(t)}{f(0)},\ f(t) = \cos^2\!\Big(\frac{t/T + s}{1+s}\cdot\frac{\pi}{2}\Big)",
-         t(f"{P}.src_schedules")),
+        (
+            r"x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\quad "
+            r"\bar\alpha_t = \prod_{s\le t}(1-\beta_s),\quad \varepsilon\sim\mathcal N(0, I)",
+            t(f"{P}.src_forward"),
+        ),
+        (
+            r"\beta_t^{\text{lin}} = 10^{-4} + (0.02-10^{-4})\tfrac{t-1}{T-1},\quad "
+            r"\beta_t^{\text{SD}} = \Big(\sqrt{0.00085} + (\sqrt{0.012}-\sqrt{0.00085})\tfrac{t-1}{T-1}\Big)^2,\quad "
+            r"\bar\alpha_t^{\cos} = \frac{f(t)}{f(0)},\ f(t) = \cos^2\!\Big(\frac{t/T + s}{1+s}\cdot\frac{\pi}{2}\Big)",
+            t(f"{P}.src_schedules"),
+        ),
         (r"\mathrm{SNR}(t) = \frac{\bar\alpha_t}{1-\bar\alpha_t}", t(f"{P}.src_snr")),
-        (r"L = \mathbb E_{z_0=\mathcal E(x),\,c,\,\varepsilon,\,t}\big\lVert \varepsilon - "
-         r"\varepsilon_\theta(z_t, t, c)\big\rVert^2,\quad c \to \varnothing \text{ with prob. } 0.15",
-         t(f"{P}.src_loss")),
-        (r"\tilde\varepsilon = \varepsilon_\theta(z_t, t, \varnothing) + w\,\big(\varepsilon_\theta(z_t, t, c) - "
-         r"\varepsilon_\theta(z_t, t, \varnothing)\big)", t(f"{P}.src_cfg")),
-        (r"\hat z_0 = \frac{z_t - \sqrt{1-\bar\alpha_t}\,\tilde\varepsilon}{\sqrt{\bar\alpha_t}},\quad "
-         r"z_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat z_0 + \sqrt{1-\bar\alpha_{t'}-\sigma_t^2}\,\tilde\varepsilon + "
-         r"\sigma_t\,\xi,\quad \sigma_t = \eta\sqrt{\frac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}}"
-         r"\sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_{t'}}}", t(f"{P}.src_ddim")),
-        (r"\tilde\mu = \frac{\sqrt{\bar\alpha_{t'}}\,\beta}{1-\bar\alpha_t}\hat z_0 + "
-         r"\frac{\sqrt{\alpha}\,(1-\bar\alpha_{t'})}{1-\bar\alpha_t} z_t,\quad "
-         r"\tilde\beta = \frac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}\,\beta,\quad "
-         r"\alpha = \bar\alpha_t/\bar\alpha_{t'},\ \beta = 1-\alpha", t(f"{P}.src_ddpm")),
+        (
+            r"L = \mathbb E_{z_0=\mathcal E(x),\,c,\,\varepsilon,\,t}\big\lVert \varepsilon - "
+            r"\varepsilon_\theta(z_t, t, c)\big\rVert^2,\quad c \to \varnothing \text{ with prob. } 0.15",
+            t(f"{P}.src_loss"),
+        ),
+        (
+            r"\tilde\varepsilon = \varepsilon_\theta(z_t, t, \varnothing) + w\,\big(\varepsilon_\theta(z_t, t, c) - "
+            r"\varepsilon_\theta(z_t, t, \varnothing)\big)",
+            t(f"{P}.src_cfg"),
+        ),
+        (
+            r"\hat z_0 = \frac{z_t - \sqrt{1-\bar\alpha_t}\,\tilde\varepsilon}{\sqrt{\bar\alpha_t}},\quad "
+            r"z_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat z_0 + \sqrt{1-\bar\alpha_{t'}-\sigma_t^2}\,\tilde\varepsilon + "
+            r"\sigma_t\,\xi,\quad \sigma_t = \eta\sqrt{\frac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}}"
+            r"\sqrt{1-\frac{\bar\alpha_t}{\bar\alpha_{t'}}}",
+            t(f"{P}.src_ddim"),
+        ),
+        (
+            r"\tilde\mu = \frac{\sqrt{\bar\alpha_{t'}}\,\beta}{1-\bar\alpha_t}\hat z_0 + "
+            r"\frac{\sqrt{\alpha}\,(1-\bar\alpha_{t'})}{1-\bar\alpha_t} z_t,\quad "
+            r"\tilde\beta = \frac{1-\bar\alpha_{t'}}{1-\bar\alpha_t}\,\beta,\quad "
+            r"\alpha = \bar\alpha_t/\bar\alpha_{t'},\ \beta = 1-\alpha",
+            t(f"{P}.src_ddpm"),
+        ),
     ],
 )
 

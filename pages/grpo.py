@@ -2,21 +2,25 @@
 
 import threading
 from collections import OrderedDict
+from typing import NamedTuple
 
 import altair as alt
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from core import grpo as core
 from ui import charts, page, widgets
-from ui.i18n import current_lang, t
-from ui.layout import is_lecture
+from ui.i18n import t
 
 P = "grpo"
 METHOD_NAMES = {"grpo": "GRPO", "reinforce": "REINFORCE", "ppo": "PPO"}
 LR_OPTIONS = ("0.001", "0.002", "0.005", "0.01", "0.02")  # strings: exact in the URL
 MAX_RUNS = 24  # trained settings kept in memory (each a few kB of curves)
+CURVES = ("pass1", "length", "kl", "zero_adv_frac")  # the training figure's panels
+# Vega-Lite's own category colours: Streamlit's chart theme would otherwise pick its palette
+TABLEAU10 = alt.Scale(scheme="tableau10")
 
 
 # --- cached computation ---------------------------------------------------------------------------
@@ -35,7 +39,16 @@ def _run_store() -> tuple[OrderedDict, threading.Lock]:
     return OrderedDict(), threading.Lock()
 
 
-def _to_frame(runs: dict[str, core.History]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+class Run(NamedTuple):
+    """One setting's training, as the page shows it."""
+
+    curves: pd.DataFrame  # every logged curve per (method, step): the CSV download
+    plot: pa.Table  # the curves the training figure draws (`CURVES`), per (method, step)
+    by_digits: pd.DataFrame  # thinking tokens per number of digits, per policy
+    summary: dict[str, tuple[float, float, float, float]]  # accuracy and length, first -> last steps
+
+
+def _to_run(runs: dict[str, core.History]) -> Run:
     curves = pd.concat(
         [
             pd.DataFrame(
@@ -67,10 +80,12 @@ def _to_frame(runs: dict[str, core.History]) -> tuple[pd.DataFrame, pd.DataFrame
         METHOD_NAMES[m]: (h.pass1[0], h.pass1[-10:].mean(), h.length[0], h.length[-10:].mean())
         for m, h in runs.items()
     }
-    return curves, pd.concat(rows, ignore_index=True), summary
+    # An Arrow table: Streamlit sends it as it is, where a DataFrame is converted on every rerun.
+    plot = pa.Table.from_pandas(curves[["step", "method", *CURVES]], preserve_index=False)
+    return Run(curves, plot, pd.concat(rows, ignore_index=True), summary)
 
 
-def training_runs(cfg: core.Config, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def training_runs(cfg: core.Config, seed: int) -> Run:
     """Curves for GRPO, REINFORCE and PPO at this setting: from memory, or trained now with a progress bar."""
     store, lock = _run_store()
     key = (cfg, seed)
@@ -86,7 +101,7 @@ def training_runs(cfg: core.Config, seed: int) -> tuple[pd.DataFrame, pd.DataFra
             shown[0] = fraction
             bar.progress(min(fraction, 1.0), text=t(f"{P}.training"))
 
-    result = _to_frame(core.train_all(cfg, seed, tick))
+    result = _to_run(core.train_all(cfg, seed, tick))
     bar.empty()
     with lock:
         store[key] = result
@@ -95,58 +110,17 @@ def training_runs(cfg: core.Config, seed: int) -> tuple[pd.DataFrame, pd.DataFra
     return result
 
 
-def _styled_spec(chart: alt.TopLevelMixin, chart_height: int | None = None) -> dict:
-    """The Vega-Lite dict that charts.show would send (same fonts and palette), built once.
-
-    Building and validating an Altair spec costs tens of milliseconds per chart;
-    the training figures change only when a new run is trained, so their specs
-    are cached per (run, language, lecture mode). Belongs in ui/charts.
-    """
-    big = is_lecture()
-    label, title = (16, 18) if big else (12, 13)
-    if chart_height is not None and isinstance(chart, alt.Chart | alt.LayerChart):
-        chart = chart.properties(height=chart_height)
-    chart = (
-        chart.configure_axis(labelFontSize=label, titleFontSize=title, grid=True)
-        .configure_legend(labelFontSize=label, titleFontSize=title, orient="right", symbolSize=140)
-        .configure_title(fontSize=title + 2)
-        .configure_range(category={"scheme": "tableau10"})
-    )
-    return chart.to_dict()
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def training_specs(
-    run_key: str, lang: str, lecture: bool, _curves: pd.DataFrame, _by_digits: pd.DataFrame
-) -> tuple[dict, dict]:
-    """Specs of the 2 x 2 training figure and the thinking-per-digits chart for one run."""
-    names = {"base": t(f"{P}.base_policy"), "needed": t(f"{P}.needed")}
-    bd = _by_digits.assign(series=[names.get(s, s) for s in _by_digits["series"]])
-    digits_chart = charts.line(
-        bd,
-        "digits",
-        "tokens",
-        color="series",
-        color_title=t(f"{P}.series"),
-        x_title=t(f"{P}.x_digits"),
-        y_title=t(f"{P}.y_tokens"),
-        points=True,
-    )
-    return _styled_spec(training_figure(_curves)), _styled_spec(digits_chart, charts.height(240))
-
-
 # 1. Title and lead --------------------------------------------------------------------------------
 page.header(P)
 
 
 # Part 1: one group ---------------------------------------------------------------------------------
-def advantage_bars(g: core.Group) -> alt.Chart:
+@charts.template
+def advantage_template() -> alt.Chart:
+    """One bar per answer: its advantage, green if right, orange if wrong ("bars", from `advantage_data`)."""
     right_, wrong_ = t(f"{P}.right"), t(f"{P}.wrong")
-    df = pd.DataFrame(
-        {"i": np.arange(1, len(g.rewards) + 1), "A": g.advantages, "ok": np.where(g.correct, right_, wrong_)}
-    )
     return (
-        alt.Chart(df)
+        alt.Chart(charts.named("bars"))
         .mark_bar()
         .encode(
             x=alt.X("i", type="ordinal", title=t(f"{P}.response_i"), axis=alt.Axis(labelAngle=0)),
@@ -160,6 +134,12 @@ def advantage_bars(g: core.Group) -> alt.Chart:
             tooltip=[alt.Tooltip("i", type="ordinal"), alt.Tooltip("A", type="quantitative", format=".3f")],
         )
     )
+
+
+def advantage_data(g: core.Group) -> dict[str, pa.Table]:
+    """The frame of `advantage_template`, as an Arrow table: Streamlit sends it as it is."""
+    ok = np.where(g.correct, t(f"{P}.right"), t(f"{P}.wrong"))
+    return {"bars": pa.table({"i": np.arange(1, len(g.rewards) + 1), "A": g.advantages, "ok": ok})}
 
 
 @st.fragment
@@ -197,7 +177,7 @@ def group_section() -> None:
     g = group_table(int(n_right), int(gG), float(g_cost), float(g_fmt), int(problem))
     with right:
         st.markdown(t(f"{P}.group_prompt", a=g.a, b=g.b))
-        charts.show(advantage_bars(g), chart_height=charts.height(230))
+        charts.show(advantage_template(chart_height=charts.height(230)), data=advantage_data(g))
         cols = [t(f"{P}.col_{c}") for c in ("correct", "k", "reward", "adv", "reinforce", "response")]
         table = pd.DataFrame(
             {
@@ -221,11 +201,14 @@ def group_section() -> None:
 group_section()
 
 # Part 2: training -----------------------------------------------------------------------------------
-CURVES = ("pass1", "length", "kl", "zero_adv_frac")
 
 
-def training_figure(curves: pd.DataFrame) -> alt.ConcatChart:
-    """Accuracy, length, KL and all-zero groups: one concatenated chart (one spec to build, not four)."""
+@charts.template
+def training_template() -> alt.ConcatChart:
+    """Accuracy, length, KL and all-zero groups per method: one concatenated chart (one spec, not four).
+
+    One dataset for the four panels ("curves", `Run.plot`): step, method and the `CURVES`.
+    """
     titles = {
         "pass1": t(f"{P}.y_pass1"),
         "length": t(f"{P}.y_length"),
@@ -235,17 +218,37 @@ def training_figure(curves: pd.DataFrame) -> alt.ConcatChart:
     parts = []
     for i, m in enumerate(CURVES):
         chart = charts.line(
-            curves[["step", "method", m]],
-            "step",
-            m,
-            color="method",
-            x_title=t(f"{P}.x_step"),
-            y_title=titles[m],
+            "curves", "step", m, color="method", x_title=t(f"{P}.x_step"), y_title=titles[m], whole_x=True
         ).properties(width=250, height=charts.height(150))
         # one legend, above the first panel, so the 2 x 2 grid fits the column
         legend = alt.Legend(orient="top", title=None) if i == 0 else None
-        parts.append(chart.encode(color=alt.Color("method", type="nominal", legend=legend)))
+        parts.append(chart.encode(color=alt.Color("method", type="nominal", legend=legend, scale=TABLEAU10)))
     return alt.concat(*parts, columns=2)
+
+
+@charts.template
+def digits_template() -> alt.Chart:
+    """Thinking tokens against the number of digits, per policy ("digits", from `digits_data`)."""
+    chart = charts.line(
+        "digits",
+        "digits",
+        "tokens",
+        color="series",
+        x_title=t(f"{P}.x_digits"),
+        y_title=t(f"{P}.y_tokens"),
+        points=True,
+        whole_x=True,
+    )
+    return chart.encode(color=alt.Color("series", type="nominal", title=t(f"{P}.series"), scale=TABLEAU10))
+
+
+def digits_data(by_digits: pd.DataFrame) -> dict[str, pa.Table]:
+    """The frame of `digits_template`, the base policy and the need named in this language."""
+    names = {"base": t(f"{P}.base_policy"), "needed": t(f"{P}.needed")}
+    series = [names.get(s, s) for s in by_digits["series"]]
+    return {
+        "digits": pa.table({"digits": by_digits["digits"], "series": series, "tokens": by_digits["tokens"]})
+    }
 
 
 @st.fragment
@@ -291,26 +294,26 @@ def training_section() -> None:
         length_cost=float(cost),
     )
     with right:
-        curves, by_digits, summary = training_runs(cfg, int(seed))
+        run = training_runs(cfg, int(seed))
         st.caption(
             t(f"{P}.train_caption", G=cfg.group_size, B=cfg.num_prompts, N=cfg.group_size * cfg.num_prompts)
         )
-        run_key = repr((cfg, int(seed)))
-        figure, digits_figure = training_specs(run_key, current_lang(), is_lecture(), curves, by_digits)
-        st.vega_lite_chart(figure, width="stretch")
+        charts.show(training_template(), data={"curves": run.plot})
         st.markdown(
             " · ".join(
                 t(f"{P}.summary", m=m, a0=f"{a0:.0%}", a1=f"{a1:.0%}", l0=f"{l0:.1f}", l1=f"{l1:.1f}")
-                for m, (a0, a1, l0, l1) in summary.items()
+                for m, (a0, a1, l0, l1) in run.summary.items()
             )
         )
     page.prose(t(f"{P}.explain_training"))
 
     st.markdown(f"**{t(f'{P}.digits_title')}**")
-    st.vega_lite_chart(digits_figure, width="stretch")
+    charts.show(digits_template(chart_height=charts.height(240)), data=digits_data(run.by_digits))
     page.prose(t(f"{P}.explain_digits"))
     # 6. Download: the training curves behind the main figure
-    page.download_csv(curves, f"{P}_G{cfg.group_size}_beta{cfg.beta}_cost{cfg.length_cost}_seed{seed}.csv")
+    page.download_csv(
+        run.curves, f"{P}_G{cfg.group_size}_beta{cfg.beta}_cost{cfg.length_cost}_seed{seed}.csv"
+    )
 
 
 training_section()
