@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections import OrderedDict
 from pathlib import Path
 
 import altair as alt
@@ -86,46 +85,27 @@ def forward_images(img: int, kind: str, t_step: int) -> dict[str, bytes | float]
     return {**{k: png(to_uint8(im, 5), FORWARD_WIDTH) for k, im in images.items()}, "alpha_bar": alpha_bar}
 
 
-@st.cache_resource(show_spinner=False)
-def _sample_store() -> OrderedDict:
-    """Bounded LRU of sampling runs, shared by sessions (max 24 entries, ~100 kB each)."""
-    return OrderedDict()
-
-
 def sampled(cls: int, sampler: str, steps: int, eta: float, w: float, seed: int) -> dict:
-    """Cached sampling run; an uncached one shows a progress bar while it runs."""
+    """A sampling run, kept for later visits (24 runs of ~100 kB); a new one shows a progress bar."""
+
+    def sample(report: page.Report) -> dict:
+        t0 = time.perf_counter()
+        traj = ld.sample(load_model(), cls, steps, sampler=sampler, eta=eta, guidance_scale=w, seed=seed,
+                         num_samples=NUM_SAMPLES, num_frames=NUM_FRAMES,
+                         progress=lambda i, n: report(i / n, t(f"{P}.sampling_progress", i=i, n=n)))  # fmt: skip
+        seconds = time.perf_counter() - t0
+        probs = load_model().classify(traj.final)
+        return {
+            "frame_t": np.r_[traj.timesteps, -1][traj.frame_index],  # -1: after the last step (z_0)
+            "strip_zt": png(strip(traj.images[:, 0])),
+            "strip_x0": png(strip(traj.x0_images[:, 0])),
+            "final": [png(to_uint8(im), GRID_WIDTH) for im in traj.final],
+            "probs": probs,
+            "seconds": seconds,
+        }
+
     key = (cls, sampler, steps, round(eta, 3), round(w, 3), seed)
-    store = _sample_store()
-    if key in store:
-        store.move_to_end(key)
-        return store[key]
-    bar = st.progress(0.0, text=t(f"{P}.sampling_progress", i=0, n=steps))
-    last = [0.0]
-
-    def progress(i: int, n: int) -> None:
-        now = time.perf_counter()
-        if now - last[0] > 0.05 or i == n:
-            last[0] = now
-            bar.progress(i / n, text=t(f"{P}.sampling_progress", i=i, n=n))
-
-    t0 = time.perf_counter()
-    traj = ld.sample(load_model(), cls, steps, sampler=sampler, eta=eta, guidance_scale=w, seed=seed,
-                     num_samples=NUM_SAMPLES, num_frames=NUM_FRAMES, progress=progress)  # fmt: skip
-    seconds = time.perf_counter() - t0
-    bar.empty()
-    probs = load_model().classify(traj.final)
-    run = {
-        "frame_t": np.r_[traj.timesteps, -1][traj.frame_index],  # -1: after the last step (z_0)
-        "strip_zt": png(strip(traj.images[:, 0])),
-        "strip_x0": png(strip(traj.x0_images[:, 0])),
-        "final": [png(to_uint8(im), GRID_WIDTH) for im in traj.final],
-        "probs": probs,
-        "seconds": seconds,
-    }
-    store[key] = run
-    while len(store) > 24:
-        store.popitem(last=False)
-    return run
+    return page.with_progress(P, key, sample, text=t(f"{P}.sampling_progress", i=0, n=steps))
 
 
 @st.cache_resource(show_spinner=False)
@@ -222,8 +202,6 @@ def frame_caption(ts: int) -> str:
 
 
 QTY_NAMES = {"alpha_bar": "ᾱ_t", "snr": "SNR(t)"}
-# Vega-Lite's own category colours: Streamlit's chart theme would otherwise pick its palette
-TABLEAU10 = alt.Scale(scheme="tableau10")
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -299,9 +277,7 @@ def quality_template(sweep: str) -> alt.VConcatChart:
         # the sampler legend on top of the first panel (a legend on the right was cut off in vconcat)
         legend = alt.Legend(orient="top") if i == 0 else None
         chart = chart.encode(
-            color=alt.Color(
-                "sampler", type="nominal", title=t(f"{P}.sampler"), legend=legend, scale=TABLEAU10
-            )
+            color=alt.Color("sampler", type="nominal", title=t(f"{P}.sampler"), legend=legend)
         )
         baseline = alt.Chart(charts.named("real")).mark_rule(color="gray", strokeDash=[4, 4])
         baseline = baseline.encode(y=alt.Y(metric, type="quantitative"))
@@ -345,7 +321,7 @@ def forward_section() -> None:
         m1.metric("ᾱ_t", f"{alpha_bar:.4f}")
         m2.metric(t(f"{P}.signal_weight"), f"{np.sqrt(alpha_bar):.3f}")
         m3.metric("SNR(t)", "∞" if alpha_bar >= 1 else f"{dm.snr(alpha_bar):.3g}")
-    now = pa.table({"t": [max(t_step, 1)]})
+    now = charts.now("t", max(t_step, 1))
     charts.show(
         schedule_template(chart_height=charts.height(280)),
         data={"schedules": schedule_frame(current_lang()), "now": now},
@@ -407,7 +383,7 @@ def quality_charts(sampler: str, steps: int, w: float) -> None:
     cols = st.columns(2)
     for col, sweep, now_x in ((cols[0], "steps", steps), (cols[1], "guidance", w)):
         with col:
-            now = pa.table({"x": [float(now_x)]})
+            now = charts.now("x", now_x)
             charts.show(quality_template(sweep), data={**quality_frames(sweep, current_lang()), "now": now})
     st.caption(t(f"{P}.quality_caption", g=3, s=50))
 

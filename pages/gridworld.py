@@ -176,7 +176,7 @@ def figure_section(sol: dict) -> None:
         st.markdown(t(f"{P}.curve_title"))
         charts.show(
             error_template(chart_height=charts.height(300)),
-            data={"curve": sol["curve"], "now": pd.DataFrame({"k": [k]})},
+            data={"curve": sol["curve"], "now": charts.now("k", k)},
         )
     # the solved algorithm: after a failed solve the last good result is shown
     st.caption(t(f"{P}.status", algo=t(f"{P}.algo_{sol['algo']}"), K=K, err=f"{err[k]:.2e}"))

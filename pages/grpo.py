@@ -1,7 +1,5 @@
 """GRPO: group-relative advantages, rule-based rewards and a toy that learns to think longer."""
 
-import threading
-from collections import OrderedDict
 from typing import NamedTuple
 
 import altair as alt
@@ -19,8 +17,6 @@ METHOD_NAMES = {"grpo": "GRPO", "reinforce": "REINFORCE", "ppo": "PPO"}
 LR_OPTIONS = ("0.001", "0.002", "0.005", "0.01", "0.02")  # strings: exact in the URL
 MAX_RUNS = 24  # trained settings kept in memory (each a few kB of curves)
 CURVES = ("pass1", "length", "kl", "zero_adv_frac")  # the training figure's panels
-# Vega-Lite's own category colours: Streamlit's chart theme would otherwise pick its palette
-TABLEAU10 = alt.Scale(scheme="tableau10")
 
 
 # --- cached computation ---------------------------------------------------------------------------
@@ -31,12 +27,6 @@ def group_table(
     num_correct: int, group_size: int, length_cost: float, format_weight: float, problem: int
 ) -> core.Group:
     return core.example_group(num_correct, group_size, length_cost, format_weight, seed=problem)
-
-
-@st.cache_resource(show_spinner=False)
-def _run_store() -> tuple[OrderedDict, threading.Lock]:
-    """Trained runs by setting, shared by every session, oldest dropped past MAX_RUNS."""
-    return OrderedDict(), threading.Lock()
 
 
 class Run(NamedTuple):
@@ -87,27 +77,13 @@ def _to_run(runs: dict[str, core.History]) -> Run:
 
 def training_runs(cfg: core.Config, seed: int) -> Run:
     """Curves for GRPO, REINFORCE and PPO at this setting: from memory, or trained now with a progress bar."""
-    store, lock = _run_store()
-    key = (cfg, seed)
-    with lock:
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
-    bar = st.progress(0.0, text=t(f"{P}.training"))
-    shown = [0.0]
-
-    def tick(fraction: float) -> None:
-        if fraction - shown[0] >= 0.04 or fraction >= 1.0:  # ~25 updates, not one per step
-            shown[0] = fraction
-            bar.progress(min(fraction, 1.0), text=t(f"{P}.training"))
-
-    result = _to_run(core.train_all(cfg, seed, tick))
-    bar.empty()
-    with lock:
-        store[key] = result
-        while len(store) > MAX_RUNS:
-            store.popitem(last=False)
-    return result
+    return page.with_progress(
+        P,
+        (cfg, seed),
+        lambda report: _to_run(core.train_all(cfg, seed, report)),
+        text=t(f"{P}.training"),
+        max_entries=MAX_RUNS,
+    )
 
 
 # 1. Title and lead --------------------------------------------------------------------------------
@@ -222,7 +198,7 @@ def training_template() -> alt.ConcatChart:
         ).properties(width=250, height=charts.height(150))
         # one legend, above the first panel, so the 2 x 2 grid fits the column
         legend = alt.Legend(orient="top", title=None) if i == 0 else None
-        parts.append(chart.encode(color=alt.Color("method", type="nominal", legend=legend, scale=TABLEAU10)))
+        parts.append(chart.encode(color=alt.Color("method", type="nominal", legend=legend)))
     return alt.concat(*parts, columns=2)
 
 
@@ -239,7 +215,7 @@ def digits_template() -> alt.Chart:
         points=True,
         whole_x=True,
     )
-    return chart.encode(color=alt.Color("series", type="nominal", title=t(f"{P}.series"), scale=TABLEAU10))
+    return chart.encode(color=alt.Color("series", type="nominal", title=t(f"{P}.series")))
 
 
 def digits_data(by_digits: pd.DataFrame) -> dict[str, pa.Table]:

@@ -181,7 +181,7 @@ def unit_section(kind: str, n: int, margin: float, seed: int) -> None:
     fire_df = pd.DataFrame({"T": T_grid, "rate": core.firing_rate(data.X, w, T_grid)})
     charts.show(
         firing_template(chart_height=charts.height(220)),
-        data={"rate": fire_df, "now": pd.DataFrame({"T": [-b]})},
+        data={"rate": fire_df, "now": charts.now("T", -b)},
     )
     page.prose(t(f"{P}.explain_firing"))
     # 6. Download (the main figure's data)

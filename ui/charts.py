@@ -24,6 +24,7 @@ from typing import Any, ParamSpec
 
 import altair as alt
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from ui.i18n import current_lang
@@ -159,6 +160,11 @@ def heatmap(
     )
 
 
+def now(field: str, value: float) -> pa.Table:
+    """The one-row dataset of a `rule` marker: the current setting."""
+    return pa.table({field: [float(value)]})
+
+
 def rule(source: Source, field: str, *, channel: str = "x") -> alt.Chart:
     """The dashed orange marker of the current setting (a slider's value) on a chart."""
     enc = alt.X(field, type="quantitative") if channel == "x" else alt.Y(field, type="quantitative")
@@ -262,13 +268,14 @@ def template(build: Callable[Params, alt.TopLevelMixin]) -> Callable[Params, Spe
 def show(
     chart: alt.TopLevelMixin | Spec,
     *,
-    data: dict[str, pd.DataFrame] | None = None,
+    data: dict[str, pd.DataFrame | pa.Table] | None = None,
     chart_height: int | None = None,
     width: str = "stretch",
 ) -> None:
     """Render with the app's fonts; lecture mode makes every label projector-sized.
 
-    Takes an Altair chart, or a spec from a `@template` with its `data` by name.
+    Takes an Altair chart, or a spec from a `@template` with its `data` by name:
+    DataFrames, or Arrow tables (sent as they are; cheaper for data kept in a cache).
     """
     out = chart if isinstance(chart, dict) else spec(chart, chart_height=chart_height)
     # A fresh top level: Streamlit moves `datasets` out of the dict it is given.
