@@ -52,6 +52,33 @@ def depth_stats(
     return r.grad_rel, r.act_std, r.dead_frac
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def depth_frame(
+    names: tuple[str, ...],
+    params: tuple[tuple[str, float], ...],
+    depth: int,
+    width: int,
+    init: str,
+    seed: int,
+) -> pd.DataFrame:
+    """`depth_stats` of each chosen activation: long format, one row per (activation, layer)."""
+    kw = dict(params)
+    stats = []
+    for name in names:
+        p = tuple((k, kw[f"{name}.{k}"]) for k in core.ACTIVATIONS[name].params)
+        stats.append(depth_stats(name, depth, width, init, seed, p))
+    grad_rel, act_std, dead = (np.concatenate(column) for column in zip(*stats, strict=True))
+    return pd.DataFrame(
+        {
+            "activation": np.repeat(names, depth),
+            "layer": np.tile(np.arange(1, depth + 1), len(names)),
+            "grad_rel": grad_rel,
+            "act_std": act_std,
+            "dead": dead,
+        }
+    )
+
+
 def check_choice(names: list[str], lo: float, hi: float) -> tuple[tuple[str, ...], float, float]:
     if not names:
         raise ValueError("no activation")
@@ -216,23 +243,7 @@ def depth_section(names: tuple[str, ...], param_items: tuple[tuple[str, float], 
             key="dview",
             bind="query-params",
         )
-    kw = dict(param_items)
-    rows = []
-    for name in names:
-        p = tuple((k, kw[f"{name}.{k}"]) for k in core.ACTIVATIONS[name].params)
-        grad_rel, act_std, dead = depth_stats(name, depth, width, init, seed, p)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "activation": act_label(name),
-                    "layer": np.arange(1, depth + 1),
-                    "grad_rel": grad_rel,
-                    "act_std": act_std,
-                    "dead": dead,
-                }
-            )
-        )
-    ddf = pd.concat(rows, ignore_index=True)
+    ddf = labelled(depth_frame(names, param_items, depth, width, init, seed), names)
     # log scales cannot show exact zeros (the step function passes no gradient at all)
     tiny = 1e-300
     second_df = ddf[ddf["act_std"] > tiny] if view == "std" else ddf
@@ -248,8 +259,10 @@ def depth_section(names: tuple[str, ...], param_items: tuple[tuple[str, float], 
             charts.show(
                 depth_template(names, view, depth <= 20, chart_height=height), data={"depth": second_df}
             )
-        first = ddf[ddf["layer"] == 1].set_index("activation")["grad_rel"]
-        summary = ", ".join(f"{n}: {v:.1e}" for n, v in first.items())
+        first = ddf[ddf["layer"] == 1]
+        summary = ", ".join(
+            f"{n}: {v:.1e}" for n, v in zip(first["activation"], first["grad_rel"], strict=True)
+        )
         st.caption(t(f"{P}.depth_caption", depth=depth, summary=summary))
         if "step" in names:
             st.caption(t(f"{P}.step_no_grad"))
@@ -354,7 +367,7 @@ def swiglu_section(swish_beta: float) -> None:
             )
         )
     beta = float(swish_beta)
-    height = charts.height(300)
+    height = charts.height(270)  # the titles sit above, so the plots keep their size
     with mc:
         st.markdown(f"**{t(f'{P}.swiglu_heat_title')}**")
         charts.show(swiglu_heat_template(chart_height=height), data={"grid": swiglu_grid(beta)})
