@@ -4,6 +4,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from core import activations as core
 from ui import charts, layout, page, widgets
@@ -14,8 +15,12 @@ NAMES = list(core.ACTIVATIONS)
 DEFAULT_ACTS = ["sigmoid", "relu", "gelu", "silu"]
 MAX_ACTS = 4
 # slider key for each (activation, parameter); softplus' beta gets its own key
-PARAM_KEYS = {("leaky_relu", "slope"): "slope", ("elu", "alpha"): "alpha", ("silu", "beta"): "beta",
-              ("softplus", "beta"): "sp_beta"}
+PARAM_KEYS = {
+    ("leaky_relu", "slope"): "slope",
+    ("elu", "alpha"): "alpha",
+    ("silu", "beta"): "beta",
+    ("softplus", "beta"): "sp_beta",
+}
 N_POINTS = 301
 INIT_OPTIONS = list(core.INITS)
 WIDTHS = [16, 32, 64, 128]
@@ -26,7 +31,9 @@ def act_label(name: str) -> str:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def curves(names: tuple[str, ...], params: tuple[tuple[str, float], ...], lo: float, hi: float) -> pd.DataFrame:
+def curves(
+    names: tuple[str, ...], params: tuple[tuple[str, float], ...], lo: float, hi: float
+) -> pd.DataFrame:
     """f and f' of each chosen activation on a grid: long format, one row per (activation, x)."""
     x = np.linspace(lo, hi, N_POINTS)
     kw = dict(params)
@@ -39,9 +46,46 @@ def curves(names: tuple[str, ...], params: tuple[tuple[str, float], ...], lo: fl
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def depth_stats(name: str, depth: int, width: int, init: str, seed: int, params: tuple[tuple[str, float], ...]):
-    r = core.gradient_through_depth(name, depth, width, init, seed, params=dict(params))
+def depth_stats(
+    name: str, depth: int, width: int, init: str, seed: int, params: tuple[tuple[str, float], ...]
+):
+    # Tiny matrices: one PyTorch thread is fastest, and on a busy 2-core machine intra-op threads
+    # spin-wait (measured: 0.6-1.2 s per activation with two, 25-190 ms with one). Restored afterwards,
+    # as in core.grpo.train; the place for this is core.gradient_through_depth (not this page's file).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        r = core.gradient_through_depth(name, depth, width, init, seed, params=dict(params))
+    finally:
+        torch.set_num_threads(threads)
     return r.grad_rel, r.act_std, r.dead_frac
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def depth_frame(
+    names: tuple[str, ...],
+    params: tuple[tuple[str, float], ...],
+    depth: int,
+    width: int,
+    init: str,
+    seed: int,
+) -> pd.DataFrame:
+    """`depth_stats` of each chosen activation: long format, one row per (activation, layer)."""
+    kw = dict(params)
+    stats = []
+    for name in names:
+        p = tuple((k, kw[f"{name}.{k}"]) for k in core.ACTIVATIONS[name].params)
+        stats.append(depth_stats(name, depth, width, init, seed, p))
+    grad_rel, act_std, dead = (np.concatenate(column) for column in zip(*stats, strict=True))
+    return pd.DataFrame(
+        {
+            "activation": np.repeat(names, depth),
+            "layer": np.tile(np.arange(1, depth + 1), len(names)),
+            "grad_rel": grad_rel,
+            "act_std": act_std,
+            "dead": dead,
+        }
+    )
 
 
 def check_choice(names: list[str], lo: float, hi: float) -> tuple[tuple[str, ...], float, float]:
@@ -52,9 +96,70 @@ def check_choice(names: list[str], lo: float, hi: float) -> tuple[tuple[str, ...
     return tuple(names[:MAX_ACTS]), lo, hi
 
 
-def colour_scale(names: tuple[str, ...]) -> alt.Scale:
+def colour(names: tuple[str, ...]) -> alt.Color:
+    """One colour per chosen activation, in the order chosen, the same on every chart."""
     palette = ["#4c78a8", "#f58518", "#54a24b", "#e45756"]
-    return alt.Scale(domain=[act_label(n) for n in names], range=palette[: len(names)])
+    scale = alt.Scale(domain=[act_label(n) for n in names], range=palette[: len(names)])
+    return alt.Color("activation", type="nominal", title=t(f"{P}.activation"), scale=scale)
+
+
+def labelled(df: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """`df` with each activation's key replaced by its label, as the charts' legends show it."""
+    return df.assign(activation=df["activation"].map({n: act_label(n) for n in names}))
+
+
+@charts.template
+def curve_template(names: tuple[str, ...], y: str, y_title: str, title_key: str) -> alt.Chart:
+    """f or f′ of each chosen activation ("curves"); the x axis spans the chosen range, which the data span."""
+    return (
+        alt.Chart(charts.named("curves"), title=t(f"{P}.{title_key}"))
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=alt.X("x", type="quantitative", title="x", scale=alt.Scale(zero=False, nice=False)),
+            y=alt.Y(y, type="quantitative", title=y_title),
+            color=colour(names),
+            tooltip=[
+                alt.Tooltip("activation", type="nominal", title=t(f"{P}.activation")),
+                alt.Tooltip("x", type="quantitative", format=".2f"),
+                alt.Tooltip(y, type="quantitative", format=".3f", title=y_title),
+            ],
+        )
+    )
+
+
+# what each depth chart draws from the "depth" data: field, chart title, axis title, log scale
+DEPTH_VIEWS = {
+    "grad": ("grad_rel", "grad_chart_title", "grad_axis", True),
+    "std": ("act_std", "std_chart_title", "std_axis", True),
+    "dead": ("dead", "dead_chart_title", "dead_axis", False),
+}
+
+
+@charts.template
+def depth_template(names: tuple[str, ...], view: str, points: bool) -> alt.Chart:
+    """One measure per layer and activation ("depth"); the layer axis spans the data, layers 1 to depth."""
+    field, title_key, axis_key, log = DEPTH_VIEWS[view]
+    return (
+        alt.Chart(charts.named("depth"), title=t(f"{P}.{title_key}"))
+        .mark_line(point=points, strokeWidth=2.5)
+        .encode(
+            x=alt.X(
+                "layer", type="quantitative", title=t(f"{P}.layer"), scale=alt.Scale(zero=False, nice=False)
+            ),
+            y=alt.Y(
+                field,
+                type="quantitative",
+                title=t(f"{P}.{axis_key}"),
+                scale=alt.Scale(type="log") if log else alt.Scale(domain=[0, 1]),
+            ),
+            color=colour(names),
+            tooltip=[
+                alt.Tooltip("activation", type="nominal"),
+                alt.Tooltip("layer", type="quantitative"),
+                alt.Tooltip(field, type="quantitative", format=".2e"),
+            ],
+        )
+    )
 
 
 # 1. Title and lead ----------------------------------------------------------------
@@ -64,7 +169,12 @@ page.header(P)
 layout.drop_empty_url_selection("acts")
 top_l, top_r = st.columns([3, 1], gap="large")
 chosen = top_l.multiselect(
-    t(f"{P}.pick"), NAMES, default=DEFAULT_ACTS, format_func=widgets.labels({n: f"{P}.act_{n}" for n in NAMES}), key="acts", bind="query-params",
+    t(f"{P}.pick"),
+    NAMES,
+    default=DEFAULT_ACTS,
+    format_func=widgets.labels({n: f"{P}.act_{n}" for n in NAMES}),
+    key="acts",
+    bind="query-params",
     help=t(f"{P}.pick_help"),
 )
 x_lo, x_hi = top_r.slider(t(f"{P}.x_range"), -10.0, 10.0, (-4.0, 4.0), 0.5, key="xr", bind="query-params")
@@ -79,7 +189,12 @@ with left:
             if name in chosen[:MAX_ACTS]:
                 key = PARAM_KEYS[(name, pname)]
                 params[f"{name}.{pname}"] = st.slider(
-                    t(f"{P}.param_{key}"), spec.low, spec.high, spec.default, spec.step, key=key,
+                    t(f"{P}.param_{key}"),
+                    spec.low,
+                    spec.high,
+                    spec.default,
+                    spec.step,
+                    key=key,
                     bind="query-params",
                 )
             else:
@@ -87,39 +202,28 @@ with left:
     if not any(core.ACTIVATIONS[n].params for n in chosen[:MAX_ACTS]):
         st.caption(t(f"{P}.no_params"))
 
-choice = page.keep_last_good("activations_choice", lambda: check_choice(chosen, x_lo, x_hi), t(f"{P}.bad_choice"))
+choice = page.keep_last_good(
+    "activations_choice", lambda: check_choice(chosen, x_lo, x_hi), t(f"{P}.bad_choice")
+)
 if choice is None:
     choice = (tuple(DEFAULT_ACTS), -4.0, 4.0)
 names, lo, hi = choice
 param_items = tuple(sorted(params.items()))
 df = curves(names, param_items, lo, hi)
-plot_df = df.assign(activation=df["activation"].map(act_label))
-colour = alt.Color("activation", type="nominal", title=t(f"{P}.activation"), scale=colour_scale(names))
-
-
-def curve_chart(y: str, y_title: str, title: str, legend: bool) -> alt.Chart:
-    return (
-        alt.Chart(plot_df, title=title)
-        .mark_line(strokeWidth=2.5)
-        .encode(
-            x=alt.X("x", type="quantitative", title="x", scale=alt.Scale(domain=[lo, hi], nice=False)),
-            y=alt.Y(y, type="quantitative", title=y_title),
-            color=colour,
-            tooltip=[
-                alt.Tooltip("activation", type="nominal", title=t(f"{P}.activation")),
-                alt.Tooltip("x", type="quantitative", format=".2f"),
-                alt.Tooltip(y, type="quantitative", format=".3f", title=y_title),
-            ],
-        )
-    )
-
+plot_df = labelled(df, names)
 
 with right:
     c_f, c_df = st.columns(2)
     with c_f:
-        charts.show(curve_chart("f", "f(x)", t(f"{P}.f_title"), legend=True), chart_height=charts.height(270))
+        charts.show(
+            curve_template(names, "f", "f(x)", "f_title", chart_height=charts.height(270)),
+            data={"curves": plot_df},
+        )
     with c_df:
-        charts.show(curve_chart("df", "f′(x)", t(f"{P}.df_title"), legend=False), chart_height=charts.height(270))
+        charts.show(
+            curve_template(names, "df", "f′(x)", "df_title", chart_height=charts.height(270)),
+            data={"curves": plot_df},
+        )
     st.caption(t(f"{P}.curves_caption"))
 
 page.prose(t(f"{P}.explain_curves"))
@@ -133,65 +237,41 @@ def depth_section(names: tuple[str, ...], param_items: tuple[tuple[str, float], 
     with lc:
         depth = st.slider(t(f"{P}.depth"), 2, 50, 30, 1, key="depth", bind="query-params")
         init = st.selectbox(
-            t(f"{P}.init"), INIT_OPTIONS, format_func=widgets.labels({k: f"{P}.init_{k}" for k in INIT_OPTIONS}), key="init",
+            t(f"{P}.init"),
+            INIT_OPTIONS,
+            format_func=widgets.labels({k: f"{P}.init_{k}" for k in INIT_OPTIONS}),
+            key="init",
             bind="query-params",
         )
         width = st.select_slider(t(f"{P}.width"), WIDTHS, value=64, key="width", bind="query-params")
         seed = widgets.seed(key="dseed")
         view = st.radio(
-            t(f"{P}.second_view"), ["std", "dead"], format_func=widgets.labels({k: f"{P}.view_{k}" for k in ("std", "dead")}), key="dview",
+            t(f"{P}.second_view"),
+            ["std", "dead"],
+            format_func=widgets.labels({k: f"{P}.view_{k}" for k in ("std", "dead")}),
+            key="dview",
             bind="query-params",
         )
-    kw = dict(param_items)
-    rows = []
-    for name in names:
-        p = tuple((k, kw[f"{name}.{k}"]) for k in core.ACTIVATIONS[name].params)
-        grad_rel, act_std, dead = depth_stats(name, depth, width, init, seed, p)
-        rows.append(pd.DataFrame({
-            "activation": act_label(name), "layer": np.arange(1, depth + 1),
-            "grad_rel": grad_rel, "act_std": act_std, "dead": dead,
-        }))
-    ddf = pd.concat(rows, ignore_index=True)
+    ddf = labelled(depth_frame(names, param_items, depth, width, init, seed), names)
     # log scales cannot show exact zeros (the step function passes no gradient at all)
     tiny = 1e-300
-    grad_df = ddf[ddf["grad_rel"] > tiny]
-    colour_d = alt.Color("activation", type="nominal", title=t(f"{P}.activation"), scale=colour_scale(names))
-    layer_x = alt.X("layer", type="quantitative", title=t(f"{P}.layer"), scale=alt.Scale(domain=[1, depth]))
-    grad_chart = (
-        alt.Chart(grad_df, title=t(f"{P}.grad_chart_title"))
-        .mark_line(point=depth <= 20, strokeWidth=2.5)
-        .encode(
-            x=layer_x,
-            y=alt.Y("grad_rel", type="quantitative", title=t(f"{P}.grad_axis"), scale=alt.Scale(type="log")),
-            color=colour_d,
-            tooltip=[alt.Tooltip("activation", type="nominal"), alt.Tooltip("layer", type="quantitative"),
-                     alt.Tooltip("grad_rel", type="quantitative", format=".2e")],
-        )
-    )
-    field2 = "act_std" if view == "std" else "dead"
-    if view == "std":
-        second_df = ddf[ddf["act_std"] > tiny]
-        y2 = alt.Y("act_std", type="quantitative", title=t(f"{P}.std_axis"), scale=alt.Scale(type="log"))
-        title2 = t(f"{P}.std_chart_title")
-    else:
-        second_df = ddf
-        y2 = alt.Y("dead", type="quantitative", title=t(f"{P}.dead_axis"), scale=alt.Scale(domain=[0, 1]))
-        title2 = t(f"{P}.dead_chart_title")
-    second = (
-        alt.Chart(second_df, title=title2)
-        .mark_line(point=depth <= 20, strokeWidth=2.5)
-        .encode(x=layer_x, y=y2, color=colour_d,
-                tooltip=[alt.Tooltip("activation", type="nominal"), alt.Tooltip("layer", type="quantitative"),
-                         alt.Tooltip(field2, type="quantitative", format=".2e")])
-    )
+    second_df = ddf[ddf["act_std"] > tiny] if view == "std" else ddf
+    height = charts.height(280)
     with rc:
         c_g, c_s = st.columns(2)
         with c_g:
-            charts.show(grad_chart, chart_height=charts.height(280))
+            charts.show(
+                depth_template(names, "grad", depth <= 20, chart_height=height),
+                data={"depth": ddf[ddf["grad_rel"] > tiny]},
+            )
         with c_s:
-            charts.show(second, chart_height=charts.height(280))
-        first = ddf[ddf["layer"] == 1].set_index("activation")["grad_rel"]
-        summary = ", ".join(f"{n}: {v:.1e}" for n, v in first.items())
+            charts.show(
+                depth_template(names, view, depth <= 20, chart_height=height), data={"depth": second_df}
+            )
+        first = ddf[ddf["layer"] == 1]
+        summary = ", ".join(
+            f"{n}: {v:.1e}" for n, v in zip(first["activation"], first["grad_rel"], strict=True)
+        )
         st.caption(t(f"{P}.depth_caption", depth=depth, summary=summary))
         if "step" in names:
             st.caption(t(f"{P}.step_no_grad"))
@@ -214,6 +294,53 @@ def swiglu_grid(beta: float) -> pd.DataFrame:
     return pd.DataFrame({"u": x[:, 0].round(2), "v": x[:, 1].round(2), "out": out})
 
 
+@charts.template
+def swiglu_heat_template() -> alt.Chart:
+    """The unit's output over its two pre-activations ("grid", from `swiglu_grid`)."""
+    ticks = [-3, -2, -1, 0, 1, 2, 3]
+    return (
+        alt.Chart(charts.named("grid"))
+        .mark_rect()
+        .encode(
+            x=alt.X(
+                "u", type="ordinal", title=t(f"{P}.gate_axis"), axis=alt.Axis(values=ticks, labelAngle=0)
+            ),
+            y=alt.Y(
+                "v",
+                type="ordinal",
+                title=t(f"{P}.linear_axis"),
+                sort="descending",
+                axis=alt.Axis(values=ticks),
+            ),
+            color=alt.Color(
+                "out",
+                type="quantitative",
+                title=t(f"{P}.swiglu_out"),
+                scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True),
+            ),
+            tooltip=[
+                alt.Tooltip("u", type="quantitative"),
+                alt.Tooltip("v", type="quantitative"),
+                alt.Tooltip("out", type="quantitative", format=".2f"),
+            ],
+        )
+    )
+
+
+@charts.template
+def gate_template() -> alt.Chart:
+    """Swish and its sigmoid gate against the gate input u ("gate")."""
+    return charts.line(
+        "gate",
+        "u",
+        "value",
+        color="curve",
+        color_title=t(f"{P}.curve"),
+        x_title=t(f"{P}.gate_axis"),
+        y_title=t(f"{P}.gate_value"),
+    )
+
+
 @st.fragment
 def swiglu_section(swish_beta: float) -> None:
     st.subheader(t(f"{P}.swiglu_title"))
@@ -221,44 +348,50 @@ def swiglu_section(swish_beta: float) -> None:
     with lc:
         d = st.number_input(t(f"{P}.d_model"), 256, 16384, 4096, 256, key="dmodel", bind="query-params")
         counts = core.ffn_param_counts(int(d))
-        table = pd.DataFrame({
-            t(f"{P}.ffn_kind"): [t(f"{P}.ffn_classic"), t(f"{P}.ffn_swiglu_unscaled"), t(f"{P}.ffn_swiglu")],
-            t(f"{P}.ffn_hidden"): [counts["classic_hidden"], counts["classic_hidden"], counts["swiglu_hidden"]],
-            t(f"{P}.ffn_params"): [f"{c / 1e6:,.1f} M" for c in (counts["classic"], counts["swiglu_unscaled"], counts["swiglu"])],
-        })
+        table = pd.DataFrame(
+            {
+                t(f"{P}.ffn_kind"): [
+                    t(f"{P}.ffn_classic"),
+                    t(f"{P}.ffn_swiglu_unscaled"),
+                    t(f"{P}.ffn_swiglu"),
+                ],
+                t(f"{P}.ffn_hidden"): [
+                    counts["classic_hidden"],
+                    counts["classic_hidden"],
+                    counts["swiglu_hidden"],
+                ],
+                t(f"{P}.ffn_params"): [
+                    f"{c / 1e6:,.1f} M"
+                    for c in (counts["classic"], counts["swiglu_unscaled"], counts["swiglu"])
+                ],
+            }
+        )
         st.dataframe(table, hide_index=True, width="stretch")
-        st.caption(t(f"{P}.ffn_caption", d=int(d), h=counts["swiglu_hidden"],
-                     ratio=counts["swiglu"] / counts["classic"]))
-    beta = float(swish_beta)
-    grid = swiglu_grid(beta)
-    with mc:
-        heat = (
-            alt.Chart(grid, title=t(f"{P}.swiglu_heat_title"))
-            .mark_rect()
-            .encode(
-                x=alt.X("u", type="ordinal", title=t(f"{P}.gate_axis"), axis=alt.Axis(values=[-3, -2, -1, 0, 1, 2, 3], labelAngle=0)),
-                y=alt.Y("v", type="ordinal", title=t(f"{P}.linear_axis"), sort="descending",
-                        axis=alt.Axis(values=[-3, -2, -1, 0, 1, 2, 3])),
-                color=alt.Color("out", type="quantitative", title=t(f"{P}.swiglu_out"),
-                                scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True)),
-                tooltip=[alt.Tooltip("u", type="quantitative"), alt.Tooltip("v", type="quantitative"),
-                         alt.Tooltip("out", type="quantitative", format=".2f")],
+        st.caption(
+            t(
+                f"{P}.ffn_caption",
+                d=int(d),
+                h=counts["swiglu_hidden"],
+                ratio=counts["swiglu"] / counts["classic"],
             )
         )
-        charts.show(heat, chart_height=charts.height(300))
+    beta = float(swish_beta)
+    height = charts.height(270)  # the titles sit above, so the plots keep their size
+    with mc:
+        st.markdown(f"**{t(f'{P}.swiglu_heat_title')}**")
+        charts.show(swiglu_heat_template(chart_height=height), data={"grid": swiglu_grid(beta)})
     with rc:
+        # the title carries β, so it sits above the chart and the chart's spec stays the same
+        st.markdown(f"**{t(f'{P}.gate_title', beta=beta)}**")
         u = np.linspace(-4, 4, 161)
-        gate = pd.DataFrame({
-            "u": np.concatenate([u, u]),
-            "value": np.concatenate([core.silu(u, beta), core.sigmoid(beta * u)]),
-            "curve": [t(f"{P}.gate_swish")] * len(u) + [t(f"{P}.gate_sigmoid")] * len(u),
-        })
-        charts.show(
-            charts.line(gate, "u", "value", color="curve", color_title=t(f"{P}.curve"),
-                        x_title=t(f"{P}.gate_axis"), y_title=t(f"{P}.gate_value")).properties(
-                title=t(f"{P}.gate_title", beta=beta)),
-            chart_height=charts.height(300),
+        gate = pd.DataFrame(
+            {
+                "u": np.concatenate([u, u]),
+                "value": np.concatenate([core.silu(u, beta), core.sigmoid(beta * u)]),
+                "curve": [t(f"{P}.gate_swish")] * len(u) + [t(f"{P}.gate_sigmoid")] * len(u),
+            }
         )
+        charts.show(gate_template(chart_height=height), data={"gate": gate})
     page.prose(t(f"{P}.explain_swiglu"))
 
 
@@ -283,8 +416,13 @@ page.try_this(
         "vanish": {"acts": ["sigmoid", "tanh", "relu", "gelu"], "init": "he", "depth": 50, "dview": "std"},
         "small_init": {"acts": ["tanh", "relu", "gelu", "silu"], "init": "small", "depth": 20},
         "swish_beta": {"acts": ["relu", "silu", "softplus"], "beta": 10.0, "sp_beta": 1.0, "xr": (-3.0, 3.0)},
-        "dead_relu": {"acts": ["step", "relu", "leaky_relu", "elu"], "slope": 0.1, "init": "he", "depth": 50,
-                      "dview": "dead"},
+        "dead_relu": {
+            "acts": ["step", "relu", "leaky_relu", "elu"],
+            "slope": 0.1,
+            "init": "he",
+            "depth": 50,
+            "dview": "dead",
+        },
     },
 )
 
@@ -292,25 +430,39 @@ page.try_this(
 page.math(
     P,
     [
-        (r"\mathrm{step}(x) = \mathbb 1[x \ge 0],\qquad \sigma(x) = \frac{1}{1+e^{-x}},\ \ \sigma'(x) = \sigma(x)\,(1-\sigma(x)) \le \tfrac14",
-         t(f"{P}.src_sigmoid")),
-        (r"\tanh'(x) = 1 - \tanh^2 x,\qquad \mathrm{ReLU}(x) = \max(0, x),\ \ \mathrm{LeakyReLU}(x) = \max(x, 0) + s\,\min(x, 0)",
-         t(f"{P}.src_relu")),
-        (r"\mathrm{ELU}(x) = \begin{cases} x & x > 0 \\ \alpha\,(e^{x}-1) & x \le 0 \end{cases},\qquad \mathrm{softplus}_\beta(x) = \tfrac1\beta \log(1 + e^{\beta x})",
-         t(f"{P}.src_elu")),
-        (r"\mathrm{GELU}(x) = x\,\Phi(x),\quad \mathrm{GELU}'(x) = \Phi(x) + x\,\varphi(x),\quad"
-         r"\mathrm{GELU}(x) \approx \tfrac{x}{2}\Big(1 + \tanh\big(\sqrt{2/\pi}\,(x + 0.044715\,x^3)\big)\Big)",
-         t(f"{P}.src_gelu")),
-        (r"\mathrm{Swish}_\beta(x) = x\,\sigma(\beta x),\quad \mathrm{Swish}_\beta'(x) = \sigma(\beta x) + \beta x\,\sigma(\beta x)(1 - \sigma(\beta x)),\quad"
-         r"\mathrm{Mish}(x) = x \tanh(\mathrm{softplus}(x))",
-         t(f"{P}.src_swish")),
-        (r"\frac{\partial L}{\partial h_{l-1}} = \Big(\frac{\partial L}{\partial h_l} \odot f'(a_l)\Big) W_l^\top,\qquad"
-         r"\frac{\partial L}{\partial W_l} = h_{l-1}^\top \Big(\frac{\partial L}{\partial h_l} \odot f'(a_l)\Big),\qquad"
-         r"\mathrm{Var}[W_{ij}] = \tfrac{2}{n}\ (\text{He}),\ \tfrac{2}{n_\text{in}+n_\text{out}}\ (\text{Xavier})",
-         t(f"{P}.src_depth")),
-        (r"\mathrm{FFN}_\mathrm{SwiGLU}(x) = \big(\mathrm{Swish}_1(xW) \odot xV\big)\,W_2,\qquad"
-         r"h = 256\left\lceil \frac{\lfloor \tfrac23 \cdot 4d \rfloor}{256} \right\rceil,\quad 3dh \approx 8d^2",
-         t(f"{P}.src_swiglu")),
+        (
+            r"\mathrm{step}(x) = \mathbb 1[x \ge 0],\qquad \sigma(x) = \frac{1}{1+e^{-x}},\ \ \sigma'(x) = \sigma(x)\,(1-\sigma(x)) \le \tfrac14",
+            t(f"{P}.src_sigmoid"),
+        ),
+        (
+            r"\tanh'(x) = 1 - \tanh^2 x,\qquad \mathrm{ReLU}(x) = \max(0, x),\ \ \mathrm{LeakyReLU}(x) = \max(x, 0) + s\,\min(x, 0)",
+            t(f"{P}.src_relu"),
+        ),
+        (
+            r"\mathrm{ELU}(x) = \begin{cases} x & x > 0 \\ \alpha\,(e^{x}-1) & x \le 0 \end{cases},\qquad \mathrm{softplus}_\beta(x) = \tfrac1\beta \log(1 + e^{\beta x})",
+            t(f"{P}.src_elu"),
+        ),
+        (
+            r"\mathrm{GELU}(x) = x\,\Phi(x),\quad \mathrm{GELU}'(x) = \Phi(x) + x\,\varphi(x),\quad"
+            r"\mathrm{GELU}(x) \approx \tfrac{x}{2}\Big(1 + \tanh\big(\sqrt{2/\pi}\,(x + 0.044715\,x^3)\big)\Big)",
+            t(f"{P}.src_gelu"),
+        ),
+        (
+            r"\mathrm{Swish}_\beta(x) = x\,\sigma(\beta x),\quad \mathrm{Swish}_\beta'(x) = \sigma(\beta x) + \beta x\,\sigma(\beta x)(1 - \sigma(\beta x)),\quad"
+            r"\mathrm{Mish}(x) = x \tanh(\mathrm{softplus}(x))",
+            t(f"{P}.src_swish"),
+        ),
+        (
+            r"\frac{\partial L}{\partial h_{l-1}} = \Big(\frac{\partial L}{\partial h_l} \odot f'(a_l)\Big) W_l^\top,\qquad"
+            r"\frac{\partial L}{\partial W_l} = h_{l-1}^\top \Big(\frac{\partial L}{\partial h_l} \odot f'(a_l)\Big),\qquad"
+            r"\mathrm{Var}[W_{ij}] = \tfrac{2}{n}\ (\text{He}),\ \tfrac{2}{n_\text{in}+n_\text{out}}\ (\text{Xavier})",
+            t(f"{P}.src_depth"),
+        ),
+        (
+            r"\mathrm{FFN}_\mathrm{SwiGLU}(x) = \big(\mathrm{Swish}_1(xW) \odot xV\big)\,W_2,\qquad"
+            r"h = 256\left\lceil \frac{\lfloor \tfrac23 \cdot 4d \rfloor}{256} \right\rceil,\quad 3dh \approx 8d^2",
+            t(f"{P}.src_swiglu"),
+        ),
     ],
 )
 
