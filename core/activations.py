@@ -63,10 +63,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from core.threads import one_thread
+
 Array = np.ndarray
 
-# Phi(x) of the standard normal needs erf; numpy has none, so use libm's erf.
-_erf = np.vectorize(math.erf, otypes=[float])
+
+def _erf(x: Array) -> Array:
+    """erf, elementwise: numpy has none, so torch's float64 erf (a Python loop over libm was 50x slower)."""
+    return torch.erf(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
+
+
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 GELU_TANH_C = 0.044715
 
@@ -122,6 +128,7 @@ def _phi(x: Array) -> Array:
 
 
 # ---- f and f' for each activation (x: numpy array, any shape) ----
+
 
 def step(x: Array) -> Array:
     # Heaviside threshold unit: 1 if x >= 0 else 0
@@ -234,6 +241,7 @@ def d_softplus(x: Array, beta: float = 1.0) -> Array:
 
 # ---- the same functions in torch, for deep networks with autograd ----
 
+
 def _t_step(x: torch.Tensor) -> torch.Tensor:
     # comparison has no gradient: exactly what the threshold unit gives backprop
     return (x >= 0).to(x.dtype)
@@ -251,30 +259,42 @@ ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation("tanh", tanh, d_tanh, torch.tanh, 1998),
     "relu": Activation("relu", relu, d_relu, F.relu, 2010, kinks=(0.0,), relu_like=True),
     "leaky_relu": Activation(
-        "leaky_relu", leaky_relu, d_leaky_relu,
-        lambda x, slope=0.01: F.leaky_relu(x, negative_slope=slope), 2013,
-        params={"slope": Param(0.01, 0.0, 0.5, 0.01)}, kinks=(0.0,),
+        "leaky_relu",
+        leaky_relu,
+        d_leaky_relu,
+        lambda x, slope=0.01: F.leaky_relu(x, negative_slope=slope),
+        2013,
+        params={"slope": Param(0.01, 0.0, 0.5, 0.01)},
+        kinks=(0.0,),
     ),
     "elu": Activation(
-        "elu", elu, d_elu, lambda x, alpha=1.0: F.elu(x, alpha=alpha), 2015,
-        params={"alpha": Param(1.0, 0.0, 3.0, 0.1)}, kinks=(0.0,),
+        "elu",
+        elu,
+        d_elu,
+        lambda x, alpha=1.0: F.elu(x, alpha=alpha),
+        2015,
+        params={"alpha": Param(1.0, 0.0, 3.0, 0.1)},
+        kinks=(0.0,),
     ),
     "gelu": Activation("gelu", gelu, d_gelu, lambda x: F.gelu(x, approximate="none"), 2016),
     "gelu_tanh": Activation(
         "gelu_tanh", gelu_tanh, d_gelu_tanh, lambda x: F.gelu(x, approximate="tanh"), 2016
     ),
-    "silu": Activation(
-        "silu", silu, d_silu, _t_silu, 2017, params={"beta": Param(1.0, 0.1, 10.0, 0.1)}
-    ),
+    "silu": Activation("silu", silu, d_silu, _t_silu, 2017, params={"beta": Param(1.0, 0.1, 10.0, 0.1)}),
     "mish": Activation("mish", mish, d_mish, F.mish, 2019),
     "softplus": Activation(
-        "softplus", softplus, d_softplus, lambda x, beta=1.0: F.softplus(x, beta=beta), 2001,
+        "softplus",
+        softplus,
+        d_softplus,
+        lambda x, beta=1.0: F.softplus(x, beta=beta),
+        2001,
         params={"beta": Param(1.0, 0.1, 10.0, 0.1)},
     ),
 }
 
 
 # ---- SwiGLU and the LLaMA hidden-size rule ----
+
 
 def swiglu(x: Array, W: Array, V: Array, beta: float = 1.0) -> Array:
     """SwiGLU(x, W, V) = Swish_beta(x W) * (x V)   (Shazeer 2020, eq. 5-6).
@@ -353,6 +373,7 @@ def _init_std(init: str, fan_in: int, fan_out: int) -> float:
     raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
 
 
+@one_thread()  # tiny matrices: see core.threads
 def gradient_through_depth(
     name: str,
     depth: int,

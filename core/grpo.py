@@ -62,6 +62,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.threads import one_thread
+
 METHODS: tuple[str, ...] = ("grpo", "reinforce", "ppo")
 
 
@@ -410,14 +412,8 @@ def train(
     """Train the toy policy with `method` in METHODS; a history of every step."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    # Tiny matrices: one thread is fastest, and on a busy 2-core machine intra-op threads
-    # spin-wait (measured: 1.2 s with one thread, 23 s with two). Restored afterwards.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():  # tiny matrices: see core.threads
         return _train(method, config or Config(), seed, progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(method: str, cfg: Config, seed: int, progress: Callable[[float], None] | None) -> History:

@@ -58,6 +58,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core.threads import one_thread
+
 BACKGROUND = 0
 MODEL_KINDS: tuple[str, ...] = ("mlp", "gru", "oadtr", "oadtr_no_token", "oadtr_no_decoder")
 
@@ -523,13 +525,8 @@ def run_experiment(
     results: dict[str, ModelResult] = {}
     models: dict[str, nn.Module] = {}
     total = len(kinds) * exp.steps
-    # these tensors are tiny: one thread avoids the OpenMP hand-off that dominates on a busy 2-core box
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():  # tiny tensors: see core.threads
         _train_all(exp, kinds, train, test, results, models, total, on_progress)
-    finally:
-        torch.set_num_threads(threads)
     return test, results, models
 
 

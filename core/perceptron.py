@@ -193,6 +193,28 @@ def novikoff_bound(X: np.ndarray, y: np.ndarray, normal: np.ndarray, offset: flo
     return float((R / gamma) ** 2)
 
 
+def line_in_box(w: np.ndarray, b: float, box: tuple[float, float, float, float]) -> np.ndarray | None:
+    """The two ends (2, 2) of the part of the line w·x + b = 0 inside the box x0..x1 × y0..y1.
+
+    None when the line misses the box (or touches it in one point) or w = 0.
+    Cut here, not clipped by a chart, so that a chart's axes span the box.
+    """
+    x0, x1, y0, y1 = box
+    ends = []
+    if w[1] != 0:  # crossings of the vertical sides x = x0, x = x1
+        ends += [(x, -(w[0] * x + b) / w[1]) for x in (x0, x1)]
+    if w[0] != 0:  # crossings of the horizontal sides y = y0, y = y1
+        ends += [(-(w[1] * y + b) / w[0], y) for y in (y0, y1)]
+    eps = 1e-9 * (x1 - x0 + y1 - y0)
+    inside = [(x, y) for x, y in ends if x0 - eps <= x <= x1 + eps and y0 - eps <= y <= y1 + eps]
+    if len(inside) < 2:
+        return None
+    pts = np.array(inside)
+    along = pts @ np.array([-w[1], w[0]])  # position of each crossing along the line
+    ends = pts[[along.argmin(), along.argmax()]]
+    return None if np.allclose(ends[0], ends[1]) else ends
+
+
 def halfplanes(w: np.ndarray, b: float, box: tuple[float, float, float, float]) -> list[np.ndarray]:
     """The box x0 <= x1 <= x1_max, y0 <= x2 <= y1 cut by the line w·x + b = 0.
 

@@ -46,13 +46,14 @@ import math
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
+
+from core.threads import one_thread  # noqa: F401  (pages use core.one_thread)
 
 KINDS: tuple[str, ...] = ("rnn", "lstm", "gru", "attention")
 RECURRENT_KINDS: tuple[str, ...] = ("rnn", "lstm", "gru")
@@ -61,17 +62,6 @@ RECALL_KINDS: tuple[str, ...] = ("rnn", "lstm", "gru", "transformer")
 # Gate biases at initialisation (Jozefowicz et al. 2015): forget gate of the
 # LSTM and update gate of the GRU start at sigmoid(1) ~ 0.73, "keep the state".
 GATE_KEEP_BIAS = 1.0
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block (small models; a shared 2-core server)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _check_kind(kind: str, allowed: tuple[str, ...]) -> None:
@@ -335,7 +325,9 @@ def token_embeddings(tokens: list[str], d: int, position_scale: float = 1.0) -> 
     CRC32 (no trained embedding is shipped): equal tokens get equal vectors,
     different tokens nearly orthogonal ones. PE makes neighbours similar.
     """
-    E = np.stack([np.random.default_rng(zlib.crc32(tok.encode("utf-8"))).standard_normal(d) for tok in tokens])
+    E = np.stack(
+        [np.random.default_rng(zlib.crc32(tok.encode("utf-8"))).standard_normal(d) for tok in tokens]
+    )
     return E + position_scale * sinusoidal_positions(len(tokens), d)
 
 
@@ -370,9 +362,13 @@ class RecallModel(nn.Module):
             self.body = nn.TransformerEncoderLayer(
                 d_model, nhead=2, dim_feedforward=2 * d_model, dropout=0.0, batch_first=True
             )
-            self.register_buffer("PE", torch.tensor(sinusoidal_positions(max_len, d_model), dtype=torch.float32))
+            self.register_buffer(
+                "PE", torch.tensor(sinusoidal_positions(max_len, d_model), dtype=torch.float32)
+            )
         else:
-            self.body = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](d_model, d_model, batch_first=True)
+            self.body = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](
+                d_model, d_model, batch_first=True
+            )
             if kind in _KEEP_GATE:
                 self._chrono_init(d_model, chrono_max)
         self.head = nn.Linear(d_model, RECALL_CLASSES)

@@ -4,7 +4,6 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 from core import activations as core
 from ui import charts, layout, page, widgets
@@ -49,15 +48,7 @@ def curves(
 def depth_stats(
     name: str, depth: int, width: int, init: str, seed: int, params: tuple[tuple[str, float], ...]
 ):
-    # Tiny matrices: one PyTorch thread is fastest, and on a busy 2-core machine intra-op threads
-    # spin-wait (measured: 0.6-1.2 s per activation with two, 25-190 ms with one). Restored afterwards,
-    # as in core.grpo.train; the place for this is core.gradient_through_depth (not this page's file).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        r = core.gradient_through_depth(name, depth, width, init, seed, params=dict(params))
-    finally:
-        torch.set_num_threads(threads)
+    r = core.gradient_through_depth(name, depth, width, init, seed, params=dict(params))
     return r.grad_rel, r.act_std, r.dead_frac
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import smooth_metrics as core
+from core.perceptron import line_in_box
 from ui import charts, layout, page, widgets
 from ui.i18n import t
 
@@ -112,32 +113,12 @@ def box_of(X: np.ndarray) -> tuple[float, float, float, float]:
     return X[:, 0].min() - pad, X[:, 0].max() + pad, X[:, 1].min() - pad, X[:, 1].max() + pad
 
 
-def segment_in_box(w: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
-    """The two ends of the part of the line w1 x1 + w2 x2 + c = 0 inside the box (None if none, or w = 0).
-
-    Cut here rather than clipped by the chart, so that the axes span the box, not the line's far ends.
-    """
-    x0, x1, y0, y1 = box
-    ends = []
-    if w[1] != 0:
-        ends += [(x, -(w[0] * x + w[2]) / w[1]) for x in (x0, x1)]
-    if w[0] != 0:
-        ends += [(-(w[1] * y + w[2]) / w[0], y) for y in (y0, y1)]
-    eps = 1e-9 * (x1 - x0 + y1 - y0)
-    inside = [(x, y) for x, y in ends if x0 - eps <= x <= x1 + eps and y0 - eps <= y <= y1 + eps]
-    if len(inside) < 2:
-        return None
-    pts = np.array(inside)
-    along = pts @ np.array([-w[1], w[0]])  # position of each end along the line
-    return pts[[along.argmin(), along.argmax()]]
-
-
 def boundary_data(
     X: np.ndarray, y: np.ndarray, box: tuple[float, float, float, float], lines: dict[str, np.ndarray]
 ) -> dict[str, pd.DataFrame]:
     """The frames `boundary_template` draws: the points, each named line's segment in the box, the box."""
     names = [t(f"{P}.class_0"), t(f"{P}.class_1")]
-    segments = {name: ends for name, w in lines.items() if (ends := segment_in_box(w, box)) is not None}
+    segments = {name: ends for name, w in lines.items() if (ends := line_in_box(w[:2], w[2], box)) is not None}
     ends = np.concatenate(list(segments.values())) if segments else np.empty((0, 2))
     return {
         "points": pd.DataFrame({"x1": X[:, 0], "x2": X[:, 1], "label": np.where(y == 1, names[1], names[0])}),

@@ -89,12 +89,12 @@ def decision_data(data: core.Dataset, w: np.ndarray, b: float) -> dict[str, pd.D
         pd.DataFrame({"x1": poly[:, 0], "x2": poly[:, 1], "order": np.arange(len(poly))})
         for poly in core.halfplanes(w, b, box)
     )
-    line = boundary_segment(w, b, box)
+    ends = core.line_in_box(w, b, box)  # (2, 2) or None
     return {
         "fires": fires,
         "silent": silent,
         "points": pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, 1], "label": data.y.astype(str)}),
-        "boundary": line if line is not None else pd.DataFrame({"x1": [], "x2": []}),
+        "boundary": pd.DataFrame(ends if ends is not None else np.empty((0, 2)), columns=["x1", "x2"]),
     }
 
 
@@ -120,20 +120,6 @@ def mistakes_template() -> alt.Chart:
         whole_x=True,
         whole_y=True,
     )
-
-
-def boundary_segment(w: np.ndarray, b: float, box: tuple[float, float, float, float]) -> pd.DataFrame | None:
-    """The part of the line w·x + b = 0 inside the box, or None when w = 0."""
-    x0, x1, y0, y1 = box
-    if abs(w[1]) > abs(w[0]) > 0 or (w[0] == 0 and w[1] != 0):
-        xs = np.array([x0, x1])
-        ys = -(w[0] * xs + b) / w[1]
-    elif w[0] != 0:
-        ys = np.array([y0, y1])
-        xs = -(w[1] * ys + b) / w[0]
-    else:
-        return None
-    return pd.DataFrame({"x1": xs, "x2": ys})
 
 
 # 1. Title and lead ---------------------------------------------------------

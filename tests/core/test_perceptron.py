@@ -111,3 +111,41 @@ def test_halfplanes_partition_the_box(w1, w2, b):
 
     assert area(fires) + area(silent) == pytest.approx(7.5, rel=1e-9)
     assert (fires @ w + b >= -1e-9).all() and (silent @ w + b <= 1e-9).all()
+
+
+# weights as the sliders make them: zero, or at least 1e-3 in size
+_weight = st.one_of(st.just(0.0), st.floats(1e-3, 3), st.floats(-3, -1e-3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(w=st.tuples(_weight, _weight), b=st.one_of(st.just(0.0), st.floats(-4, 4)))
+def test_line_in_box_against_dense_points_on_the_line(w, b):
+    """The ends lie on the line, in the box, and bracket every point of the line inside the box.
+
+    Reference: 20,001 points along the line (a slow literal sampling), kept when inside the box;
+    tolerance 2e-3 for the sampled extremes (the sampling step is 1e-3), 1e-8 for in-the-box.
+    """
+    w = np.array(w)
+    box = (-1.5, 2.0, -1.0, 1.0)
+    ends = pc.line_in_box(w, b, box)
+    if not w.any():
+        assert ends is None  # w = 0: no line at all
+        return
+    # the line as p0 + s d: p0 the closest point to the origin, d along the line
+    n = w / np.linalg.norm(w)
+    p0, d = -b / np.linalg.norm(w) * n, np.array([-n[1], n[0]])
+    s = np.linspace(-10, 10, 20_001)
+    pts = p0 + s[:, None] * d
+    x0, x1, y0, y1 = box
+    tol = 1e-8  # a line along an edge counts as inside, as in line_in_box
+    inside = pts[
+        (pts[:, 0] >= x0 - tol) & (pts[:, 0] <= x1 + tol) & (pts[:, 1] >= y0 - tol) & (pts[:, 1] <= y1 + tol)
+    ]
+    if len(inside) < 3:  # misses the box or grazes a corner: nothing worth drawing
+        return
+    assert ends is not None
+    assert np.allclose(ends @ w + b, 0, atol=1e-9 * (1 + abs(b)))
+    assert (ends[:, 0] >= x0 - 1e-8).all() and (ends[:, 0] <= x1 + 1e-8).all()
+    assert (ends[:, 1] >= y0 - 1e-8).all() and (ends[:, 1] <= y1 + 1e-8).all()
+    along, sampled = ends @ d, inside @ d
+    assert abs(along.min() - sampled.min()) < 2e-3 and abs(along.max() - sampled.max()) < 2e-3
