@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import mdp
 from core.gridworld import ACTIONS, ARROWS, BOOK_LAYOUT, GridWorld, GridWorldError
-from ui import charts, grid, page
+from ui import charts, grid, page, widgets
 from ui.i18n import t
 
 P = "gridworld"
@@ -152,8 +152,7 @@ def figure_section(sol: dict) -> None:
     """Scrubbing k reruns only this part: the grid at iteration k and the error curve."""
     history, policies, V_star, err = sol["history"], sol["policies"], sol["V_star"], sol["err"]
     K = len(history) - 1
-    if isinstance(st.session_state.get("k"), int) and st.session_state["k"] > max(K, 1):
-        st.session_state["k"] = max(K, 1)  # a preset or an earlier grid may leave k above the new maximum
+    widgets.keep_within("k", max(K, 1))  # a preset or an earlier grid may leave k above the new maximum
     k = st.slider(t(f"{P}.iteration"), 0, max(K, 1), min(K, 3), key="k", bind="query-params")
     k = min(k, K)
     g1, g2 = st.columns([1.4, 1])

@@ -223,12 +223,6 @@ def compare_template() -> alt.LayerChart:
     return alt.layer(lines, dots)
 
 
-def clamp_state(key: str, hi: int) -> None:
-    """A preset or an older run may have left a slider value above the new maximum."""
-    if isinstance(st.session_state.get(key), int) and st.session_state[key] > hi:
-        st.session_state[key] = hi
-
-
 # 1. Title and lead ------------------------------------------------------------------
 page.header(P)
 
@@ -322,7 +316,7 @@ def learned_section(result: tuple) -> None:
     r_rf, r_gamma = params[6], params[7]
     gw = world(r_rf)
     K_run = len(hist.V) - 1
-    clamp_state("k", K_run)
+    widgets.keep_within("k", K_run)
     k = st.slider(t(f"{P}.iteration"), 0, max(K_run, 1), K_run, key="k", bind="query-params")
     k = min(k, K_run)
     frames = iteration_frames(params, k, tuple(t(f"{P}.act_{a}") for a in ACTIONS), hist)

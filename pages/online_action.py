@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import online_action as oa
-from ui import charts, page
+from ui import charts, page, widgets
 from ui.i18n import t
 from ui.layout import is_lecture
 
@@ -295,6 +295,7 @@ C = view.results["mlp"].probs.shape[1]
 classes = class_names(C)
 N = len(view.labels)
 with left:
+    widgets.keep_within("frame", N - 1)  # another setting's test stream may be shorter
     frame = st.slider(
         t(f"{P}.frame"),
         0,

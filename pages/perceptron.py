@@ -198,6 +198,7 @@ def learning_section(kind: str, n: int, margin: float, seed: int) -> None:
     longest = max(h.updates for h in runs.values())
     lc, rc = page.columns()
     with lc:
+        widgets.keep_within("k", max(longest, 1))  # other data may need fewer updates than the last
         k = st.slider(t(f"{P}.update_k"), 0, max(longest, 1), max(longest, 1), key="k", bind="query-params")
         for bias, h in runs.items():
             bound = core.novikoff_bound(data.X, data.y, data.normal, data.offset, bias)

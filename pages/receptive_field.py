@@ -526,8 +526,7 @@ def tower_section(res: dict) -> None:
     stats, sizes, n = res["stats"], res["sizes"], res["n"]
     last, out_last = stats[-1], sizes[-1]
     unit_max = max(out_last - 1, 0)
-    if int(st.session_state.get("unit", 0) or 0) > unit_max:
-        st.session_state["unit"] = unit_max  # a new stack may have fewer output units
+    widgets.keep_within("unit", unit_max)  # a new stack may have fewer output units
     pick, title = st.columns([1, 3], vertical_alignment="bottom")
     with pick:
         unit = int(

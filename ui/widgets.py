@@ -12,6 +12,18 @@ def seed(key: str = "seed", default: int = 0) -> int:
     return int(st.number_input(t("common.seed"), 0, 9_999, default, 1, key=key, bind="query-params"))
 
 
+def keep_within(key: str, hi: int) -> None:
+    """Pull a remembered slider value back under a maximum that moved with the data.
+
+    A scrubber's range (iteration k, an output unit) depends on the current
+    run; a value left from an earlier run, a preset or a URL may lie above the
+    new maximum, and Streamlit would raise rather than clamp. Call before the slider.
+    """
+    value = st.session_state.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > hi:
+        st.session_state[key] = hi
+
+
 def labels(keys: dict[str, str]):
     """format_func for a selection widget: option -> translated text, looked up now.
 
