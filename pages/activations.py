@@ -29,7 +29,7 @@ def act_label(name: str) -> str:
     return t(f"{P}.act_{name}")
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def curves(
     names: tuple[str, ...], params: tuple[tuple[str, float], ...], lo: float, hi: float
 ) -> pd.DataFrame:
@@ -44,7 +44,7 @@ def curves(
     return pd.concat(frames, ignore_index=True)
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False)
 def depth_stats(
     name: str, depth: int, width: int, init: str, seed: int, params: tuple[tuple[str, float], ...]
 ):
@@ -52,7 +52,7 @@ def depth_stats(
     return r.grad_rel, r.act_std, r.dead_frac
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def depth_frame(
     names: tuple[str, ...],
     params: tuple[tuple[str, float], ...],

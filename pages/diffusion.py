@@ -71,7 +71,7 @@ def gallery() -> tuple[np.ndarray, np.ndarray]:
     return ld.make_shapes(len(labels), seed=2024, labels=labels)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def forward_images(img: int, kind: str, t_step: int) -> dict[str, bytes | float]:
     """x0, pixel-space x_t and decoded latent-space z_t (PNG) for one image at step t (t = 0: clean)."""
     model = load_model()

@@ -26,7 +26,7 @@ def dataset(kind: str, positive_fraction: float, seed: int) -> core.Dataset:
     return core.make_dataset(kind, positive_fraction=positive_fraction, seed=seed)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False)
 def train(
     kind: str, positive_fraction: float, seed: int, objective: str, temperature: float, steps: int, lr: float
 ) -> core.TrainResult:

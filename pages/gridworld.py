@@ -15,7 +15,7 @@ ALGOS = ("vi", "pi", "tpi")
 MAX_ITER = 5_000  # value iteration at gamma = 0.99 needs ~2,100 sweeps to reach 1e-8
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def solve(
     layout: str, rb: float, rf: float, rt: float, ro: float, gamma: float, algo: str, sweeps: int
 ) -> dict:

@@ -22,7 +22,7 @@ CURVES = ("pass1", "length", "kl", "zero_adv_frac")  # the training figure's pan
 # --- cached computation ---------------------------------------------------------------------------
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False)
 def group_table(
     num_correct: int, group_size: int, length_cost: float, format_weight: float, problem: int
 ) -> core.Group:

@@ -50,7 +50,7 @@ def world(rf: float) -> GridWorld:
 
 @st.cache_resource(show_spinner=False)
 def _runs() -> OrderedDict:
-    """Finished runs shared by all sessions, newest last; bounded like st.cache_data(max_entries=32).
+    """Finished runs shared by all sessions, newest last; bounded like st.cache_data(max_entries=16).
 
     (st.cache_data cannot hold a function that draws a progress bar created outside it.)
     """
@@ -83,7 +83,7 @@ def run(
     else:
         res = mc.mc_epsilon_greedy(gw.P, gw.R, gamma, eps, T, N, K, rng, first_visit=first, progress=progress)
     store[key] = res.history
-    while len(store) > 32:
+    while len(store) > 16:
         store.popitem(last=False)
     return res.history
 
@@ -114,13 +114,13 @@ def optimal_values(rf: float, gamma: float) -> np.ndarray:
     return mdp.value_iteration(gw.P, gw.R, gamma).V
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False)
 def exact_value(policy: np.ndarray, rf: float, gamma: float) -> np.ndarray:
     gw = world(rf)
     return mdp.policy_evaluation(gw.P, gw.R, policy, gamma)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def iteration_frames(
     params: tuple, k: int, action_names: tuple[str, ...], _hist: mc.MCHistory
 ) -> dict[str, pd.DataFrame | np.ndarray]:

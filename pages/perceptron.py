@@ -12,12 +12,12 @@ from ui.i18n import t
 P = "perceptron"
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def dataset(kind: str, n: int, margin: float, seed: int) -> core.Dataset:
     return core.make_dataset_info(kind, n, margin, np.random.default_rng(seed))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def learn(kind: str, n: int, margin: float, seed: int, max_epochs: int) -> dict[bool, core.PerceptronHistory]:
     data = dataset(kind, n, margin, seed)
     return {bias: core.train(data.X, data.y, max_epochs=max_epochs, use_bias=bias) for bias in (True, False)}

@@ -81,7 +81,7 @@ def on_editor(editor_key: str, base_rows: list[dict]) -> None:
     st.session_state["preset"] = "custom"
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def editor_rows(source_text: str, shown_text: str) -> tuple[list[dict], pd.DataFrame]:
     """The editor's rows and table for a stack; if its tokens are unreadable, those of the stack on screen."""
     raw_rows, parse_errors = core.decode_stack(source_text)
@@ -137,7 +137,7 @@ def erf_curve(text: str, n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(res)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def analyse(text: str, n: int, names: tuple[str, ...] | None) -> dict:
     """Validate the stack and compute the per-layer statistics (raises ValueError with the message).
 
@@ -226,7 +226,7 @@ def tower_frame(res: dict, unit: int) -> pd.DataFrame:
     )
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def tower_data(text: str, n: int, names: tuple[str, ...], unit: int, lang: str) -> pd.DataFrame:
     return tower_frame(analyse(text, n, names), unit)
 
@@ -293,7 +293,7 @@ def depth_template() -> alt.LayerChart:
     return alt.layer(line, rule, label)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def ratio_data(text: str, n: int, seed: int, lang: str) -> pd.DataFrame:
     """Measured ERF / RF by depth, for random and for constant weights."""
     curve = erf_curve(text, n, seed)
@@ -373,7 +373,7 @@ def heat_frames(field: np.ndarray, box: tuple[int, int], log: bool) -> dict[str,
     return {"cells": cells, "box": pd.DataFrame(edges, columns=["x0", "x1", "y0", "y1"])}
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def heat_data(
     text: str, n: int, seed: int, which: str, log: bool, lang: str
 ) -> tuple[dict[str, pd.DataFrame] | None, str, str]:

@@ -24,7 +24,7 @@ class AllRunsDiverged(ValueError):
     """Every run left |w| <= 1e8: nothing to draw."""
 
 
-@st.cache_data(max_entries=48, show_spinner=False)
+@st.cache_data(max_entries=24, show_spinner=False)
 def simulate(
     example: str,
     family: str,

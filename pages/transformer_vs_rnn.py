@@ -187,7 +187,7 @@ def recall_template(with_runs: bool) -> alt.LayerChart:
 
 
 # Cached computations ------------------------------------------------------------
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def gradient_table(seq_len: int, hidden: int, rho: float, seed: int) -> pd.DataFrame:
     """Long table: kind, distance T - t, ||dh_T/dx_t||, plus the RNN bound rho^(T-t) ||U||."""
     distance = np.arange(seq_len - 1, -1, -1)  # T - t for t = 1..T
@@ -203,7 +203,7 @@ def gradient_table(seq_len: int, hidden: int, rho: float, seed: int) -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def gradient_view(
     seq_len: int, hidden: int, rho: float, seed: int, lang: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, str, pd.DataFrame]:
