@@ -118,7 +118,9 @@ def boundary_data(
 ) -> dict[str, pd.DataFrame]:
     """The frames `boundary_template` draws: the points, each named line's segment in the box, the box."""
     names = [t(f"{P}.class_0"), t(f"{P}.class_1")]
-    segments = {name: ends for name, w in lines.items() if (ends := line_in_box(w[:2], w[2], box)) is not None}
+    segments = {
+        name: ends for name, w in lines.items() if (ends := line_in_box(w[:2], w[2], box)) is not None
+    }
     ends = np.concatenate(list(segments.values())) if segments else np.empty((0, 2))
     return {
         "points": pd.DataFrame({"x1": X[:, 0], "x2": X[:, 1], "label": np.where(y == 1, names[1], names[0])}),
@@ -204,7 +206,7 @@ def step_template() -> alt.Chart:
         color_title=t(f"{P}.curve"),
         x_title="x",
         y_title=t(f"{P}.output"),
-    ).properties(title=t(f"{P}.step_title"))
+    )
 
 
 @charts.template
@@ -212,7 +214,7 @@ def softmax_template() -> alt.Chart:
     """Softmax (solid) and argmax (dashed) probabilities of three classes against z1 ("softmax")."""
     kinds = [t(f"{P}.softmax"), t(f"{P}.argmax")]
     return (
-        alt.Chart(charts.named("softmax"), title=t(f"{P}.softmax_title"))
+        alt.Chart(charts.named("softmax"))
         .mark_line(strokeWidth=2.5)
         .encode(
             x=alt.X("z1", type="quantitative", title=t(f"{P}.z1_axis")),
@@ -235,7 +237,7 @@ def softmax_template() -> alt.Chart:
 
 
 @charts.template
-def history_template(y: str, y_title_key: str, title_key: str) -> alt.LayerChart:
+def history_template(y: str, y_title_key: str) -> alt.LayerChart:
     """One training measure per step ("history"), the chosen step ("now") and the peak-accuracy step ("peak")."""
     curve = charts.line(
         "history", "step", y, x_title=t(f"{P}.step"), y_title=t(f"{P}.{y_title_key}"), whole_x=True
@@ -245,14 +247,14 @@ def history_template(y: str, y_title_key: str, title_key: str) -> alt.LayerChart
         .mark_rule(color="#54a24b", strokeWidth=2)
         .encode(x=alt.X("step", type="quantitative"))
     )
-    return alt.layer(curve, charts.rule("now", "step"), peak, title=t(f"{P}.{title_key}"))
+    return alt.layer(curve, charts.rule("now", "step"), peak)
 
 
 @charts.template
 def curves_template(metric: str) -> alt.Chart:
     """One metric per step for each objective ("curves")."""
     return (
-        alt.Chart(charts.named("curves"), title=t(f"{P}.curves_title"))
+        alt.Chart(charts.named("curves"))
         .mark_line(strokeWidth=2.2)
         .encode(
             x=alt.X("step", type="quantitative", title=t(f"{P}.step")),
@@ -341,9 +343,12 @@ def smooth_section() -> None:
     )
     with right:
         c1, c2 = st.columns(2)
+        # titles above the charts, not in them: a long axis title pushed the chart's own title out of view
         with c1:
+            st.markdown(f"**{t(f'{P}.step_title')}**")
             charts.show(step_template(chart_height=charts.height(250)), data={"steps": step_df})
         with c2:
+            st.markdown(f"**{t(f'{P}.softmax_title')}**")
             charts.show(softmax_template(chart_height=charts.height(250)), data={"softmax": soft_df})
     page.prose(t(f"{P}.explain_smooth"))
 
@@ -396,13 +401,11 @@ def mismatch_section() -> None:
     with rc:
         a, b = st.columns([1, 1.1])
         with a:
-            charts.show(
-                history_template("ce", "train_ce", "ce_title", chart_height=charts.height(200)), data=history
-            )
-            charts.show(
-                history_template("acc", "train_acc", "acc_title", chart_height=charts.height(200)),
-                data=history,
-            )
+            # titles above the charts (in Vega a long axis title pushed them out of view)
+            st.markdown(f"**{t(f'{P}.ce_title')}**")
+            charts.show(history_template("ce", "train_ce", chart_height=charts.height(200)), data=history)
+            st.markdown(f"**{t(f'{P}.acc_title')}**")
+            charts.show(history_template("acc", "train_acc", chart_height=charts.height(200)), data=history)
         with b:
             charts.show(
                 boundary_template(
@@ -484,6 +487,7 @@ def compare_section(view: dict, data: core.Dataset) -> None:
     a, b = st.columns([1.2, 1])
     with a:
         curves = view["curves"]
+        st.markdown(f"**{t(f'{P}.curves_title')}**")
         charts.show(
             curves_template(metric, chart_height=height),
             data={"curves": curves.assign(objective=curves["objective"].map(labels))},
