@@ -26,6 +26,13 @@ def page_url(base: str, spec) -> str:
 
 
 def wait_until_idle(page, timeout_ms: int = 90_000) -> None:
+    # Short spellings (?lang=zh, ?lecture=1) are rewritten by a reload of the page
+    # (ui.layout); under load the first run can look finished before that reload.
+    page.wait_for_function(
+        """() => { const q = new URLSearchParams(location.search);
+                   return !['en', 'zh'].includes(q.get('lang')) && q.get('lecture') !== '1'; }""",
+        timeout=timeout_ms,
+    )
     page.wait_for_selector("h1", timeout=timeout_ms)
     page.wait_for_selector(DONE, timeout=timeout_ms)
     # every chart has drawn its canvas / svg (under load they paint late)
