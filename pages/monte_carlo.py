@@ -1,7 +1,5 @@
 """Monte Carlo control: MC Basic, MC Exploring Starts, MC epsilon-greedy on the book's grid world."""
 
-from collections import OrderedDict
-
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -48,44 +46,27 @@ def world(rf: float) -> GridWorld:
     return GridWorld(r_forbidden=rf)
 
 
-@st.cache_resource(show_spinner=False)
-def _runs() -> OrderedDict:
-    """Finished runs shared by all sessions, newest last; bounded like st.cache_data(max_entries=16).
-
-    (st.cache_data cannot hold a function that draws a progress bar created outside it.)
-    """
-    return OrderedDict()
-
-
 def run(
-    algo: str,
-    eps: float,
-    T: int,
-    N: int,
-    K: int,
-    visit: str,
-    rf: float,
-    gamma: float,
-    seed: int,
-    progress: mc.ProgressFn | None = None,
+    algo: str, eps: float, T: int, N: int, K: int, visit: str, rf: float, gamma: float, seed: int
 ) -> mc.MCHistory:
-    store, key = _runs(), (algo, eps, T, N, K, visit, rf, gamma, seed)
-    if key in store:
-        store.move_to_end(key)
-        return store[key]
-    gw = world(rf)
-    rng = np.random.default_rng(seed)
-    first = visit == "first"
-    if algo == "basic":
-        res = mc.mc_basic(gw.P, gw.R, gamma, T, K, rng, episodes_per_pair=N, progress=progress)
-    elif algo == "es":
-        res = mc.mc_exploring_starts(gw.P, gw.R, gamma, T, N, K, rng, first_visit=first, progress=progress)
-    else:
-        res = mc.mc_epsilon_greedy(gw.P, gw.R, gamma, eps, T, N, K, rng, first_visit=first, progress=progress)
-    store[key] = res.history
-    while len(store) > 16:
-        store.popitem(last=False)
-    return res.history
+    """A finished run, kept for every session (the newest 16); a new one shows a progress bar."""
+
+    def simulate(report: page.Report) -> mc.MCHistory:
+        gw = world(rf)
+        rng = np.random.default_rng(seed)
+        first = visit == "first"
+        if algo == "basic":
+            res = mc.mc_basic(gw.P, gw.R, gamma, T, K, rng, episodes_per_pair=N, progress=report)
+        elif algo == "es":
+            res = mc.mc_exploring_starts(gw.P, gw.R, gamma, T, N, K, rng, first_visit=first, progress=report)
+        else:
+            res = mc.mc_epsilon_greedy(
+                gw.P, gw.R, gamma, eps, T, N, K, rng, first_visit=first, progress=report
+            )
+        return res.history
+
+    key = (algo, eps, T, N, K, visit, rf, gamma, seed)
+    return page.with_progress(P, key, simulate, text=t(f"{P}.running"), max_entries=16)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -291,10 +272,7 @@ def compute() -> tuple[tuple, mc.MCHistory]:
     a, e, T_, N_, K_ = run_params[:5]
     if steps_of(a, T_, N_, K_) > MAX_STEPS:
         raise BudgetError("too many steps")
-    bar = st.progress(0.0, text=t(f"{P}.running"))
-    hist = run(*run_params, progress=lambda f: bar.progress(f, text=t(f"{P}.running")))
-    bar.empty()
-    return run_params, hist
+    return run_params, run(*run_params)
 
 
 with right:
@@ -367,15 +345,9 @@ _, _, cT, cN, cK, cvisit, crf, cgamma, cseed = run_params
 compare_keys = [("eps", e, cT, cN, cK, cvisit, crf, cgamma, cseed) for e in COMPARE_EPS]
 learned: list[tuple[float, float]] = []
 if 4 * steps_of("eps", cT, cN, cK) <= MAX_STEPS:
-    # a bar only when there is work to do: on most reruns all four runs are stored
-    bar = None if all(key in _runs() for key in compare_keys) else st.progress(0.0, text=t(f"{P}.running"))
-    for i, key in enumerate(compare_keys):
+    for key in compare_keys:  # each run not yet stored shows its own progress bar
         h = run(*key)
-        if bar is not None:
-            bar.progress((i + 1) / len(COMPARE_EPS), text=t(f"{P}.running"))
         learned.append((key[1], float(exact_value(h.policy[-1], crf, cgamma).mean())))
-    if bar is not None:
-        bar.empty()
 else:
     st.info(t(f"{P}.compare_skipped"))
 compare = compare_frames(
