@@ -126,6 +126,36 @@ def make_cell(kind: str, hidden: int, weight_scale: float, seed: int) -> CellWei
     return CellWeights(kind, W_h, W_x, b)
 
 
+def cell_units(kind: str, xp: torch.Tensor, hp: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The element-wise part of a recurrent step: unit j of (h_t, c_t) reads only unit j of everything.
+
+    xp = W_x x_t + b and hp = W_h h_{t-1} are (..., G*H), gate-major (gate g of unit j at g*H + j);
+    h = h_{t-1}, c = c_{t-1} are (..., H). c is the LSTM's cell state; the RNN and the GRU pass it on.
+    """
+    if kind == "rnn":
+        # h_t = tanh(W h_{t-1} + U x_t + b)
+        return torch.tanh(xp + hp), c
+    if kind == "lstm":
+        i, f, g, o = (xp + hp).chunk(4, dim=-1)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        # c_t = f * c_{t-1} + i * g ;  h_t = o * tanh(c_t)
+        c = f * c + i * g
+        return o * torch.tanh(c), c
+    if kind == "gru":
+        xr, xz, xn = xp.chunk(3, dim=-1)
+        hr, hz, hn = hp.chunk(3, dim=-1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        # n = tanh(W_in x_t + b_n + r * (W_hn h_{t-1}));  h_t = (1 - z) * n + z * h_{t-1}
+        n = torch.tanh(xn + r * hn)
+        return (1 - z) * n + z * h, c
+    raise ValueError(f"{kind!r} is not a recurrent cell")
+
+
+def cell_step(cell: CellWeights, h: torch.Tensor, c: torch.Tensor, x_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of a recurrent cell: (h_{t-1}, c_{t-1}, x_t) -> (h_t, c_t); any leading batch shape."""
+    return cell_units(cell.kind, x_t @ cell.W_x.T + cell.b, h @ cell.W_h.T, h, c)
+
+
 def last_state(cell: CellWeights, x: torch.Tensor) -> torch.Tensor:
     """h_T for inputs x of shape (B, T, D); returns (B, H). Literal recurrences."""
     B, T, _ = x.shape
@@ -140,27 +170,10 @@ def last_state(cell: CellWeights, x: torch.Tensor) -> torch.Tensor:
         a = torch.softmax(torch.einsum("bh,bth->bt", q, K) / math.sqrt(H), dim=-1)  # (B, T)
         return torch.einsum("bt,bth->bh", a, V)  # (B, H)
 
-    Xp = x @ cell.W_x.T + cell.b  # (B, T, G*H): input part of every gate, all t at once
     h = torch.zeros(B, H, dtype=x.dtype)
     c = torch.zeros(B, H, dtype=x.dtype)
     for t in range(T):
-        hp = h @ cell.W_h.T  # (B, G*H): recurrent part W_h h_{t-1}
-        if cell.kind == "rnn":
-            # h_t = tanh(W h_{t-1} + U x_t + b)
-            h = torch.tanh(Xp[:, t] + hp)
-        elif cell.kind == "lstm":
-            i, f, g, o = (Xp[:, t] + hp).chunk(4, dim=-1)
-            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-            # c_t = f * c_{t-1} + i * g ;  h_t = o * tanh(c_t)
-            c = f * c + i * g
-            h = o * torch.tanh(c)
-        else:  # gru
-            xr, xz, xn = Xp[:, t].chunk(3, dim=-1)
-            hr, hz, hn = hp.chunk(3, dim=-1)
-            r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-            # n = tanh(W_in x_t + b_n + r * (W_hn h_{t-1}));  h_t = (1 - z) * n + z * h_{t-1}
-            n = torch.tanh(xn + r * hn)
-            h = (1 - z) * n + z * h
+        h, c = cell_step(cell, h, c, x[:, t])
     return h
 
 
@@ -180,21 +193,79 @@ def random_inputs(seq_len: int, hidden: int, seed: int) -> torch.Tensor:
 def input_gradient_norms(kind: str, seq_len: int, hidden: int, weight_scale: float, seed: int) -> np.ndarray:
     """||dh_T / dx_t||_F for t = 1..T (array index t - 1), by autograd.
 
-    The whole Jacobian in one backward pass: copy the sequence H times into a
-    batch and back-propagate sum_i h_T[i, i]; batch row i then holds the
-    gradient of output unit i, i.e. row i of every dh_T/dx_t.
+    Attention: h_T depends on every x_t directly, one backward pass per output
+    unit (batched). Recurrent cells: the chain rule of back-propagation through
+    time, with every step's local Jacobian taken by autograd, all steps at once:
+
+        s_t = (h_t, c_t) = step(s_{t-1}, x_t)
+        A_t = ds_t/ds_{t-1},  B_t = ds_t/dx_t          (torch.func.jacrev, vmapped over t)
+        dh_T/dx_t = P A_T A_{T-1} ... A_{t+1} B_t        (P picks h out of s)
+
+    which costs T small matrix products instead of a backward pass through a
+    batch of H copies of the sequence (Pascanu et al. 2013, eq. (5)).
     """
     _check_kind(kind, KINDS)
     if seq_len < 1 or hidden < 1:
         raise ValueError("seq_len and hidden must be >= 1")
     cell = make_cell(kind, hidden, weight_scale, seed)
     x = random_inputs(seq_len, hidden, seed)  # (T, D)
-    X = x.unsqueeze(0).repeat(hidden, 1, 1).requires_grad_(True)  # (H, T, D)
-    h_T = last_state(cell, X)  # (H, H)
-    torch.diagonal(h_T).sum().backward()
-    J = X.grad  # (H, T, D): J[i, t, :] = d h_T[i] / d x_t
-    # ||dh_T/dx_t||_F = sqrt(sum_{i, d} J[i, t, d]^2)
-    return J.pow(2).sum(dim=(0, 2)).sqrt().numpy()
+    if kind == "attention":
+        X = x.unsqueeze(0).repeat(hidden, 1, 1).requires_grad_(True)  # (H, T, D)
+        h_T = last_state(cell, X)  # (H, H)
+        torch.diagonal(h_T).sum().backward()  # batch row i holds the gradient of output unit i
+        J = X.grad.transpose(0, 1)  # (T, H, D): J[t, i, :] = d h_T[i] / d x_t
+    else:
+        J = _recurrent_input_jacobians(cell, x)  # (T, H, D)
+    # ||dh_T/dx_t||_F = sqrt(sum_{i, d} J[t, i, d]^2)
+    return J.pow(2).sum(dim=(1, 2)).sqrt().numpy()
+
+
+def _recurrent_input_jacobians(cell: CellWeights, x: torch.Tensor) -> torch.Tensor:
+    """dh_T/dx_t for every t of a recurrent cell; x (T, D) -> (T, H, D)."""
+    T, H = x.shape[0], cell.W_h.shape[1]
+    G = cell.W_h.shape[0] // H
+    # 1. forward pass, keeping what enters every step's element-wise part
+    h_prev, c_prev = torch.zeros(T, H, dtype=x.dtype), torch.zeros(T, H, dtype=x.dtype)
+    hp = torch.zeros(T, G * H, dtype=x.dtype)
+    xp = x @ cell.W_x.T + cell.b  # (T, G*H), all t at once
+    h, c = h_prev[0], c_prev[0]
+    with torch.no_grad():
+        for t in range(T):
+            h_prev[t], c_prev[t], hp[t] = h, c, h @ cell.W_h.T
+            h, c = cell_units(cell.kind, xp[t], hp[t], h, c)
+
+    # 2. local derivatives by autograd, every step at once. Unit j of the output reads only
+    #    unit j of the inputs, so the gradient of sum_j h_t[j] holds each dh_t[j]/d(input of unit j).
+    inputs = [v.detach().requires_grad_(True) for v in (xp, hp, h_prev, c_prev)]
+    h_new, c_new = cell_units(cell.kind, *inputs)
+
+    def diag(out: torch.Tensor) -> list[torch.Tensor]:
+        grads = torch.autograd.grad(out.sum(), inputs, allow_unused=True, retain_graph=True)
+        return [torch.zeros_like(v) if g is None else g for v, g in zip(inputs, grads, strict=True)]
+
+    dh_xp, dh_hp, dh_h, dh_c = diag(h_new)  # (T, G*H), (T, G*H), (T, H), (T, H)
+    lstm = cell.kind == "lstm"  # the only cell with a state c of its own (the others pass c on)
+    if lstm:
+        dc_xp, dc_hp, dc_h, dc_c = diag(c_new)
+
+    # 3. back-propagate through time: M_h = dh_T/dh_t, M_c = dh_T/dc_t, starting from (I, 0)
+    M_h, M_c = torch.eye(H, dtype=x.dtype), torch.zeros(H, H, dtype=x.dtype)
+    J = torch.empty(T, H, x.shape[1], dtype=x.dtype)
+    for t in range(T - 1, -1, -1):
+        Mh_g = M_h.repeat(1, G)  # (H, G*H): unit j's column under every gate
+        # dh_T/dxp_t and dh_T/dhp_t through the element-wise part (and through c_t for the LSTM)
+        G_x, G_h = Mh_g * dh_xp[t], Mh_g * dh_hp[t]
+        if lstm:
+            Mc_g = M_c.repeat(1, G)
+            G_x, G_h = G_x + Mc_g * dc_xp[t], G_h + Mc_g * dc_hp[t]
+        # dh_T/dx_t = dh_T/dxp_t · W_x
+        J[t] = G_x @ cell.W_x
+        # dh_T/dh_{t-1} = dh_T/dhp_t · W_h + the direct path; dh_T/dc_{t-1} is element-wise only
+        if lstm:
+            M_h, M_c = G_h @ cell.W_h + M_h * dh_h[t] + M_c * dc_h[t], M_h * dh_c[t] + M_c * dc_c[t]
+        else:
+            M_h = G_h @ cell.W_h + M_h * dh_h[t]
+    return J
 
 
 def rnn_gradient_bound(seq_len: int, hidden: int, weight_scale: float, seed: int) -> np.ndarray:
