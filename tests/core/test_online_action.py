@@ -162,6 +162,20 @@ def test_predictions_never_depend_on_future_frames(kind):
         assert not np.array_equal(probs[t + 1 :], base[t + 1 :])
 
 
+@pytest.mark.parametrize("kind", oa.MODEL_KINDS)
+def test_chunked_prediction_equals_one_pass(kind):
+    """predict() runs windows in chunks to bound memory; the chunk size changes nothing (atol 1e-6)."""
+    cfg = oa.ModelConfig(history=8, decoder_steps=3)
+    torch.manual_seed(1)
+    model = oa.build_model(kind, 16, 5, cfg).eval()
+    stream = oa.make_stream(300, oa.StreamConfig(), seed=3)
+    whole, whole_attn = oa.predict(model, stream.features, cfg.history, chunk=300)
+    parts, parts_attn = oa.predict(model, stream.features, cfg.history, chunk=7)
+    np.testing.assert_allclose(parts, whole, atol=1e-6)
+    if whole_attn is not None:
+        np.testing.assert_allclose(parts_attn, whole_attn, atol=1e-6)
+
+
 def test_probabilities_and_attention_are_distributions():
     cfg = oa.ModelConfig(history=8, decoder_steps=2)
     torch.manual_seed(0)
