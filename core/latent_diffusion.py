@@ -568,6 +568,67 @@ def sample(
     return Trajectory(ts, latents, x0s, frames, images, x0_images, final)
 
 
+# ---------------------------------------------------------------------------- stored runs
+
+RunKey = tuple[int, str, int, float, float, int]  # (class_id, sampler, num_steps, eta, guidance_scale, seed)
+
+
+@dataclass
+class StoredRun:
+    """The part of a sampling run a page shows, as latents: decoded when shown.
+
+    A run too slow to sample live (1000 DDPM steps) is computed ahead of time and kept in
+    this form: the first sample's trajectory at the decoded frames, and every final latent.
+    """
+
+    frame_t: np.ndarray  # (F,) training step of each frame; -1: z_0, after the last step
+    z_frames: np.ndarray  # (F, 4, 8, 8) z at those frames, first sample
+    x0_frames: np.ndarray  # (F, 4, 8, 8) the x0 prediction at those frames, first sample
+    final: np.ndarray  # (N, 4, 8, 8) z_0 of every sample
+    seconds: float  # how long the live run took
+
+    @classmethod
+    def from_trajectory(cls, traj: Trajectory, seconds: float) -> StoredRun:
+        frames = traj.frame_index
+        # x0 prediction made at entry k is x0_latents[k]; z_0 (the last entry) is its own
+        x0 = np.concatenate([traj.x0_latents, traj.latents[-1:]])[frames]
+        return cls(
+            frame_t=np.r_[traj.timesteps, -1][frames],
+            z_frames=traj.latents[frames, 0],
+            x0_frames=x0[:, 0],
+            final=traj.latents[-1],
+            seconds=float(seconds),
+        )
+
+
+_KEY_FIELDS = ("class_id", "sampler", "num_steps", "eta", "guidance_scale", "seed")
+_LATENT_FIELDS = ("z_frames", "x0_frames", "final")
+
+
+def save_runs(path: str, runs: dict[RunKey, StoredRun]) -> None:
+    """Write runs to one compressed .npz: latents as float16 (rounding: 2^-11 relative)."""
+    keys, values = list(runs), list(runs.values())
+    arrays = {name: np.array([k[j] for k in keys]) for j, name in enumerate(_KEY_FIELDS)}
+    arrays["frame_t"] = np.stack([v.frame_t for v in values]).astype(np.int16)
+    arrays["seconds"] = np.array([v.seconds for v in values])
+    for name in _LATENT_FIELDS:
+        arrays[name] = np.stack([getattr(v, name) for v in values]).astype(np.float16)
+    np.savez_compressed(path, **arrays)
+
+
+def load_runs(path: str) -> dict[RunKey, StoredRun]:
+    """Read ``save_runs``' file; latents come back as float64."""
+    with np.load(path, allow_pickle=False) as f:
+        a = {name: f[name] for name in f.files}
+    runs = {}
+    for r in range(len(a["class_id"])):
+        key = (int(a["class_id"][r]), str(a["sampler"][r]), int(a["num_steps"][r]), float(a["eta"][r]),
+               float(a["guidance_scale"][r]), int(a["seed"][r]))  # fmt: skip
+        latents = {name: a[name][r].astype(np.float64) for name in _LATENT_FIELDS}
+        runs[key] = StoredRun(frame_t=a["frame_t"][r].astype(np.int64), seconds=float(a["seconds"][r]), **latents)
+    return runs
+
+
 # ---------------------------------------------------------------------------- scoring
 
 
