@@ -15,7 +15,9 @@ The pieces mirror Stable Diffusion at toy scale:
   the requested class, and a Frechet distance in its feature space (FID-style);
 * a seeded sampler (DDPM or DDIM with eta, with guidance) that returns the whole
   trajectory. The reverse-step maths is ``core.diffusion`` (numpy); torch only runs
-  the networks.
+  the networks, arranged for speed per run (``_GuidedEps``: same results to float rounding);
+* ``StoredRun`` / ``save_runs`` / ``load_runs``: the part of a run a page shows, as float16
+  latents, for runs too slow to sample live (scripts/precompute_diffusion_runs.py).
 
 References:
     Rombach et al. (2022) "High-Resolution Image Synthesis with Latent Diffusion Models",
