@@ -15,7 +15,9 @@ The pieces mirror Stable Diffusion at toy scale:
   the requested class, and a Frechet distance in its feature space (FID-style);
 * a seeded sampler (DDPM or DDIM with eta, with guidance) that returns the whole
   trajectory. The reverse-step maths is ``core.diffusion`` (numpy); torch only runs
-  the networks.
+  the networks, arranged for speed per run (``_GuidedEps``: same results to float rounding);
+* ``StoredRun`` / ``save_runs`` / ``load_runs``: the part of a run a page shows, as float16
+  latents, for runs too slow to sample live (scripts/precompute_diffusion_runs.py).
 
 References:
     Rombach et al. (2022) "High-Resolution Image Synthesis with Latent Diffusion Models",
@@ -413,6 +415,87 @@ class Trajectory:
     final: np.ndarray  # (N, 32, 32, 3) decoded z_0
 
 
+def _conv_params(conv: nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """(weight in channels-last layout, bias, stride, padding) of a square conv."""
+    w = conv.weight.detach().contiguous(memory_format=torch.channels_last)
+    return w, conv.bias.detach(), conv.stride[0], conv.padding[0]
+
+
+class _GuidedEps:
+    """eps_theta for one sampling run, arranged for speed; the maths of ``NoisePredictor.forward``.
+
+    Four rearrangements, none of which changes a result beyond float rounding
+    (tests/core/test_diffusion_sampler.py compares with the plain module call):
+
+    * the (time + class) embedding and each ResBlock's projection of it depend only on the
+      step and the label, so they are computed for every step of the run in one batch;
+    * the conditional and the unconditional halves of a guided batch share ``z_t``, and the
+      network only sees the label after ``down1.conv1``: ``conv_in`` and the first
+      norm-SiLU-conv run once on N samples instead of 2N;
+    * activations and weights are channels-last (NHWC), the layout oneDNN's small
+      convolutions are fastest in;
+    * the layers are called as functions on their weight tensors, without the per-call
+      bookkeeping of ``nn.Module`` (~40 module calls a step).
+    """
+
+    def __init__(self, net: NoisePredictor, timesteps: np.ndarray, rows: np.ndarray, shared: bool):
+        self.shared = shared  # rows = [c; null]: both halves see the same z_t
+        self.groups = net.out_norm.num_groups
+        self.conv_in, self.down, self.up, self.conv_out = (
+            _conv_params(m) for m in (net.conv_in, net.down, net.up, net.conv_out)
+        )
+        self.out_norm = (net.out_norm.weight.detach(), net.out_norm.bias.detach(), net.out_norm.eps)
+        blocks = (net.down1, net.mid1, net.mid2, net.up1)
+        self.blocks = [
+            {
+                "norm1": (b.norm1.weight.detach(), b.norm1.bias.detach(), b.norm1.eps),
+                "conv1": _conv_params(b.conv1),
+                "norm2": (b.norm2.weight.detach(), b.norm2.bias.detach(), b.norm2.eps),
+                "conv2": _conv_params(b.conv2),
+                "skip": _conv_params(b.skip) if isinstance(b.skip, nn.Conv2d) else None,
+            }
+            for b in blocks
+        ]
+        # emb(t, c) = MLP(sinusoid(t)) + E[c]          (S steps x B rows, B = len(rows))
+        t_emb = net.time_mlp(timestep_embedding(torch.from_numpy(np.asarray(timesteps)), net.width))
+        emb = t_emb[:, None, :] + net.class_emb(torch.from_numpy(rows))[None, :, :]  # (S, B, 2w)
+        # each ResBlock adds  W_b emb + b_b  to its hidden map, per channel: (S, B, C_b, 1, 1)
+        self.proj = [b.emb(emb).detach()[..., None, None] for b in blocks]
+
+    @staticmethod
+    def _conv(x: torch.Tensor, params: tuple[torch.Tensor, torch.Tensor, int, int]) -> torch.Tensor:
+        w, b, stride, padding = params
+        return F.conv2d(x, w, b, stride, padding)
+
+    def _norm_silu(self, x: torch.Tensor, params: tuple[torch.Tensor, torch.Tensor, float]) -> torch.Tensor:
+        w, b, eps = params
+        return F.silu(F.group_norm(x, self.groups, w, b, eps))
+
+    def _res_tail(self, blk: dict, h: torch.Tensor, x: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
+        """ResBlock.forward after its first conv: h + emb, norm-SiLU-conv, plus the skip of x."""
+        h = self._conv(self._norm_silu(h + proj, blk["norm2"]), blk["conv2"])
+        return h + (x if blk["skip"] is None else self._conv(x, blk["skip"]))
+
+    def _res(self, blk: dict, x: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
+        """ResBlock.forward with the embedding projection given."""
+        return self._res_tail(blk, self._conv(self._norm_silu(x, blk["norm1"]), blk["conv1"]), x, proj)
+
+    def __call__(self, i: int, z: torch.Tensor) -> torch.Tensor:
+        """eps_theta at step ``i`` for z_t (N, C, H, W), channels-last -> (B, C, H, W)."""
+        p = [proj[i] for proj in self.proj]
+        down1, mid1, mid2, up1 = self.blocks
+        x = self._conv(z, self.conv_in)  # (N, w, H, H)
+        h = self._conv(self._norm_silu(x, down1["norm1"]), down1["conv1"])
+        if self.shared:  # from here on the label matters: [cond; uncond]
+            x, h = torch.cat([x, x]), torch.cat([h, h])
+        h0 = self._res_tail(down1, h, x, p[0])  # (B, w, H, H)
+        h = self._conv(h0, self.down)  # (B, 2w, H/2, H/2)
+        h = self._res(mid2, self._res(mid1, h, p[1]), p[2])
+        h = self._conv(F.interpolate(h, scale_factor=2, mode="nearest"), self.up)  # (B, w, H, H)
+        h = self._res(up1, torch.cat([h, h0], dim=1), p[3])
+        return self._conv(self._norm_silu(h, self.out_norm), self.conv_out)  # (B, C, H, H)
+
+
 @torch.no_grad()
 def sample(
     model: LatentDiffusion,
@@ -434,6 +517,8 @@ def sample(
     many evenly spaced trajectory entries (None: all). ``progress(i, S)`` is called after
     each step.
     """
+    if sampler not in ("ddpm", "ddim"):
+        raise ValueError(f"unknown sampler {sampler!r}")
     rng = np.random.default_rng(seed)
     alpha_bar = model.alpha_bar
     T = model.num_train_steps
@@ -442,43 +527,32 @@ def sample(
     c = np.broadcast_to(np.asarray(class_id, dtype=np.int64), (num_samples,))
     null = np.full(num_samples, model.eps_model.num_classes, dtype=np.int64)
     shape = (num_samples, LATENT_CHANNELS, LATENT_SIZE, LATENT_SIZE)
+    need_cond, need_uncond = guidance_scale != 0.0, guidance_scale != 1.0
+    # one network call per step for both the conditional and the unconditional prediction
+    rows = np.concatenate([c] * need_cond + [null] * need_uncond)
+    eps_theta = _GuidedEps(model.eps_model, ts, rows, shared=need_cond and need_uncond)
     # 1. start from pure noise z_T ~ N(0, I)
     z = rng.standard_normal(shape)
     latents = np.empty((S + 1, *shape))
     x0s = np.empty((S, *shape))
     latents[0] = z
-    need_cond, need_uncond = guidance_scale != 0.0, guidance_scale != 1.0
     for i, t in enumerate(ts):
         alpha_bar_t = alpha_bar[t]
         alpha_bar_prev = alpha_bar[ts[i + 1]] if i + 1 < S else 1.0
-        # 2. one network call for both the conditional and the unconditional prediction
-        zs, cs = [], []
-        if need_cond:
-            zs.append(z)
-            cs.append(c)
-        if need_uncond:
-            zs.append(z)
-            cs.append(null)
-        z_in = torch.from_numpy(np.concatenate(zs)).float()
-        t_in = torch.full((len(z_in),), int(t), dtype=torch.int64)
-        out = model.eps_model(z_in, t_in, torch.from_numpy(np.concatenate(cs))).double().numpy()
-        eps_cond = out[:num_samples] if need_cond else None
-        eps_uncond = out[-num_samples:] if need_uncond else None
+        # 2. eps_theta(z_t, t, c) and eps_theta(z_t, t, null) in one batch [cond; uncond]
+        z_in = torch.from_numpy(z).float().contiguous(memory_format=torch.channels_last)
+        out = eps_theta(i, z_in).double().numpy()
         # 3. classifier-free guidance  eps = eps_u + w (eps_c - eps_u)
-        if eps_cond is None:
-            eps = eps_uncond
-        elif eps_uncond is None:
-            eps = eps_cond
-        else:
-            eps = dm.guided_eps(eps_uncond, eps_cond, guidance_scale)
+        if need_cond and need_uncond:
+            eps = dm.guided_eps(out[num_samples:], out[:num_samples], guidance_scale)
+        else:  # w = 1: conditional only; w = 0: unconditional only
+            eps = out
         # 4. the reverse step (numpy maths in core.diffusion)
         noise = rng.standard_normal(shape)
         if sampler == "ddpm":
             step = dm.ddpm_step(z, eps, alpha_bar_t, alpha_bar_prev, noise)
-        elif sampler == "ddim":
-            step = dm.ddim_step(z, eps, alpha_bar_t, alpha_bar_prev, eta=eta, noise=noise)
         else:
-            raise ValueError(f"unknown sampler {sampler!r}")
+            step = dm.ddim_step(z, eps, alpha_bar_t, alpha_bar_prev, eta=eta, noise=noise)
         z = step.x_prev
         latents[i + 1] = z
         x0s[i] = step.x0
@@ -494,6 +568,67 @@ def sample(
     x0_images = model.decode(x0_lat)
     final = images[-1] if frames[-1] == S else model.decode(latents[-1])
     return Trajectory(ts, latents, x0s, frames, images, x0_images, final)
+
+
+# ---------------------------------------------------------------------------- stored runs
+
+RunKey = tuple[int, str, int, float, float, int]  # (class_id, sampler, num_steps, eta, guidance_scale, seed)
+
+
+@dataclass
+class StoredRun:
+    """The part of a sampling run a page shows, as latents: decoded when shown.
+
+    A run too slow to sample live (1000 DDPM steps) is computed ahead of time and kept in
+    this form: the first sample's trajectory at the decoded frames, and every final latent.
+    """
+
+    frame_t: np.ndarray  # (F,) training step of each frame; -1: z_0, after the last step
+    z_frames: np.ndarray  # (F, 4, 8, 8) z at those frames, first sample
+    x0_frames: np.ndarray  # (F, 4, 8, 8) the x0 prediction at those frames, first sample
+    final: np.ndarray  # (N, 4, 8, 8) z_0 of every sample
+    seconds: float  # how long the live run took
+
+    @classmethod
+    def from_trajectory(cls, traj: Trajectory, seconds: float) -> StoredRun:
+        frames = traj.frame_index
+        # x0 prediction made at entry k is x0_latents[k]; z_0 (the last entry) is its own
+        x0 = np.concatenate([traj.x0_latents, traj.latents[-1:]])[frames]
+        return cls(
+            frame_t=np.r_[traj.timesteps, -1][frames],
+            z_frames=traj.latents[frames, 0],
+            x0_frames=x0[:, 0],
+            final=traj.latents[-1],
+            seconds=float(seconds),
+        )
+
+
+_KEY_FIELDS = ("class_id", "sampler", "num_steps", "eta", "guidance_scale", "seed")
+_LATENT_FIELDS = ("z_frames", "x0_frames", "final")
+
+
+def save_runs(path: str, runs: dict[RunKey, StoredRun]) -> None:
+    """Write runs to one compressed .npz: latents as float16 (rounding: 2^-11 relative)."""
+    keys, values = list(runs), list(runs.values())
+    arrays = {name: np.array([k[j] for k in keys]) for j, name in enumerate(_KEY_FIELDS)}
+    arrays["frame_t"] = np.stack([v.frame_t for v in values]).astype(np.int16)
+    arrays["seconds"] = np.array([v.seconds for v in values])
+    for name in _LATENT_FIELDS:
+        arrays[name] = np.stack([getattr(v, name) for v in values]).astype(np.float16)
+    np.savez_compressed(path, **arrays)
+
+
+def load_runs(path: str) -> dict[RunKey, StoredRun]:
+    """Read ``save_runs``' file; latents come back as float64."""
+    with np.load(path, allow_pickle=False) as f:
+        a = {name: f[name] for name in f.files}
+    runs = {}
+    for r in range(len(a["class_id"])):
+        key = (int(a["class_id"][r]), str(a["sampler"][r]), int(a["num_steps"][r]), float(a["eta"][r]),
+               float(a["guidance_scale"][r]), int(a["seed"][r]))  # fmt: skip
+        latents = {name: a[name][r].astype(np.float64) for name in _LATENT_FIELDS}
+        runs[key] = StoredRun(frame_t=a["frame_t"][r].astype(np.int64), seconds=float(a["seconds"][r]), **latents)
+    return runs
 
 
 # ---------------------------------------------------------------------------- scoring

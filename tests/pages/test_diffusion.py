@@ -41,3 +41,20 @@ def test_forward_slider_extremes_show_alpha_bar():
     assert at.metric[0].value == "1.0000"  # t = 0: the clean image, alpha_bar = 1
     at.slider(key="t").set_value(1000).run()
     assert float(at.metric[0].value) < 0.01  # scaled_linear: alpha_bar_T ~ 0.0047
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_1000_step_ddpm_is_read_from_the_shipped_runs_and_says_so(lang):
+    # the default class and guidance at 1000 DDPM steps: shipped by scripts/precompute_diffusion_runs.py
+    at = open_page(SPEC, lang, {"sampler": "DDPM", "dsteps": "1000"})
+    assert_healthy(at)
+    summary = " ".join(m.value for m in at.markdown)
+    assert "scripts/precompute_diffusion_runs.py" in summary
+    assert ("1000 steps" in summary) if lang == "en" else ("1000 步" in summary)
+
+
+def test_other_ddpm_settings_are_sampled_live():
+    at = open_page(SPEC, "en", {"sampler": "DDPM", "dsteps": "5", "w": "2.5"})
+    assert_healthy(at)
+    summary = " ".join(m.value for m in at.markdown)
+    assert "5 steps" in summary and "w = 2.5" in summary and "ahead of time" not in summary
