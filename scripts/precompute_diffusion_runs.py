@@ -1,6 +1,6 @@
 """Sample ahead of time the DDPM runs the diffusion page cannot sample live within its budget.
 
-Run from the repository root (about a minute and a half on one core):
+Run from the repository root (about nine minutes on one core):
 
     .venv/bin/python scripts/precompute_diffusion_runs.py     # writes assets/diffusion_runs.npz
 
@@ -11,8 +11,8 @@ server, so 1000 steps take ~4.5-6 s live depending on the load: over the budget.
 runs the page's own call, ``core.latent_diffusion.sample`` with the page's sample and frame
 counts, on one torch thread as the page does:
 
-* every class (4) x guidance scale w in {0, 1, 3, 7.5}: 0 unconditional, 1 plain
-  conditional, 3 the slider's default, 7.5 the "strong guidance" preset;
+* every class (4) x every value of the page's guidance slider, w = 0, 0.5, ..., 10
+  (0 unconditional, 1 plain conditional, 3 the default, 7.5 the "strong guidance" preset);
 * the default seed 0; DDPM (the page passes eta = 1 for DDPM; the DDPM step ignores it).
 
 It stores what the page shows, as latents (``core.latent_diffusion.StoredRun``: the first
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "assets" / "diffusion_runs.npz"
 SEED = 0  # the page's default seed
 STEPS = (1000,)  # DDPM step counts over the 5 s budget live
-GUIDANCE = (0.0, 1.0, 3.0, 7.5)
+GUIDANCE = tuple(0.5 * i for i in range(21))  # pages/diffusion.py: st.slider(0.0, 10.0, 3.0, 0.5)
 DDPM_ETA = 1.0  # what pages/diffusion.py passes (and keys its runs by) for DDPM
 NUM_SAMPLES = 8  # pages/diffusion.py NUM_SAMPLES
 NUM_FRAMES = 8  # pages/diffusion.py NUM_FRAMES
