@@ -58,3 +58,16 @@ def test_other_ddpm_settings_are_sampled_live():
     assert_healthy(at)
     summary = " ".join(m.value for m in at.markdown)
     assert "5 steps" in summary and "w = 2.5" in summary and "ahead of time" not in summary
+
+
+def test_a_live_1000_step_run_draws_half_the_samples_and_says_why():
+    # seed 7 is not shipped; w = 1 needs no unconditional half, so the live run stays short here
+    at = open_page(SPEC, "en", {"sampler": "DDPM", "dsteps": "1000", "w": "1", "seed": "7"})
+    assert_healthy(at)
+    summary = " ".join(m.value for m in at.markdown)
+    assert "ahead of time" not in summary and "for 4 samples" in summary
+    captions = " ".join(c.value for c in at.caption)
+    assert "draws 4 samples instead of 8" in captions and "All 4 final samples" in captions
+    # the 500-step run stays at all 8
+    at = open_page(SPEC, "en", {"sampler": "DDPM", "dsteps": "500", "w": "1", "seed": "7"})
+    assert "for 8 samples" in " ".join(m.value for m in at.markdown)
