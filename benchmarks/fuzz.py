@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import table  # noqa: E402
 from benchmarks.latency import as_on_a_server  # noqa: E402
-from tests.apptest_utils import UNBINDABLE, apply, find, open_page, page_widgets  # noqa: E402
-from tests.pages.test_resilience import random_value  # noqa: E402
+from tests.apptest_utils import UNBINDABLE, apply, find, open_page, page_widgets, submit_forms  # noqa: E402
+from tests.pages.test_resilience import SUBMIT_P, random_value  # noqa: E402
 from ui.registry import HOME, PAGES  # noqa: E402
 
 
@@ -43,6 +43,8 @@ def main(settings: int = 10_000, pages: list[str] | None = None) -> list[list]:
                 if value is not None:
                     apply(at, find(at, w.key), value)
                     changed[w.key] = value
+            if rng.random() < SUBMIT_P and submit_forms(at):
+                changed["(submitted)"] = True
             at.run()
             if at.exception or at.error:
                 failures += 1

@@ -60,6 +60,18 @@ def page_widgets(at: AppTest) -> list[Widget]:
     return list(iter_widgets(at.main))
 
 
+def submit_forms(at: AppTest) -> int:
+    """Press every form's submit button in the page body, so values set inside forms take effect.
+
+    AppTest keeps st.form semantics: a widget changed inside a form only reaches the script
+    when the form is submitted. Returns how many forms were submitted.
+    """
+    buttons = [b for b in at.main.button if b.proto.is_form_submitter]
+    for b in buttons:
+        b.click()
+    return len(buttons)
+
+
 def bound_key(w: Widget) -> str | None:
     proto = w.proto
     if "query_param_key" not in proto.DESCRIPTOR.fields_by_name or not proto.HasField("query_param_key"):

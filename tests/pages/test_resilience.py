@@ -27,9 +27,11 @@ from tests.apptest_utils import (
     open_page,
     options_of,
     page_widgets,
+    submit_forms,
 )
 
 FUZZ_SETTINGS = 20  # per page in `make test`; benchmarks/fuzz.py runs 10,000
+SUBMIT_P = 0.25  # share of settings that also press Run on every form (training, sampling: slow)
 PAGE_IDS = [pytest.param(s, id=s.key) for s in ALL_PAGES]
 
 
@@ -74,6 +76,8 @@ def test_fuzz_random_settings(spec):
             if value is not None:
                 apply(at, find(at, w.key), value)
                 changed[w.key] = value
+        if rng.random() < SUBMIT_P and submit_forms(at):
+            changed["(submitted)"] = True
         at.run()
         assert_healthy(at, f"{spec.key}: setting {i} {changed}")
 
