@@ -110,9 +110,9 @@ def main(
                     spec.key,
                     lang,
                     1000 * first,
-                    1000 * p50,
-                    1000 * p95,
-                    p50 / floor_p50 if times else 0.0,
+                    1000 * p50 if times else "-",  # a page without widgets has no reruns
+                    1000 * p95 if times else "-",
+                    p50 / floor_p50 if times else "-",
                     errors,
                     ok,
                 ]
