@@ -90,7 +90,10 @@ def main() -> list[list]:
                             1000 * pct(times, 50),
                             1000 * pct(times, 95),
                             1000 * pct(started, 50),
-                            "✓" if pct(times, 50) <= 0.25 else "✗",
+                            # DESIGN.md budgets the script time of a rerun (benchmarks/latency.py
+                            # checks it); this end-to-end time, slider commit and websocket
+                            # included, has no budget of its own: reported, not judged
+                            "-",
                         ]
                     )
             browser.close()
