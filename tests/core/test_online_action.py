@@ -209,3 +209,22 @@ def test_shipped_oadtr_beats_per_frame_baseline_by_margin():
     # the shipped metrics are what these weights give on this stream (recomputed, 1e-6)
     for kind, m in maps.items():
         assert run["mAP"][kind] == pytest.approx(m, abs=1e-6)
+
+
+def test_models_trained_side_by_side_equal_one_after_another():
+    """run_experiment trains TRAIN_WORKERS models at once; a literal sequential loop
+    (seed, build, train, evaluate per kind) gives the same losses and predictions (atol 1e-6)."""
+    exp = oa.Experiment(train_frames=3000, test_frames=300, steps=6, batch_size=16,
+                        model=oa.ModelConfig(history=8, decoder_steps=2))  # fmt: skip
+    _, results, _ = oa.run_experiment(exp, oa.MODEL_KINDS)
+    train, test = oa.streams_for(exp)
+    assert list(results) == list(oa.MODEL_KINDS)
+    for kind in oa.MODEL_KINDS:
+        torch.manual_seed(exp.seed)
+        model = oa.build_model(kind, exp.stream.feature_dim, train.num_classes, exp.model)
+        losses = oa.train_model(model, train, exp.model, exp.steps, seed=exp.seed,
+                                batch_size=exp.batch_size, lr=exp.lr)  # fmt: skip
+        ref = oa.evaluate(model, kind, test, exp, losses)
+        np.testing.assert_allclose(results[kind].losses, ref.losses, atol=1e-6)
+        np.testing.assert_allclose(results[kind].probs, ref.probs, atol=1e-6)
+        assert results[kind].mAP == pytest.approx(ref.mAP, abs=1e-6)
