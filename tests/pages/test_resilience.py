@@ -62,22 +62,31 @@ def random_value(w, rng: random.Random):
     return None
 
 
+def random_setting(at, rng: random.Random) -> dict | None:
+    """Set 1-3 random page widgets to random in-range values (and sometimes press Run on every
+    form); returns what was set, or None when the page has no widget to set. Not run yet."""
+    widgets = [w for w in page_widgets(at) if w.key and not isinstance(w, UNBINDABLE)]
+    if not widgets:
+        return None
+    changed = {}
+    for w in rng.sample(widgets, min(len(widgets), rng.randint(1, 3))):
+        value = random_value(w, rng)
+        if value is not None:
+            apply(at, find(at, w.key), value)
+            changed[w.key] = value
+    if rng.random() < SUBMIT_P and submit_forms(at):
+        changed["(submitted)"] = True
+    return changed
+
+
 @pytest.mark.parametrize("spec", PAGE_IDS)
 def test_fuzz_random_settings(spec):
     rng = random.Random(f"fuzz-{spec.key}")
     at = open_page(spec)
     for i in range(FUZZ_SETTINGS):
-        widgets = [w for w in page_widgets(at) if w.key and not isinstance(w, UNBINDABLE)]
-        if not widgets:
+        changed = random_setting(at, rng)
+        if changed is None:
             break
-        changed = {}
-        for w in rng.sample(widgets, min(len(widgets), rng.randint(1, 3))):
-            value = random_value(w, rng)
-            if value is not None:
-                apply(at, find(at, w.key), value)
-                changed[w.key] = value
-        if rng.random() < SUBMIT_P and submit_forms(at):
-            changed["(submitted)"] = True
         at.run()
         assert_healthy(at, f"{spec.key}: setting {i} {changed}")
 
