@@ -111,7 +111,7 @@ def live_samples(steps: int) -> int:
 
 
 def run_view(frame_t: np.ndarray, strip_zt: np.ndarray, strip_x0: np.ndarray, final: np.ndarray,
-             seconds: float) -> dict:  # fmt: skip
+             seconds: float, shipped: bool = False) -> dict:  # fmt: skip
     """What the page shows of a run: the first sample's filmstrips and the final samples, as PNG."""
     return {
         "frame_t": frame_t,  # -1: after the last step (z_0)
@@ -119,7 +119,8 @@ def run_view(frame_t: np.ndarray, strip_zt: np.ndarray, strip_x0: np.ndarray, fi
         "strip_x0": png(strip(strip_x0)),
         "final": [png(to_uint8(im), GRID_WIDTH) for im in final],
         "probs": load_model().classify(final),
-        "seconds": seconds,
+        "seconds": seconds,  # the live run's wall time (for a shipped run: when the script made it)
+        "shipped": shipped,  # computed ahead of time by PRECOMPUTE_SCRIPT
     }
 
 
@@ -128,7 +129,7 @@ def shipped_view(key: ld.RunKey) -> dict:
     """A shipped run as `sampled` returns it: its latents decoded and classified (milliseconds)."""
     run, model = shipped_runs()[key], load_model()
     return run_view(run.frame_t, model.decode(run.z_frames), model.decode(run.x0_frames), model.decode(run.final),
-                    run.seconds)  # fmt: skip
+                    run.seconds, shipped=True)  # fmt: skip
 
 
 def sampled(cls: int, sampler: str, steps: int, eta: float, w: float, seed: int) -> dict:
@@ -403,10 +404,9 @@ def sampling_section() -> None:
     steps = ddim_steps if sampler == "DDIM" else int(ddpm_steps)
     eta_used = eta if sampler == "DDIM" else 1.0
     run = sampled(int(cls), sampler.lower(), int(steps), float(eta_used), float(w), int(seed))
-    shipped = run_key(int(cls), sampler.lower(), int(steps), float(eta_used), float(w), int(seed)) in shipped_runs()
     with right:
         # a shipped run says so, with the time it takes live
-        summary = f"{P}.run_summary_shipped" if shipped else f"{P}.run_summary"
+        summary = f"{P}.run_summary_shipped" if run["shipped"] else f"{P}.run_summary"
         n = len(run["final"])
         st.markdown(t(summary, sampler=sampler, steps=steps, w=w, seconds=run["seconds"], cls=class_name(int(cls)),
                       script=PRECOMPUTE_SCRIPT, n=n))  # fmt: skip
