@@ -176,6 +176,106 @@ def test_chunked_prediction_equals_one_pass(kind):
         np.testing.assert_allclose(parts_attn, whole_attn, atol=1e-6)
 
 
+# ---------------------------------------------------------------- OadTR-lite against a literal computation
+
+
+def literal_layer_norm(ln: torch.nn.LayerNorm, z: torch.Tensor) -> torch.Tensor:
+    mu = z.mean(-1, keepdim=True)
+    var = ((z - mu) ** 2).mean(-1, keepdim=True)
+    return (z - mu) / torch.sqrt(var + ln.eps) * ln.weight + ln.bias
+
+
+def literal_ffn(ffn: torch.nn.Sequential, z: torch.Tensor) -> torch.Tensor:
+    a = z @ ffn[0].weight.T + ffn[0].bias
+    a = 0.5 * a * (1 + torch.erf(a / 2**0.5))  # GELU
+    return a @ ffn[2].weight.T + ffn[2].bias
+
+
+def literal_attention(attn: oa.Attention, x, memory, pad):
+    """One window: head by head, softmax written out, padded keys dropped; returns (S, d), (S, M)."""
+    d, H = x.shape[-1], attn.heads
+    d_k = d // H
+    Wk, Wv = attn.kv.weight[:d], attn.kv.weight[d:]
+    bk, bv = attn.kv.bias[:d], attn.kv.bias[d:]
+    heads, maps = [], []
+    for h in range(H):
+        cols = slice(h * d_k, (h + 1) * d_k)
+        q = x @ attn.q.weight[cols].T + attn.q.bias[cols]  # (S, d_k)
+        k = memory @ Wk[cols].T + bk[cols]  # (M, d_k)
+        v = memory @ Wv[cols].T + bv[cols]
+        e = torch.exp(q @ k.T / d_k**0.5) * (~pad).to(x.dtype)  # (S, M), padded keys weigh 0
+        A = e / e.sum(-1, keepdim=True)
+        heads.append(A @ v)
+        maps.append(A)
+    y = torch.cat(heads, -1)
+    return y @ attn.out.weight.T + attn.out.bias, torch.stack(maps).mean(0)
+
+
+def literal_oadtr(model: oa.OadTRLite, window, pad) -> dict[str, torch.Tensor]:
+    """One window (T, D), every position of every layer computed, the decoder queries per window."""
+    h = window @ model.embed.weight.T + model.embed.bias + model.pos[1:]  # (T, d)
+    if model.use_token:
+        h = torch.cat([model.token[0] + model.pos[:1], h])
+        pad = torch.cat([torch.tensor([False]), pad])
+    for block in model.blocks:
+        z = literal_layer_norm(block.ln1, h)
+        a, A = literal_attention(block.attn, z, z, pad)
+        h = h + a
+        h = h + literal_ffn(block.ffn, literal_layer_norm(block.ln2, h))
+    h = literal_layer_norm(model.ln, h)
+    now = 0 if model.use_token else -1
+    out = {"attention": A[now, 1:] if model.use_token else A[now]}
+    if not model.use_decoder:
+        out["logits"] = h[now] @ model.head.weight.T + model.head.bias
+        return out
+    dec = model.decoder
+    q = model.queries[0]  # (l, d)
+    z = literal_layer_norm(dec.ln1, q)
+    q = q + literal_attention(dec.self_attn, z, z, torch.zeros(len(q), dtype=torch.bool))[0]
+    q = q + literal_attention(dec.cross_attn, literal_layer_norm(dec.ln2, q), h, pad)[0]
+    q = q + literal_ffn(dec.ffn, literal_layer_norm(dec.ln3, q))
+    out["future_logits"] = q @ model.future_head.weight.T + model.future_head.bias
+    out["logits"] = torch.cat([h[now], q.mean(0)]) @ model.head.weight.T + model.head.bias
+    return out
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("kind", ["oadtr", "oadtr_no_token", "oadtr_no_decoder"])
+def test_oadtr_equals_a_literal_per_window_computation(kind, layers):
+    """The batched forward takes shortcuts that must not change the maths: the last layer computes
+    only the rows that are read, the decoder queries' self-attention runs once per batch, the mask is
+    skipped when no window is padded. Outputs and gradients equal a literal per-window loop in
+    float64 (rtol 1e-9), on windows with and without padding."""
+    cfg = oa.ModelConfig(history=6, decoder_steps=3, encoder_layers=layers)
+    torch.manual_seed(3)
+    model = oa.build_model(kind, 5, 4, cfg).double()
+    with torch.no_grad():  # LayerNorms away from their identity start
+        for m in model.modules():
+            if isinstance(m, torch.nn.LayerNorm):
+                m.weight.normal_(1.0, 0.3)
+                m.bias.normal_(0.0, 0.3)
+    x = torch.randn(5, 6, 5, dtype=torch.float64)
+    no_pad = torch.zeros(5, 6, dtype=torch.bool)
+    some_pad = torch.arange(6)[None, :] < torch.tensor([0, 1, 3, 5, 0])[:, None]  # windows at the stream's start
+    for pad in (no_pad, some_pad):
+        for training in (True, False):
+            model.train(training)
+            model.zero_grad()
+            fast = model(x, pad)
+            loss = fast["logits"].square().sum() + fast.get("future_logits", torch.zeros(1)).square().sum()
+            grads = torch.autograd.grad(loss, list(model.parameters()))
+            slow = [literal_oadtr(model, x[b], pad[b]) for b in range(len(x))]
+            slow_loss = sum(o["logits"].square().sum() + o.get("future_logits", torch.zeros(1)).square().sum()
+                            for o in slow)  # fmt: skip
+            slow_grads = torch.autograd.grad(slow_loss, list(model.parameters()))
+            for name in fast:
+                want = torch.stack([o[name] for o in slow])
+                torch.testing.assert_close(fast[name], want, rtol=1e-9, atol=1e-12)
+            assert ("attention" in fast) == (not training)  # the map is only made at inference
+            for g, want in zip(grads, slow_grads, strict=True):
+                torch.testing.assert_close(g, want, rtol=1e-9, atol=1e-12)
+
+
 def test_probabilities_and_attention_are_distributions():
     cfg = oa.ModelConfig(history=8, decoder_steps=2)
     torch.manual_seed(0)
