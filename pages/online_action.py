@@ -307,7 +307,13 @@ with left:
         help=t(f"{P}.frame_help"),
     )
     st.caption(
-        t(f"{P}.source_shipped", steps=view.steps) if shipped else t(f"{P}.source_trained", steps=view.steps)
+        t(f"{P}.source_shipped", steps=view.steps)
+        if shipped
+        else t(
+            f"{P}.source_trained",
+            steps=view.steps,
+            shipped_steps=shipped_models()[oa.settings_key(DEFAULT)].experiment.steps,
+        )
     )
 
 # 3. Main figure: the timeline ---------------------------------------------------------------

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from core import online_action as oa
 from tests.apptest_utils import assert_healthy, find, open_page
 from ui.registry import by_key
 
 SPEC = by_key("online_action")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def table_models(at) -> list[str]:
@@ -36,7 +41,10 @@ def test_run_trains_a_new_setting_and_caches_it():
     run = next(b for b in at.button if b.label.startswith("Run"))  # the form's submit button
     run.click().run()
     assert_healthy(at, "Run with T=8")
-    assert any("Trained just now" in c.value for c in at.caption)
+    trained = next(c.value for c in at.caption if "Trained just now" in c.value)
+    # the caption compares the live step count with the shipped one, both read from their sources
+    shipped_steps = json.loads((ROOT / "assets" / oa.METRICS_FILE).read_text())["runs"][0]["settings"]["steps"]
+    assert f"{oa.Experiment().steps} steps per model" in trained and f"had {shipped_steps}," in trained
     assert len(table_models(at)) == 3  # ablations off: MLP, GRU, OadTR
     # moving the frame slider afterwards reuses the cached training
     find(at, "frame").set_value(100)
