@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest, app_test
 
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import pct, table  # noqa: E402
-from tests.apptest_utils import UNBINDABLE, apply, find, open_page, page_widgets  # noqa: E402
+from tests.apptest_utils import UNBINDABLE, apply, find, like_a_warm_server, open_page, page_widgets  # noqa: E402
 from tests.pages.test_resilience import random_value  # noqa: E402
 from ui.i18n import LANGS  # noqa: E402
 from ui.registry import HOME, PAGES  # noqa: E402
@@ -41,13 +40,7 @@ def as_on_a_server() -> None:
     """
     shared = ScriptCache()
     app_test.ScriptCache = lambda: shared
-    init = PagesManager.__init__
-
-    def init_like_a_warm_server(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    PagesManager.__init__ = init_like_a_warm_server
+    like_a_warm_server()
 
 
 P50_BUDGET, P95_BUDGET = 0.100, 0.250

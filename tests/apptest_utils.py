@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.state.common import TESTING_KEY
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import (  # noqa: F401 (re-exported for tests)
@@ -37,8 +38,30 @@ UNBINDABLE = (Button, DownloadButton)
 SELECTION = (Selectbox, Radio, ButtonGroup, Multiselect, SelectSlider)
 
 
+def like_a_warm_server() -> None:
+    """Let a button press reach the page, as on a running server.
+
+    AppTest resets PagesManager.uses_pages_directory before every run, so every run is
+    a cold server's first one: ui.page.ensure_router reruns it through the router, and a
+    button is True for one run only, so that rerun dropped every press (form Run buttons
+    included; only the form's values got through). A server flips the flag once, on its
+    first run; this does the same at the start of every AppTest run. Idempotent.
+    """
+    init = PagesManager.__init__
+    if getattr(init, "warm", False):
+        return
+
+    def init_like_a_warm_server(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    init_like_a_warm_server.warm = True
+    PagesManager.__init__ = init_like_a_warm_server
+
+
 def open_page(spec: PageSpec, lang: str = "en", query: dict[str, Any] | None = None) -> AppTest:
     """A fresh session that lands on `spec` with the given query string, run once."""
+    like_a_warm_server()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["lang"] = lang
     for key, value in (query or {}).items():

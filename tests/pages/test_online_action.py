@@ -68,3 +68,9 @@ def test_unshipped_setting_from_url_waits_for_run():
     assert find(at, "hist").value == 12
     assert at.info and "运行" in at.info[0].value  # asks for Run, in Chinese
     assert len(table_models(at)) == 5  # meanwhile: the shipped default
+    # Run alone, no value changed, trains the shared link's setting
+    next(b for b in at.button if b.proto.is_form_submitter).click().run()
+    assert_healthy(at, "Run on the URL's setting")
+    assert not at.info or "运行" not in at.info[0].value
+    assert any("刚刚训练" in c.value for c in at.caption)
+    assert find(at, "hist").value == 12 and len(table_models(at)) == 5
