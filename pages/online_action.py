@@ -12,7 +12,6 @@ import streamlit as st
 from core import online_action as oa
 from ui import charts, page, widgets
 from ui.i18n import t
-from ui.layout import is_lecture
 
 P = "online_action"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -350,7 +349,7 @@ with c_table:
         table,
         hide_index=True,
         width="stretch",
-        height=(44 if is_lecture() else 36) * (len(table) + 1) + 4,
+        height="content",  # every model's row, no inner scroll bar
         column_config={"mAP": st.column_config.NumberColumn(format="%.3f")},
     )
     with st.expander(t(f"{P}.ap_per_class")):

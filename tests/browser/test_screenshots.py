@@ -120,3 +120,26 @@ def test_csv_download_in_browser(browser, server, spec):
             assert list(table.columns) == ["x1", "x2", "label", "unit_output"] and len(table) == 60
     finally:
         context.close()
+
+
+def test_run_trains_a_shared_links_setting_in_browser(browser, server):
+    """A link to a setting no server shipped or trained: the page asks for Run, and Run alone trains it."""
+    base, _ = server
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/online_action?lang=en&hist=12&dec=2&noise=2.4")
+        wait_until_idle(page)
+        assert "press Run" in page.locator("[data-testid=stAlert]").first.inner_text()
+        page.get_by_role("button", name="Run (train)").click()
+        page.wait_for_selector("text=Trained just now", timeout=90_000)
+        wait_until_idle(page)
+        assert page.locator("[data-testid=stException]").count() == 0, "an exception box is shown"
+        assert "hist=12" in page.url and "noise=2.4" in page.url  # the link still says what is shown
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        full = page.evaluate("document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
+        page.set_viewport_size({"width": 1440, "height": max(900, int(full) + 120)})
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(SCREENSHOTS / "online_action-trained.png"), full_page=True)
+    finally:
+        context.close()
