@@ -56,6 +56,7 @@ def like_a_warm_server() -> None:
         PagesManager.uses_pages_directory = False
 
     init_like_a_warm_server.warm = True
+    init_like_a_warm_server.cold = init  # for the test of ui.page.ensure_router itself
     PagesManager.__init__ = init_like_a_warm_server
 
 

@@ -114,3 +114,24 @@ def test_short_url_spellings(lang):
     assert_healthy(at)
     assert at.session_state["lang"] == lang
     assert at.session_state["lecture"] is True
+
+
+def test_a_cold_servers_first_deep_link_goes_through_the_router(monkeypatch):
+    """ui.page.ensure_router. Page tests run as a warm server (tests.apptest_utils.like_a_warm_server);
+    here the flag Streamlit sets for a pages/ folder is left as on a server's first run, and a
+    deep link in Chinese must still come through the router: the page's Chinese title, the sidebar."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest_utils import APP, TIMEOUT, like_a_warm_server
+
+    like_a_warm_server()
+    monkeypatch.setattr(PagesManager, "__init__", PagesManager.__init__.cold)
+    spec = ALL_PAGES[1]  # a topic page, not home
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["lang"] = "zh"
+    at.switch_page(spec.file)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == strings("zh")[f"{spec.key}.title"]
+    assert len(at.sidebar) > 0  # the router's sidebar: language and lecture mode

@@ -9,15 +9,6 @@ from ui.registry import by_key
 SPEC = by_key("gridworld")
 
 
-def open_gridworld(lang: str):
-    """open_page, once more if the first deep link of this test process landed on the
-    home page (ui.page.ensure_router hands the first deep link to the router)."""
-    at = open_page(SPEC, lang)
-    if at.title[0].value != i18n.strings(lang)["gridworld.title"]:
-        at = open_page(SPEC, lang)
-    return at
-
-
 def warnings_of(at) -> list[str]:
     return [w.value for w in at.warning]
 
@@ -34,7 +25,7 @@ def warnings_of(at) -> list[str]:
     ],
 )
 def test_bad_grid_gives_a_clear_message_not_a_traceback(lang, layout, message_key):
-    at = open_gridworld(lang)
+    at = open_page(SPEC, lang)
     charts_before = len(at.get("vega_lite_chart"))
     find(at, "layout").set_value(layout)
     at.run()
@@ -47,7 +38,7 @@ def test_bad_grid_gives_a_clear_message_not_a_traceback(lang, layout, message_ke
 @pytest.mark.parametrize("lang", i18n.LANGS)
 @pytest.mark.parametrize(("preset", "algo"), [("far_sighted", "vi"), ("strict", "pi"), ("truncated", "tpi")])
 def test_gamma_one_does_not_converge_and_says_so(lang, preset, algo):
-    at = open_gridworld(lang)
+    at = open_page(SPEC, lang)
     at.button(key=f"try_gridworld_{preset}").click().run()  # the preset picks the algorithm
     assert at.session_state["algo"] == algo
     find(at, "gamma").set_value(1.0)
@@ -61,7 +52,7 @@ def test_gamma_one_does_not_converge_and_says_so(lang, preset, algo):
 
 
 def test_a_valid_custom_grid_is_solved():
-    at = open_gridworld("en")
+    at = open_page(SPEC, "en")
     find(at, "layout").set_value("T..\n.#.\n...")
     at.run()
     assert_healthy(at)

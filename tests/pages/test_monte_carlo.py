@@ -9,22 +9,13 @@ from ui.registry import by_key
 SPEC = by_key("monte_carlo")
 
 
-def open_monte_carlo(lang: str):
-    """open_page, once more if the first deep link of this test process landed on the
-    home page (ui.page.ensure_router hands the first deep link to the router)."""
-    at = open_page(SPEC, lang)
-    if at.title[0].value != i18n.strings(lang)["monte_carlo.title"]:
-        at = open_page(SPEC, lang)
-    return at
-
-
 def metric(at, index: int) -> str:
     return at.metric[index].value
 
 
 @pytest.mark.parametrize("lang", i18n.LANGS)
 def test_over_budget_run_warns_and_keeps_the_last_result(lang):
-    at = open_monte_carlo(lang)
+    at = open_page(SPEC, lang)
     before = metric(at, 0)
     for key, value in {"T": 1000, "N": 2000, "K": 30}.items():
         find(at, key).set_value(value)
@@ -40,7 +31,7 @@ def test_over_budget_run_warns_and_keeps_the_last_result(lang):
 
 def test_a_preset_runs_mc_basic_and_far_cells_stay_at_zero():
     # book Figure 5.4 (a)-(d): with episodes of 4 steps only cells near the target get a value
-    at = open_monte_carlo("en")
+    at = open_page(SPEC, "en")
     at.button(key="try_monte_carlo_basic_short").click().run()
     assert_healthy(at)
     df = at.session_state["_monte_carlo_params"]
