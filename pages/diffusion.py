@@ -3,8 +3,8 @@
 Runs a small latent diffusion model trained by scripts/train_latent_diffusion.py (weights
 in assets/, loaded once); the page never trains. Sampling runs are cached and show a
 progress bar while they run. 1000-step DDPM runs take longer than the 5 s budget for heavy
-work, so the settings a lecturer picks (every class, w in {0, 1, 3, 7.5}, seed 0) are
-sampled ahead of time by scripts/precompute_diffusion_runs.py (assets/diffusion_runs.npz);
+work, so the settings a lecturer picks (every class x every guidance slider value, seed 0)
+are sampled ahead of time by scripts/precompute_diffusion_runs.py (assets/diffusion_runs.npz);
 the page decodes them and says so.
 """
 
@@ -96,7 +96,7 @@ def forward_images(img: int, kind: str, t_step: int) -> dict[str, bytes | float]
 
 @st.cache_resource(show_spinner=False)
 def shipped_runs() -> dict[ld.RunKey, ld.StoredRun]:
-    """DDPM runs too slow to sample live within the 5 s budget, computed ahead of time (a 141 kB file)."""
+    """DDPM runs too slow to sample live within the 5 s budget, computed ahead of time (84 runs, ~0.9 MB)."""
     return ld.load_runs(str(SHIPPED_RUNS)) if SHIPPED_RUNS.exists() else {}
 
 

@@ -141,13 +141,20 @@ def test_history_windows_are_causal_and_padded():
 
 # ---------------------------------------------------------------- online-ness
 
+CFG = oa.ModelConfig(history=8, decoder_steps=3)
+
+
+def model_and_stream(kind: str, model_seed: int, frames: int, stream_seed: int) -> tuple[torch.nn.Module, oa.Stream]:
+    """An untrained model of `kind` (history 8, 3 decoder steps) in eval mode, and a fresh stream."""
+    torch.manual_seed(model_seed)
+    model = oa.build_model(kind, 16, 5, CFG).eval()
+    return model, oa.make_stream(frames, oa.StreamConfig(), seed=stream_seed)
+
 
 @pytest.mark.parametrize("kind", oa.MODEL_KINDS)
 def test_predictions_never_depend_on_future_frames(kind):
-    cfg = oa.ModelConfig(history=8, decoder_steps=3)
-    torch.manual_seed(0)
-    model = oa.build_model(kind, 16, 5, cfg).eval()
-    stream = oa.make_stream(60, oa.StreamConfig(), seed=5)
+    model, stream = model_and_stream(kind, model_seed=0, frames=60, stream_seed=5)
+    cfg = CFG
     base, base_attn = oa.predict(model, stream.features, cfg.history)
     rng = np.random.default_rng(0)
     for t in (0, 5, 58):
@@ -165,10 +172,8 @@ def test_predictions_never_depend_on_future_frames(kind):
 @pytest.mark.parametrize("kind", oa.MODEL_KINDS)
 def test_chunked_prediction_equals_one_pass(kind):
     """predict() runs windows in chunks to bound memory; the chunk size changes nothing (atol 1e-6)."""
-    cfg = oa.ModelConfig(history=8, decoder_steps=3)
-    torch.manual_seed(1)
-    model = oa.build_model(kind, 16, 5, cfg).eval()
-    stream = oa.make_stream(300, oa.StreamConfig(), seed=3)
+    model, stream = model_and_stream(kind, model_seed=1, frames=300, stream_seed=3)
+    cfg = CFG
     whole, whole_attn = oa.predict(model, stream.features, cfg.history, chunk=300)
     parts, parts_attn = oa.predict(model, stream.features, cfg.history, chunk=7)
     np.testing.assert_allclose(parts, whole, atol=1e-6)
