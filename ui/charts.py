@@ -271,12 +271,19 @@ def show(
     data: dict[str, pd.DataFrame | pa.Table] | None = None,
     chart_height: int | None = None,
     width: str = "stretch",
+    description: str | None = None,
 ) -> None:
     """Render with the app's fonts; lecture mode makes every label projector-sized.
 
     Takes an Altair chart, or a spec from a `@template` with its `data` by name:
     DataFrames, or Arrow tables (sent as they are; cheaper for data kept in a cache).
+    `description` is the chart's text alternative for a screen reader (translated;
+    its title and the headline number): Vega-Lite's `description`, which becomes the
+    chart's aria-label, and Streamlit's `alt`.
     """
     out = chart if isinstance(chart, dict) else spec(chart, chart_height=chart_height)
     # A fresh top level: Streamlit moves `datasets` out of the dict it is given.
-    st.vega_lite_chart({**out, "datasets": {**out.get("datasets", {}), **(data or {})}}, width=width)
+    top = {**out, "datasets": {**out.get("datasets", {}), **(data or {})}}
+    if description:
+        top["description"] = description
+    st.vega_lite_chart(top, width=width, alt=description)

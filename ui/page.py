@@ -64,11 +64,17 @@ def _apply_preset(page: str, name: str, values: Mapping[str, Any]) -> None:
     st.session_state[f"_try_{page}"] = name
 
 
-def try_this(page: str, presets: Mapping[str, Mapping[str, Any]]) -> None:
+def try_this(
+    page: str,
+    presets: Mapping[str, Mapping[str, Any]],
+    facts: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
     """Buttons that set the controls to a telling configuration, then say what to watch for.
 
     `presets` maps a preset name to {widget key: value}; the texts are
     `<page>.try.<name>` (button) and `<page>.try.<name>_watch` (one sentence).
+    `facts` maps a preset name to the values of its sentence's `{placeholders}`,
+    computed by the page, so a number read aloud is the number on screen.
     """
     st.subheader(t("common.try_this"))
     cols = st.columns(len(presets))
@@ -82,7 +88,12 @@ def try_this(page: str, presets: Mapping[str, Mapping[str, Any]]) -> None:
         )
     chosen = st.session_state.get(f"_try_{page}")
     if chosen in presets:
-        st.info(t(f"{page}.try.{chosen}_watch"), icon=":material/visibility:")
+        st.info(t(f"{page}.try.{chosen}_watch", **dict((facts or {}).get(chosen, {}))), icon=":material/visibility:")
+
+
+def image(image: Any, *, alt: str, **kwargs: Any) -> None:
+    """`st.image` with its text alternative (translated: what the picture shows) for screen readers."""
+    st.image(image, alt=alt, **kwargs)
 
 
 def math(page: str, items: list[tuple[str, str]]) -> None:
