@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench mutants clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,11 @@ test: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks
 
+# Mutation testing of core/ (hours for all of it on 2 cores; not part of `make test`):
+#   make mutants                      every module, then the per-module table
+#   make mutants MODULE=core/grpo.py  one module
+mutants: $(VENV)/.dev-installed
+	nice -n 10 $(BIN)/python scripts/mutants.py $(MODULE)
+
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache mutants
