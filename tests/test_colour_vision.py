@@ -4,7 +4,8 @@ Every chart the pages draw (rendered with AppTest: each page at its defaults and
 after each "Try this" preset) is walked for the colours that tell its series
 apart: a nominal colour scale's colours (as many as the data has categories) and
 each layer's constant mark colour, composited over the white page with the
-mark's opacity. Each pair of them, simulated for protanopia and deuteranopia at
+mark's opacity, grouped by kind of mark (lines and rules / filled areas /
+translucent shading / points). Each pair within a group, simulated for protanopia and deuteranopia at
 severity 1.0, must differ by CIEDE2000 >= 15 (a difference that is obvious at a
 glance; ΔE ≈ 1 is a just-noticeable one). The app's category scheme
 (`ui.charts.CATEGORY`) is checked on its own for every number of series up to
@@ -262,15 +263,32 @@ def _categories(datasets: dict[str, pa.Table], data: dict | None, field: str) ->
     return len(set(table.column(field).to_pylist()))
 
 
-def series_colours(spec: dict, datasets: dict[str, pa.Table]) -> tuple[dict[str, np.ndarray], list[str]]:
-    """(the colours that tell series apart, over white; the colours of text marks)."""
+LINES, AREAS, POINTS = "lines", "areas", "points"  # plus "shading": translucent areas
+FAMILY = {"line": LINES, "rule": LINES, "trail": LINES, "area": AREAS, "rect": AREAS, "bar": AREAS,
+          "arc": AREAS, "point": POINTS, "circle": POINTS, "square": POINTS, "tick": POINTS}
+
+
+def series_colours(
+    spec: dict, datasets: dict[str, pa.Table]
+) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
+    """({mark family: the colours that tell its series apart, over white}, colours of text marks).
+
+    Series are compared within a family of marks (lines and rules; filled areas; translucent
+    shading; points): a line is not mistaken for a dot or a shaded band whatever their colours.
+    """
     category = spec.get("config", {}).get("range", {}).get("category", {})
     default = category if isinstance(category, list) else SCHEMES[category.get("scheme", "tableau10")]
-    out: dict[str, np.ndarray] = {}
+    families: dict[str, dict[str, np.ndarray]] = {}
     texts: list[str] = []
     for unit, data in _units(spec):
         mark = unit["mark"] if isinstance(unit["mark"], dict) else {"type": unit["mark"]}
         enc = unit.get("encoding", {})
+        family = FAMILY.get(mark["type"], mark["type"])
+        if mark["type"] == "line" and mark.get("strokeOpacity") == 0 and "fill" in mark:
+            family = AREAS  # a filled polygon drawn as a closed line
+        if family == AREAS and float(mark.get("opacity", 1)) * float(mark.get("fillOpacity", 1)) < 0.3:
+            family = "shading"  # translucent bands laid over a chart (a window, a half-plane)
+        out = families.setdefault(family, {})
         if mark["type"] == "text":
             if "color" in mark:
                 texts.append(mark["color"])
@@ -282,8 +300,8 @@ def series_colours(spec: dict, datasets: dict[str, pa.Table]) -> tuple[dict[str,
             scale = ch.get("scale", {})
             n = len(scale["domain"]) if "domain" in scale else _categories(datasets, data, ch["field"])
             palette = scale.get("range") or (SCHEMES[scale["scheme"]] if "scheme" in scale else default)
-            for c in palette[: max(n, 1)]:
-                out[f"{c}@{opacity:g}"] = over_white(c, opacity)
+            for c in palette[: max(n, 1)]:  # one series may span layers: the first one's opacity
+                out.setdefault(c, over_white(c, opacity))
             continue
         if any(ch in enc and "field" in enc[ch] for ch in ("color", "fill", "stroke")):
             continue  # a quantity on a sequential scale: not a series colour
@@ -292,8 +310,8 @@ def series_colours(spec: dict, datasets: dict[str, pa.Table]) -> tuple[dict[str,
             continue
         if mark.get("strokeOpacity") == 0 and "fill" in mark:
             opacity *= float(mark.get("fillOpacity", 1.0))
-        out[f"{colour}@{opacity:g}"] = over_white(colour, opacity)
-    return out, texts
+        out.setdefault(colour, over_white(colour, opacity))
+    return {f: c for f, c in families.items() if c}, texts
 
 
 def _chart_specs(at) -> list[tuple[dict, dict[str, pa.Table]]]:
@@ -328,15 +346,16 @@ def test_every_chart_keeps_its_series_apart_under_colour_blindness(page_spec):
     problems = []
     seen = set()
     for where, spec, datasets in _page_charts(page_spec):
-        colours, texts = series_colours(spec, datasets)
-        key = (tuple(sorted(colours)), tuple(texts))
+        families, texts = series_colours(spec, datasets)
+        key = (tuple((f, tuple(sorted(c))) for f, c in sorted(families.items())), tuple(texts))
         if key in seen:
             continue
         seen.add(key)
-        worst = worst_pair(colours)
-        if worst is not None and worst[0] < MIN_DELTA_E:
-            d, kind, c1, c2 = worst
-            problems.append(f"{where}: {c1} vs {c2} under {kind}: ΔE00 {d:.1f} < {MIN_DELTA_E}")
+        for family, colours in families.items():
+            worst = worst_pair(colours)
+            if worst is not None and worst[0] < MIN_DELTA_E:
+                d, kind, c1, c2 = worst
+                problems.append(f"{where} {family}: {c1} vs {c2} under {kind}: ΔE00 {d:.1f} < {MIN_DELTA_E}")
         for c in texts:
             ratio = contrast(hex_rgb(c), hex_rgb("#ffffff"))
             if ratio < MIN_TEXT_CONTRAST:

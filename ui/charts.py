@@ -100,6 +100,32 @@ def _xy(
     return enc
 
 
+DASHES = [[1, 0], [7, 3], [2, 2], [9, 3, 2, 3], [4, 4]]  # solid first; a dash pattern per series
+
+
+def series(
+    field: str, title: str, domain: list[str], *, colours: list[str] | None = None, channel: str = "strokeDash"
+) -> dict[str, Any]:
+    """Encodings that tell named series apart by colour AND dash (lines) or shape (points).
+
+    `encode(**series(...))`: the i-th name of `domain` gets the i-th colour (CATEGORY unless
+    given) and the i-th dash pattern / shape, on every chart that uses the same domain.
+    """
+    colours = list(colours or CATEGORY)
+    n = len(domain)
+    enc: dict[str, Any] = {
+        "color": alt.Color(field, type="nominal", title=title, scale=alt.Scale(domain=domain, range=colours[:n]))
+    }
+    if channel == "strokeDash":
+        enc["strokeDash"] = alt.StrokeDash(
+            field, type="nominal", title=title, scale=alt.Scale(domain=domain, range=DASHES[:n])
+        )
+    else:
+        shapes = ["circle", "square", "triangle-up", "diamond", "cross"][:n]
+        enc["shape"] = alt.Shape(field, type="nominal", title=title, scale=alt.Scale(domain=domain, range=shapes))
+    return enc
+
+
 def _second_channel(enc: dict, color: str | None, color_title: str | None, channel: str) -> dict:
     """Series told apart by dash or shape as well as colour (WCAG 2.1 SC 1.4.1).
 
