@@ -263,6 +263,7 @@ def _categories(datasets: dict[str, pa.Table], data: dict | None, field: str) ->
     return len(set(table.column(field).to_pylist()))
 
 
+BLANK = ("white", "#ffffff", "#fff", "transparent", "none")
 LINES, AREAS, POINTS = "lines", "areas", "points"  # plus "shading": translucent areas
 FAMILY = {"line": LINES, "rule": LINES, "trail": LINES, "area": AREAS, "rect": AREAS, "bar": AREAS,
           "arc": AREAS, "point": POINTS, "circle": POINTS, "square": POINTS, "tick": POINTS}
@@ -301,12 +302,13 @@ def series_colours(
             n = len(scale["domain"]) if "domain" in scale else _categories(datasets, data, ch["field"])
             palette = scale.get("range") or (SCHEMES[scale["scheme"]] if "scheme" in scale else default)
             for c in palette[: max(n, 1)]:  # one series may span layers: the first one's opacity
-                out.setdefault(c, over_white(c, opacity))
+                if c.lower() not in BLANK:  # white on the white page: "nothing here", not a series
+                    out.setdefault(c, over_white(c, opacity))
             continue
         if any(ch in enc and "field" in enc[ch] for ch in ("color", "fill", "stroke")):
             continue  # a quantity on a sequential scale: not a series colour
         colour = mark.get("color") or (mark.get("fill") if mark.get("fill") not in (None, "white", "#ffffff") else None) or mark.get("stroke")
-        if not colour or colour in ("white", "#ffffff", "#fff", "transparent"):
+        if not colour or colour.lower() in BLANK:
             continue
         if mark.get("strokeOpacity") == 0 and "fill" in mark:
             opacity *= float(mark.get("fillOpacity", 1.0))

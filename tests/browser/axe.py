@@ -2,7 +2,8 @@
 
 axe.min.js comes from the PyPI package `axe-playwright-python` (pinned in
 requirements-dev.txt; the file is read from the installed package, nothing is
-downloaded at run time). Rules: WCAG 2.0 and 2.1, levels A and AA.
+downloaded at run time). Rules: WCAG 2.0 and 2.1, levels A and AA, plus one of ours that axe cannot see:
+every chart has a description (CHART_RULE).
 
 A violation is *ours* unless it lies inside markup Streamlit itself renders and
 an entry of `axe_allowlist.toml` names it (rule + CSS selector of the Streamlit
@@ -47,6 +48,17 @@ _RUN = """async ([tags, allow]) => {
     }),
   }));
 }"""
+
+
+# axe does not look inside a chart (a canvas / SVG drawn by Vega). Our own rule: every
+# chart has a text alternative, Vega-Lite's `description`, which Vega writes into the chart
+# container's aria-label (role graphics-document); without one it says "Vega visualization".
+CHART_RULE = "chart-description"
+_CHARTS = """() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].map((el, i, all) => {
+  const label = (el.getAttribute('aria-label') || '').trim();
+  return {ok: label !== '' && label !== 'Vega visualization', label: label.slice(0, 200),
+          target: `[data-testid=stVegaLiteChart] (${i + 1} of ${all.length})`};
+})"""
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,12 @@ def run(page, page_key: str, view: str) -> AxeReport:
         _RUN, [TAGS, [{"name": a.name, "rule": a.rule, "selector": a.selector} for a in entries]]
     )
     report = AxeReport(page_key, view)
+    for chart in page.evaluate(_CHARTS):
+        if not chart["ok"]:
+            report.ours.append(
+                {"rule": CHART_RULE, "impact": "critical", "target": chart["target"], "html": chart["label"],
+                 "summary": "the chart has no description (charts.show(..., description=t(...)))", "allowed": []}
+            )
     for v in violations:
         for n in v["nodes"]:
             if n["allowed"]:
