@@ -17,7 +17,8 @@ P = "online_action"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT = oa.Experiment()
 WINDOW_BEFORE, WINDOW_AFTER = 220, 80  # frames shown around the current frame t
-CLASS_COLORS = ["#d9d9d9", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2"]
+# background grey, then the app's category colours (apart for red-green colour-blind eyes too)
+CLASS_COLORS = ["#d9d9d9", *charts.CATEGORY]
 
 
 def experiment(history: int, decoder_steps: int, noise: float) -> oa.Experiment:
@@ -318,9 +319,14 @@ with left:
 # 3. Main figure: the timeline ---------------------------------------------------------------
 with right:
     st.markdown(f"**{t(f'{P}.timeline_title', t=frame)}**")
+    preds = "; ".join(f"{t(f'{P}.model_{k}')} {classes[int(view.results[k].probs[frame].argmax())]}" for k in kinds)
     charts.show(
         timeline_template(kinds, C, chart_height=charts.height(250)),
         data=timeline_data(view, kinds, classes, frame, T_),
+        description=t(
+            f"{P}.desc_timeline", title=t(f"{P}.timeline_title", t=frame),
+            truth=classes[int(view.labels[frame])], preds=preds,
+        ),
     )
     st.caption(t(f"{P}.timeline_caption"))
 
@@ -330,7 +336,14 @@ with c_attn:
     st.subheader(t(f"{P}.attention_title"))
     if view.results["oadtr"].attention is not None:
         data = attention_data(view, classes, frame, T_)
-        charts.show(attention_template(C, "ablated" in data, chart_height=charts.height(260)), data=data)
+        top = data["attention"].loc[data["attention"]["weight"].idxmax()]
+        charts.show(
+            attention_template(C, "ablated" in data, chart_height=charts.height(260)),
+            data=data,
+            description=t(
+                f"{P}.desc_attention", title=t(f"{P}.attention_title"), T=T_, w=float(top["weight"]), lag=int(top["lag"])
+            ),
+        )
     st.caption(t(f"{P}.attention_caption"))
 
 # The mAP table -----------------------------------------------------------------------------------

@@ -31,6 +31,20 @@ _LECTURE_CSS = """
 """
 
 
+# Every page: a visible keyboard focus ring (WCAG 2.1 SC 2.4.7) where Streamlit 1.67's
+# styling shows none or only a border tint: the sidebar's page links, the chart toolbar,
+# the scrollable main area, select boxes and number inputs (tests/browser/test_keyboard.py
+# tabs through a page and checks every stop). The primary colour: 4.5:1 on white and sidebar.
+_FOCUS_CSS = """
+<style>
+:is(a, button, summary, [tabindex]):focus-visible { outline: 2px solid #ad3f0a; outline-offset: 2px; }
+main:focus-visible { outline-offset: -3px; }
+:is([data-baseweb="select"], [data-testid="stNumberInputContainer"], [data-baseweb="input"],
+    [data-baseweb="textarea"]):focus-within { outline: 2px solid #ad3f0a; outline-offset: 1px; }
+</style>
+"""
+
+
 def _is_non_finite_number(text: str) -> bool:
     try:
         return not math.isfinite(float(text))
@@ -117,8 +131,7 @@ def sidebar() -> None:
             bind="query-params",
             help=t("common.lecture_help"),
         )
-    if is_lecture():
-        st.html(_LECTURE_CSS)
+    st.html(_FOCUS_CSS + (_LECTURE_CSS if is_lecture() else ""))
 
 
 def lecture_requested() -> bool:
