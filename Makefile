@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean hall bench-hall
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks
+
+# A lecture hall on one machine: WORKERS streamlit processes behind HAProxy on PORT (deploy/hall.py).
+WORKERS ?= $(shell nproc)
+hall: $(VENV)/.run-installed
+	bash deploy/ensure-haproxy.sh
+	$(BIN)/python -m deploy.hall --workers $(WORKERS) --port $(PORT)
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache
