@@ -102,40 +102,52 @@ class Session:
 
 
 class SyncSession(Session):
-    """The same protocol with blocking sockets: for Locust's gevent users (benchmarks/lecture.py)."""
+    """The same protocol over blocking sockets (websocket-client), for Locust's gevent users.
+
+    benchmarks/lecture.py and tests/deploy use it; websocket-client keeps no
+    background thread, so it is safe under gevent's monkey-patching.
+    """
 
     def connect(self, timeout: float = 30) -> None:  # type: ignore[override]
-        from websockets.sync.client import connect as sync_connect
+        import websocket  # websocket-client (requirements-dev.txt)
 
-        self.conn = sync_connect(
+        self.conn = websocket.create_connection(
             self.ws_url,
             subprotocols=["streamlit"],
-            max_size=None,
-            additional_headers=self.headers,
-            open_timeout=timeout,
+            header=[f"{k}: {v}" for k, v in self.headers.items()],
+            timeout=timeout,
+            enable_multithread=False,
         )
 
     def close(self) -> None:  # type: ignore[override]
         if self.conn is not None:
-            self.conn.close()
+            self.conn.close(timeout=1)
 
     def run(self, page_name: str = "", query: str = "", timeout: float = 60) -> RunResult:  # type: ignore[override]
         t0 = time.perf_counter()
-        self.conn.send(rerun_message(self.states.values(), page_name, query))
+        self.conn.send_binary(rerun_message(self.states.values(), page_name, query))
         result = RunResult(0.0, {})
         deadline = t0 + timeout
         while True:
-            raw = self.conn.recv(timeout=max(0.1, deadline - time.perf_counter()))
+            self.conn.settimeout(max(0.1, deadline - time.perf_counter()))
+            raw = self.conn.recv()
+            if not raw:
+                raise ConnectionError("websocket closed by the server")
             if absorb(raw, result):
                 result.seconds = time.perf_counter() - t0
                 return result
 
+    def response_header(self, name: str) -> str | None:
+        """A header of the websocket handshake's response (e.g. the hall's X-Hall-Worker)."""
+        return (self.conn.getheaders() or {}).get(name.lower())
+
     def cookie(self, name: str) -> str | None:
         """A cookie the server set in the websocket handshake (HAProxy's sticky cookie)."""
-        for header in self.conn.response.headers.get_all("Set-Cookie"):
-            key, _, rest = header.partition("=")
-            if key.strip() == name:
-                return rest.split(";", 1)[0]
+        # websocket-client joins repeated Set-Cookie headers with "; "
+        for part in (self.response_header("Set-Cookie") or "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == name:
+                return value
         return None
 
 
