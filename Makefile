@@ -40,5 +40,11 @@ hall: $(VENV)/.run-installed
 	bash deploy/ensure-haproxy.sh
 	$(BIN)/python -m deploy.hall --workers $(WORKERS) --port $(PORT)
 
+# The lecture simulation (Locust): 40 and 80 students against one process and a 2-worker hall, plus a
+# worker killed mid-lecture (benchmarks/bench_hall.py; about 10 minutes; tables for the README).
+bench-hall: $(VENV)/.dev-installed
+	bash deploy/ensure-haproxy.sh
+	$(BIN)/python -m benchmarks.bench_hall
+
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache
