@@ -103,7 +103,8 @@ def test_lecture_mode_shows_qr_of_current_view(lang):
     assert not at.exception
     codes = [c.value for c in at.code]
     # a default (English) is not in the URL, as Streamlit leaves it out of the address bar
-    url = "http://localhost:8501/perceptron?" + ("lang=zh&" if lang == "zh" else "") + "lecture=true&n=120"
+    # and the app's short spellings (lang=zh, lecture=1), which it respells on load
+    url = "http://localhost:8501/perceptron?" + ("lang=zh&" if lang == "zh" else "") + "lecture=1&n=120"
     assert codes == [url], "AppTest sends no browser URL or headers: the fallback names localhost"
     images = [el for el in _walk(at._tree) if getattr(el, "type", None) == "image"]
     assert len(images) == 1

@@ -139,7 +139,13 @@ def current_view_url() -> str:
     ctx = get_script_run_ctx()
     hashes = {calc_hash(spec.url_path): spec.url_path for spec in registry.PAGES}
     page_path = hashes.get(ctx.page_script_hash, "") if ctx is not None else ""
-    query = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
+    # The short spellings (`lang=zh`, `lecture=1`) the app respells on load: a shorter URL, a coarser QR.
+    short = {key: {v: k for k, v in aliases.items()} for key, aliases in _URL_ALIASES.items()}
+    query = [
+        (key, short.get(key, {}).get(value, value))
+        for key in st.query_params
+        for value in st.query_params.get_all(key)
+    ]
     return share.view_url(st.context.url, st.context.headers.to_dict(), page_path, query)
 
 
@@ -152,7 +158,7 @@ def _show_join_code() -> None:
     @st.dialog(t("common.join_qr_title"), width="large")
     def join() -> None:
         st.markdown(t("common.join_qr_caption"))
-        page.image(share.qr_png(url), alt=t("common.join_qr_alt", url=url), width=520, output_format="PNG")
+        page.image(share.qr_png(url), alt=t("common.join_qr_alt", url=url), width=440, output_format="PNG")
         st.code(url, language=None, wrap_lines=True)
         if share.is_local_only(url):
             st.warning(t("common.join_qr_local"), icon=":material/warning:")
