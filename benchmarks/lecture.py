@@ -18,9 +18,9 @@ student does what the browser does: reconnects with the balancer's cookie and
 reloads its URL; the "reconnect" request checks that the new worker drew
 every slider at the student's values ("view lost" otherwise).
 
-With LECTURE_OUT=path, every change is also written there as JSON lines
-(time, seconds, ok, worker) when the test stops, for exact percentiles and
-the fault run's timeline.
+With LECTURE_OUT=path, every open, change and reconnect is also written there
+as JSON lines (kind, time, seconds, ok, worker) when the test stops, for exact
+percentiles and the fault run's timeline.
 
 References:
     Locust docs, "Writing a locustfile" and "Testing other systems/protocols"
@@ -104,9 +104,20 @@ class Student(User):
             if not self.sliders:
                 raise RuntimeError(f"no slider on {self.page}")
         except Exception as exc:  # noqa: BLE001 - reported to Locust as a failure
+            LOG.append(
+                {
+                    "kind": name,
+                    "t": t0,
+                    "s": time.time() - t0,
+                    "ok": False,
+                    "worker": self.cookie,
+                    "error": f"{type(exc).__name__}: {exc}"[:200],
+                }
+            )
             self._fire(name, t0, time.time() - t0, exc)
             self._drop_session()
             return
+        LOG.append({"kind": name, "t": t0, "s": result.seconds, "ok": True, "worker": self.cookie})
         self._fire(name, t0, result.seconds, None)
 
     def _drop_session(self) -> None:
@@ -143,7 +154,7 @@ class Student(User):
             self._open(name="reconnect")
             return
         self.view[widget_key(wid)] = url_value(p, value)
-        LOG.append({"t": t0, "s": result.seconds, "ok": True, "worker": self.cookie})
+        LOG.append({"kind": "change", "t": t0, "s": result.seconds, "ok": True, "worker": self.cookie})
         self._fire("change", t0, result.seconds, None)
 
 

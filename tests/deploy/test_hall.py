@@ -91,6 +91,18 @@ def test_config_has_cookie_stickiness_health_checks_and_tunnel_timeout():
     assert not any("$" in line for line in config_lines), "every template field filled in"
 
 
+def test_config_accepted_by_haproxy(tmp_path):
+    require_haproxy()
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(
+        render_config(free_port(), [free_port(), free_port()], str(tmp_path / "s.sock"), "127.0.0.1")
+    )
+    check = subprocess.run([haproxy_binary(), "-c", "-f", str(cfg)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    cfg.write_text(cfg.read_text().replace("timeout tunnel 1h", "timeout tunnel one-hour"))
+    assert subprocess.run([haproxy_binary(), "-c", "-f", str(cfg)], capture_output=True).returncode != 0
+
+
 def test_hall_end_to_end(tmp_path):
     require_haproxy()
     port = free_port()
