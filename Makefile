@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: run test lint bench mutants clean
+.PHONY: run test lint bench mutants clean hall bench-hall
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,18 @@ bench: $(VENV)/.dev-installed
 #   make mutants MODULE=core/grpo.py  one module
 mutants: $(VENV)/.dev-installed
 	nice -n 10 $(BIN)/python scripts/mutants.py $(MODULE)
+
+# A lecture hall on one machine: WORKERS streamlit processes behind HAProxy on PORT (deploy/hall.py).
+WORKERS ?= $(shell nproc)
+hall: $(VENV)/.run-installed
+	bash deploy/ensure-haproxy.sh
+	$(BIN)/python -m deploy.hall --workers $(WORKERS) --port $(PORT)
+
+# The lecture simulation (Locust): 40 and 80 students against one process and a 2-worker hall, plus a
+# worker killed mid-lecture (benchmarks/bench_hall.py; about 10 minutes; tables for the README).
+bench-hall: $(VENV)/.dev-installed
+	bash deploy/ensure-haproxy.sh
+	$(BIN)/python -m benchmarks.bench_hall
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache mutants

@@ -131,7 +131,52 @@ def sidebar() -> None:
             bind="query-params",
             help=t("common.lecture_help"),
         )
+        # Lecture mode: a large QR code of the exact current view, so the class joins at these settings.
+        join = is_lecture() and st.button(
+            t("common.join_qr"), key="join_qr", icon=":material/qr_code_2:", width="stretch"
+        )
+    if join:
+        _show_join_code()
     st.html(_FOCUS_CSS + (_LECTURE_CSS if is_lecture() else ""))
+
+
+def current_view_url() -> str:
+    """The exact current view: the URL the browser shows, with the view's query string (ui/share.py)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    from streamlit.util import calc_hash
+
+    from ui import registry, share
+
+    # The page's URL path, for a URL rebuilt from headers: st.Page's script hash is
+    # calc_hash(url_path) in Streamlit 1.67, and the sidebar runs before st.navigation.
+    ctx = get_script_run_ctx()
+    hashes = {calc_hash(spec.url_path): spec.url_path for spec in registry.PAGES}
+    page_path = hashes.get(ctx.page_script_hash, "") if ctx is not None else ""
+    # The short spellings (`lang=zh`, `lecture=1`) the app respells on load: a shorter URL, a coarser QR.
+    short = {key: {v: k for k, v in aliases.items()} for key, aliases in _URL_ALIASES.items()}
+    query = [
+        (key, short.get(key, {}).get(value, value))
+        for key in st.query_params
+        for value in st.query_params.get_all(key)
+    ]
+    return share.view_url(st.context.url, st.context.headers.to_dict(), page_path, query)
+
+
+def _show_join_code() -> None:
+    """A large QR code of the current view, so a class joins at the lecturer's settings."""
+    from ui import page, share
+
+    url = current_view_url()
+
+    @st.dialog(t("common.join_qr_title"), width="large")
+    def join() -> None:
+        st.markdown(t("common.join_qr_caption"))
+        page.image(share.qr_png(url), alt=t("common.join_qr_alt", url=url), width=440, output_format="PNG")
+        st.code(url, language=None, wrap_lines=True)
+        if share.is_local_only(url):
+            st.warning(t("common.join_qr_local"), icon=":material/warning:")
+
+    join()
 
 
 def lecture_requested() -> bool:
