@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import mdp
 from core.gridworld import ACTIONS, ARROWS, BOOK_LAYOUT, GridWorld, GridWorldError
-from ui import charts, grid, page, widgets
+from ui import charts, grid, page, url_state, widgets
 from ui.i18n import t
 
 P = "gridworld"
@@ -106,6 +106,10 @@ def error_message(exc: Exception) -> str:
         return t(f"{P}.err_no_convergence")
     return t(f"{P}.err_bad_input")
 
+
+# Every key a preset sets: after a preset its session value beats the URL the page loaded with
+PRESET_KEYS = ("layout", "rb", "rf", "rt", "ro", "gamma", "algo", "sweeps", "k")
+url_state.prefer_session_values(PRESET_KEYS)
 
 # 1. Title and lead --------------------------------------------------------------
 page.header(P)
