@@ -481,3 +481,16 @@ def mc_epsilon_greedy(
         progress=progress,
         averaging=averaging,
     )
+
+
+def running_sample_mean(values: np.ndarray, probs: np.ndarray, n: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """Mean estimation, the idea behind every MC method (book Sec. 5.1).
+
+    With the model (the distribution p) the mean is E[X] = sum_x p(x) x; without it,
+    draw x_1..x_n ~ p and average: xbar_k = (1/k) sum_{i<=k} x_i, k = 1..n.
+    Returns (E[X], the running sample means (n,)).
+    """
+    x = np.asarray(values, dtype=float)
+    p = np.asarray(probs, dtype=float)
+    draws = x[rng.choice(len(x), size=n, p=p)]
+    return float(p @ x), np.cumsum(draws) / np.arange(1, n + 1)

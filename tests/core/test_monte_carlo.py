@@ -298,3 +298,14 @@ def test_epsilon_schedules():
     np.testing.assert_allclose(res.policy.max(1), 1.0)
     # and the first one used eps_1 = 0.5 (1 - 1/3): the greedy action gets 1 - eps 4/5
     np.testing.assert_allclose(res.history.policy[1].max(1), 1 - (0.5 * 2 / 3) * 4 / 5)
+
+
+def test_running_sample_mean_against_a_literal_average_and_the_model_mean():
+    x, p = np.array([-1.0, 0.0, 1.0, 5.0]), np.array([0.2, 0.4, 0.3, 0.1])
+    exact, path = mc.running_sample_mean(x, p, 20_000, np.random.default_rng(0))
+    assert exact == pytest.approx(0.6)  # -0.2 + 0 + 0.3 + 0.5
+    draws = x[np.random.default_rng(0).choice(4, size=20_000, p=p)]
+    for k in (1, 10, 20_000):
+        assert path[k - 1] == pytest.approx(sum(draws[:k]) / k)
+    sd = np.sqrt(p @ (x - 0.6) ** 2)
+    assert abs(path[-1] - 0.6) < 4 * sd / np.sqrt(20_000)
