@@ -8,7 +8,7 @@ import streamlit as st
 from core import mdp
 from core import rl_basics as rb
 from core.gridworld import ACTIONS, ARROWS, BOOK_CH1_LAYOUT, BOOK_LAYOUT, MOVES, GridWorld
-from ui import charts, page, widgets
+from ui import charts, page, url_state, widgets
 from ui.i18n import t
 
 P = "rl_basics"
@@ -379,6 +379,16 @@ def action_name(a: int) -> str:
     return f"{ARROWS[a]} {t(f'{P}.act_{ACTIONS[a]}')}"
 
 
+# "Try this" presets; after one, its session values beat the URL the page was loaded with (issue 22)
+BASE = {"grid": "3x3", "src": "optimal", "slip": 0.0, "gamma": 0.9, "start": 1, "T": 12, "seed": 0, "t": 0}
+PRESETS = {
+    "book_return": {**BASE, "pol": "det", "task": "continuing", "t": 12},
+    "episodic": {**BASE, "pol": "det", "task": "episodic", "t": 4},
+    "through_forbidden": {**BASE, "pol": "det", "src": "straight", "task": "continuing", "t": 4},
+    "uniform_slip": {**BASE, "grid": "5x5", "pol": "uniform", "slip": 0.2, "task": "continuing", "N": 2000},
+}
+url_state.prefer_session_values({key for values in PRESETS.values() for key in values})
+
 # 1. Title and lead ------------------------------------------------------------------------------
 page.header(P)
 
@@ -660,16 +670,8 @@ if env is not None:
     l2.page_link("pages/monte_carlo.py", label=t(f"{P}.link_mc"), icon=":material/casino:")
     page.prose(t(f"{P}.explain_values"))
 
+
 # 4. Try this ------------------------------------------------------------------------------------------
-BASE = {"grid": "3x3", "src": "optimal", "slip": 0.0, "gamma": 0.9, "start": 1, "T": 12, "seed": 0, "t": 0}
-PRESETS = {
-    "book_return": {**BASE, "pol": "det", "task": "continuing", "t": 12},
-    "episodic": {**BASE, "pol": "det", "task": "episodic", "t": 4},
-    "through_forbidden": {**BASE, "pol": "det", "src": "straight", "task": "continuing", "t": 4},
-    "uniform_slip": {**BASE, "grid": "5x5", "pol": "uniform", "slip": 0.2, "task": "continuing", "N": 2000},
-}
-
-
 def preset_facts() -> dict[str, dict[str, str]]:
     g = 0.9
     facts = {
