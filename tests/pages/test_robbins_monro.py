@@ -134,4 +134,4 @@ def test_status_error_matches_core():
     at = open_page(SPEC, "en")
     exp = sa.run_experiment("mean", sa.StepSizes("harmonic")(500), 1.0, 200, 3.0, np.random.default_rng(0))
     err = sa.summarize_runs(exp.W, exp.target).rmse[-1]
-    assert any(f"(k = 500): {err:.3g}" in c.value for c in at.caption)
+    assert any(f"(k = 501): {err:.3g}" in c.value for c in at.caption)  # w_{K+1}
