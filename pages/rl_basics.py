@@ -18,7 +18,8 @@ SOURCES = ("optimal", "straight", "custom")
 TASKS = ("continuing", "episodic")
 KIND_FILL = {"free": "#ffffff", "forbidden": "#f2b880", "target": "#8cc4f0"}
 MAX_MC = 2_000  # episodes for the sample mean
-MC_POINTS = 400  # points of the running-mean curve sent to the browser
+MC_POINTS = 400
+HORIZON_TOL = 1e-6  # continuing episodes end when gamma^t < this: bias <= 1e-6 max|r| / (1 - gamma)  # points of the running-mean curve sent to the browser
 
 
 @st.cache_resource(show_spinner=False)
@@ -94,7 +95,7 @@ def values(params: tuple, start: int, gamma: float, N: int, seed: int, _env: dic
     m, pol = _env["model"], _env["policy"]
     P_, R_ = (m.P, m.R) if _env["terminal"] is None else rb.absorbing(m.P, m.R, _env["terminal"])
     v = mdp.policy_evaluation(P_, R_, pol, gamma)
-    steps = rb.horizon(gamma, 1e-4)
+    steps = rb.horizon(gamma, HORIZON_TOL)
     G = rb.sample_returns(
         m.P, m.R_sas, pol, start, steps, N, gamma, np.random.default_rng(10_000 + seed), _env["terminal"]
     )
@@ -116,8 +117,12 @@ def values(params: tuple, start: int, gamma: float, N: int, seed: int, _env: dic
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def markov(params: tuple, state: int, action: int, seed: int, _env: dict) -> dict[int, np.ndarray]:
-    """Empirical p(s'|s, a) split by the state before s (at most four of them)."""
-    m, pol = _env["model"], _env["policy"]
+    """Empirical p(s'|s, a) split by the state before s (at most four of them).
+
+    The histories come from uniformly random actions, so every (s, a) is visited whatever
+    the page's policy: the property is about the environment, not the policy."""
+    m = _env["model"]
+    pol = rb.uniform_policy(m.P.shape[0], m.P.shape[1])
     by_prev = rb.markov_check(
         m.P, m.R_sas, pol, state, action, 25, 2_000, np.random.default_rng(seed), start=0
     )
@@ -542,19 +547,10 @@ def step_section(env: dict, ep: dict, start: int) -> None:
         table.insert(0, "π(a|s)", env["policy"][s_now].round(3))
         st.markdown(t(f"{P}.P_title", s=s_now + 1))
         st.dataframe(table, height=215)
-    # the trajectory as a table up to the current step
+    # the whole recorded episode (the CSV); the table shows it up to the current step
     k = step
-    traj = pd.DataFrame(
-        {
-            "t": np.arange(k),
-            "s_t": [f"s{s + 1}" for s in ep["s"][:k]],
-            "a_t": [action_name(a) for a in ep["a"][:k]],
-            "r_{t+1}": ep["r"][:k],
-            "s_{t+1}": [f"s{s + 1}" for s in ep["s"][1 : k + 1]],
-            "γ^t·r_{t+1}": np.round(ep["terms"][:k], 4),
-            "Σ": np.round(ep["running"][:k], 4),
-        }
-    )
+    full = episode_frame(ep)
+    traj = full.iloc[:k]
     ret = float(ep["r"][:k].sum())
     disc = float(ep["running"][k - 1]) if k else 0.0
     m1, m2, m3 = st.columns(3)
@@ -568,7 +564,23 @@ def step_section(env: dict, ep: dict, start: int) -> None:
         )
         st.latex(rf"G = {terms} = {disc:.4f}")
     st.dataframe(traj, hide_index=True, height=min(35 * (k + 1) + 3, 250))
-    page.download_csv(traj, f"{P}_trajectory.csv")
+    page.download_csv(full, f"{P}_trajectory.csv")
+
+
+def episode_frame(ep: dict) -> pd.DataFrame:
+    """(t, s_t, a_t, r_{t+1}, s_{t+1}, gamma^t r_{t+1}, running sum) for every step of the episode."""
+    n = len(ep["a"])
+    return pd.DataFrame(
+        {
+            "t": np.arange(n),
+            "s_t": [f"s{s + 1}" for s in ep["s"][:n]],
+            "a_t": [action_name(a) for a in ep["a"]],
+            "r_{t+1}": ep["r"],
+            "s_{t+1}": [f"s{s + 1}" for s in ep["s"][1:]],
+            "γ^t·r_{t+1}": np.round(ep["terms"], 4),
+            "Σ": np.round(ep["running"], 4),
+        }
+    )
 
 
 def gamma_str(i: int) -> str:
@@ -592,10 +604,8 @@ with bk1:
         r"s_1 \xrightarrow[r=0]{a_2} s_2 \xrightarrow[r=0]{a_3} s_5 \xrightarrow[r=0]{a_3} s_8"
         r"\xrightarrow[r=1]{a_2} s_9 \xrightarrow[r=1]{a_5} s_9 \xrightarrow[r=1]{a_5} \cdots"
     )
-    st.latex(
-        r"G = 0 + \gamma\cdot 0 + \gamma^2\cdot 0 + \gamma^3\cdot 1 + \gamma^4\cdot 1 + \dots"
-        r" = \gamma^3(1 + \gamma + \gamma^2 + \dots) = \frac{\gamma^3}{1-\gamma}"
-    )
+    st.latex(r"G = 0 + \gamma\cdot 0 + \gamma^2\cdot 0 + \gamma^3\cdot 1 + \gamma^4\cdot 1 + \dots")
+    st.latex(r"\phantom{G} = \gamma^3(1 + \gamma + \gamma^2 + \dots) = \frac{\gamma^3}{1-\gamma}")
 with bk2:
     g = float(gamma)
     st.markdown(

@@ -76,7 +76,7 @@ def test_uniform_slip():
         m.R_sas,
         pol,
         0,
-        rb.horizon(v["gamma"], 1e-4),
+        rb.horizon(v["gamma"], 1e-6),
         v["N"],
         v["gamma"],
         np.random.default_rng(10_000 + v["seed"]),
