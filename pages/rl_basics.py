@@ -9,7 +9,7 @@ from core import mdp
 from core import rl_basics as rb
 from core.gridworld import ACTIONS, ARROWS, BOOK_CH1_LAYOUT, BOOK_LAYOUT, MOVES, GridWorld
 from ui import charts, page, url_state, widgets
-from ui.i18n import t
+from ui.i18n import current_lang, t
 
 P = "rl_basics"
 GRIDS = {"3x3": BOOK_CH1_LAYOUT, "5x5": BOOK_LAYOUT}
@@ -127,6 +127,14 @@ def markov(params: tuple, state: int, action: int, seed: int, _env: dict) -> dic
         m.P, m.R_sas, pol, state, action, 25, 2_000, np.random.default_rng(seed), start=0
     )
     return dict(list(by_prev.items())[:4])
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def markov_view(
+    params: tuple, state: int, action: int, seed: int, lang: str, _env: dict
+) -> pd.DataFrame | None:
+    by_prev = markov(params, state, action, seed, _env)
+    return markov_table(by_prev, _env["model"].P[state, action]) if by_prev else None
 
 
 def markov_table(by_prev: dict[int, np.ndarray], P_row: np.ndarray) -> pd.DataFrame:
@@ -484,7 +492,7 @@ def loop_labels(s_t: int, a_t: int | None, r: float | None, s_next: int | None, 
 
 
 @st.fragment
-def step_section(env: dict, ep: dict, start: int) -> None:
+def step_section(env: dict, ep: dict, ep_key: tuple) -> None:
     """The step slider and the Step button rerun only this part: the grid, the loop and the table."""
     n = len(ep["a"])
     widgets.keep_within("t", n)
@@ -507,14 +515,15 @@ def step_section(env: dict, ep: dict, start: int) -> None:
     )
     s_now = int(ep["s"][step])
     rows, cols = env["rows"], env["cols"]
+    fixed = env_frames(env["key"], env)
     g1, g2 = st.columns([1, 1.25])
     with g1:
         st.markdown(t(f"{P}.grid_title", t=step, s=s_now + 1))
         charts.show(
             grid_template(rows, cols, chart_height=max(40, 320 // max(rows, cols)) * rows),
             data={
-                "cells": cells_frame(env["kinds"], rows, cols),
-                "policy": policy_frame(env["policy"], rows, cols),
+                "cells": fixed["cells"],
+                "policy": fixed["policy"],
                 "path": trajectory_frame(ep["s"], cols, step),
                 "agent": pd.DataFrame({"x": [s_now % cols + 0.5], "y": [s_now // cols + 0.5]}),
             },
@@ -537,19 +546,12 @@ def step_section(env: dict, ep: dict, start: int) -> None:
         if step >= n and env["terminal"] is not None and s_now in env["terminal"]:
             st.caption(t(f"{P}.episode_over", n=n))
         # P(s'|s, a) of the cell the agent is in, every action
-        m = env["model"]
-        reach = np.flatnonzero(m.P[s_now].max(0) > 0)
-        table = pd.DataFrame(
-            m.P[s_now][:, reach].round(3),
-            index=[action_name(a) for a in range(len(ACTIONS))],
-            columns=[f"s{j + 1}" for j in reach],
-        )
-        table.insert(0, "π(a|s)", env["policy"][s_now].round(3))
+        table = transition_table(env["key"], s_now, current_lang(), env)
         st.markdown(t(f"{P}.P_title", s=s_now + 1))
         st.dataframe(table, height=215)
     # the whole recorded episode (the CSV); the table shows it up to the current step
     k = step
-    full = episode_frame(ep)
+    full = episode_table(ep_key, current_lang(), ep)
     traj = full.iloc[:k]
     ret = float(ep["r"][:k].sum())
     disc = float(ep["running"][k - 1]) if k else 0.0
@@ -565,6 +567,35 @@ def step_section(env: dict, ep: dict, start: int) -> None:
         st.latex(rf"G = {terms} = {disc:.4f}")
     st.dataframe(traj, hide_index=True, height=min(35 * (k + 1) + 3, 250))
     page.download_csv(full, f"{P}_trajectory.csv")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def env_frames(key: tuple, _env: dict) -> dict[str, pd.DataFrame]:
+    """The chart data that only the environment and policy decide: cells and arrows."""
+    rows, cols = _env["rows"], _env["cols"]
+    return {
+        "cells": cells_frame(_env["kinds"], rows, cols),
+        "policy": policy_frame(_env["policy"], rows, cols),
+    }
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def transition_table(key: tuple, s: int, lang: str, _env: dict) -> pd.DataFrame:
+    """p(s'|s, a) for every action (rows) and the reachable s' (columns), with pi(a|s) in front."""
+    m = _env["model"]
+    reach = np.flatnonzero(m.P[s].max(0) > 0)
+    table = pd.DataFrame(
+        m.P[s][:, reach].round(3),
+        index=[action_name(a) for a in range(len(ACTIONS))],
+        columns=[f"s{j + 1}" for j in reach],
+    )
+    table.insert(0, "π(a|s)", _env["policy"][s].round(3))
+    return table
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def episode_table(key: tuple, lang: str, _ep: dict) -> pd.DataFrame:
+    return episode_frame(_ep)
 
 
 def episode_frame(ep: dict) -> pd.DataFrame:
@@ -592,7 +623,7 @@ with right:
         st.info(t(f"{P}.no_result"))
     else:
         ep = episode(params, start, int(T), float(gamma), int(seed), env)
-        step_section(env, ep, start)
+        step_section(env, ep, (params, start, int(T), float(gamma), int(seed)))
 
 page.prose(t(f"{P}.explain_loop"))
 
@@ -648,8 +679,7 @@ if env is not None:
         )
         st.latex(r"p(s_{t+1}\mid s_t, a_t, s_{t-1}, a_{t-1}, \dots, s_0, a_0) = p(s_{t+1}\mid s_t, a_t)")
     with mk2:
-        by_prev = markov(params, int(mcell), int(mact), int(seed), env)
-        table = markov_table(by_prev, env["model"].P[int(mcell), int(mact)]) if by_prev else None
+        table = markov_view(params, int(mcell), int(mact), int(seed), current_lang(), env)
         if table is None:
             st.info(t(f"{P}.markov_none"))
         else:
