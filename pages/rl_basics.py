@@ -102,13 +102,16 @@ def values(params: tuple, start: int, gamma: float, N: int, seed: int, _env: dic
     mean, lo, hi = rb.running_mean_band(G, 2.0)
     idx = np.unique(np.geomspace(1, N, min(N, MC_POINTS)).astype(int)) - 1
     n = idx + 1
+    # series 2: two invisible points that keep the y axis at least 0.1 wide around v_pi, so a
+    # band of width ~0 (a deterministic policy) is not blown up into a gap of 1e-6
+    pad = 0.05 * max(1.0, abs(float(v[start])))
     curve = pd.DataFrame(
         {
-            "n": np.concatenate([n, [1, N]]),
-            "g": np.concatenate([mean[idx], [v[start], v[start]]]),
-            "lo": np.concatenate([lo[idx], [np.nan, np.nan]]),
-            "hi": np.concatenate([hi[idx], [np.nan, np.nan]]),
-            "series": np.array([0] * len(idx) + [1, 1]),
+            "n": np.concatenate([n, [1, N, 1, N]]),
+            "g": np.concatenate([mean[idx], [v[start], v[start], v[start] - pad, v[start] + pad]]),
+            "lo": np.concatenate([lo[idx], [np.nan] * 4]),
+            "hi": np.concatenate([hi[idx], [np.nan] * 4]),
+            "series": np.array([0] * len(idx) + [1, 1, 2, 2]),
         }
     )
     se = float(G.std(ddof=1) / np.sqrt(N)) if N > 1 else float("nan")
@@ -364,8 +367,15 @@ def mc_template() -> alt.LayerChart:
             y2=alt.Y2("hi"),
         )
     )
+    span = (
+        alt.Chart()
+        .transform_filter(alt.datum.series == 2)
+        .mark_point(opacity=0)
+        .encode(x=x, y=alt.Y("g", type="quantitative", title=y_title, scale=alt.Scale(zero=False)))
+    )
     lines = (
         alt.Chart()
+        .transform_filter(alt.datum.series < 2)
         .mark_line(strokeWidth=2.5)
         .encode(
             x=x,
@@ -385,7 +395,7 @@ def mc_template() -> alt.LayerChart:
             ],
         )
     )
-    return alt.layer(band, lines, data=charts.named("curve")).transform_calculate(label=label)
+    return alt.layer(band, lines, span, data=charts.named("curve")).transform_calculate(label=label)
 
 
 def action_name(a: int) -> str:
