@@ -438,10 +438,13 @@ def mean_section() -> None:
     st.subheader(t(f"{P}.mean_title"))
     me1, me2 = st.columns([1, 1.8])
     with me1:
-        st.dataframe(pd.DataFrame({"x": X_VALUES, "p(x)": X_PROBS}).T, hide_index=False)
+        st.dataframe(pd.DataFrame([X_PROBS], columns=[f"x = {x:g}" for x in X_VALUES], index=["p(x)"]))
         ns = st.slider(t(f"{P}.samples"), 1, 5_000, 100, 1, key="ns", bind="query-params")
         exact, frame, last = mean_path(int(ns), 0)
-        st.latex(rf"\mathbb E[X] = \sum_x p(x)\,x = {exact:.2f},\qquad \bar x_{{{int(ns)}}} = {last:.3f}")
+        st.latex(rf"\mathbb E[X] = \sum_x p(x)\,x = {exact:.2f}")
+        st.latex(
+            rf"\bar x_{{{int(ns)}}} = \frac{{1}}{{{int(ns)}}}\sum_{{i=1}}^{{{int(ns)}}} x_i = {last:.3f}"
+        )
     with me2:
         charts.show(
             mean_template(chart_height=charts.height(220)),
