@@ -483,7 +483,9 @@ def mc_epsilon_greedy(
     )
 
 
-def running_sample_mean(values: np.ndarray, probs: np.ndarray, n: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+def running_sample_mean(
+    values: np.ndarray, probs: np.ndarray, n: int, rng: np.random.Generator
+) -> tuple[float, np.ndarray]:
     """Mean estimation, the idea behind every MC method (book Sec. 5.1).
 
     With the model (the distribution p) the mean is E[X] = sum_x p(x) x; without it,

@@ -306,7 +306,9 @@ def test_run_experiment_theory_matches_monte_carlo():
     assert exp.theory_rmse[-1] == pytest.approx(math.sqrt(1.0 / 50))  # Sacks: V = 1 for c = g' = 1, sigma = 1
 
 
-@pytest.mark.parametrize(("c", "slope", "sigma"), [(0.7, 1.0, 1.0), (2.0, 1.0, 0.5), (0.3, 3.0, 1.3), (1.5, 0.6, 2.0)])
+@pytest.mark.parametrize(
+    ("c", "slope", "sigma"), [(0.7, 1.0, 1.0), (2.0, 1.0, 0.5), (0.3, 3.0, 1.3), (1.5, 0.6, 2.0)]
+)
 def test_sacks_variance_at_c_not_one_against_the_exact_linear_recursion(c, slope, sigma):
     """Issue 21: c != 1, where c and c^2 differ. Independent reference: for a linear
     g(w) = slope (w - w*) with a_k = c/k, the error e_k = w_k - w* obeys
