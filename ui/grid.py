@@ -107,12 +107,10 @@ def grid_template(
                 color=alt.Color("ink", type="nominal", scale=None),
             )
         )
-    layers.append(
-        base.mark_text(
-            fontSize=max(9, cell // 6),
-            dx=cell // 2 - max(9, cell // 6) // 2 - 3,
-            dy=-cell // 2 + max(9, cell // 6) // 2 + 3,
-        ).encode(text=alt.Text("glyph", type="nominal"), color=alt.Color("ink", type="nominal", scale=None))
+    layers.append(  # the kind glyph sits right of the arrow, inside the cell at any rendered size
+        base.mark_text(fontSize=max(10, cell // 6), dx=cell // 4, dy=-cell // 7 if show_values else 0).encode(
+            text=alt.Text("glyph", type="nominal"), color=alt.Color("ink", type="nominal", scale=None)
+        )
     )
     # the arrows and numbers take their ink colour as is: keep that out of the heat scale
     return (
