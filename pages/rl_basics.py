@@ -89,16 +89,28 @@ def episode(params: tuple, start: int, T: int, gamma: float, seed: int, _env: di
     return {"s": s, "a": a, "r": r, "terms": terms, "running": running}
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def values(params: tuple, start: int, gamma: float, N: int, seed: int, _env: dict) -> dict:
-    """Exact v_pi (linear solve; absorbing target when episodic) and the MC mean of N returns."""
+@st.cache_data(max_entries=16, show_spinner=False)
+def all_returns(
+    params: tuple, start: int, gamma: float, seed: int, _env: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact v_pi (linear solve; absorbing target when episodic) and MAX_MC sampled returns:
+    moving the N slider then only takes the first N of them."""
     m, pol = _env["model"], _env["policy"]
     P_, R_ = (m.P, m.R) if _env["terminal"] is None else rb.absorbing(m.P, m.R, _env["terminal"])
     v = mdp.policy_evaluation(P_, R_, pol, gamma)
     steps = rb.horizon(gamma, HORIZON_TOL)
     G = rb.sample_returns(
-        m.P, m.R_sas, pol, start, steps, N, gamma, np.random.default_rng(10_000 + seed), _env["terminal"]
+        m.P, m.R_sas, pol, start, steps, MAX_MC, gamma, np.random.default_rng(10_000 + seed), _env["terminal"]
     )
+    return v, G
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def values(params: tuple, start: int, gamma: float, N: int, seed: int, _env: dict) -> dict:
+    """The first N returns' running mean and band, next to the exact v_pi."""
+    v, G_all = all_returns(params, start, gamma, seed, _env)
+    G = G_all[:N]
+    steps = rb.horizon(gamma, HORIZON_TOL)
     mean, lo, hi = rb.running_mean_band(G, 2.0)
     idx = np.unique(np.geomspace(1, N, min(N, MC_POINTS)).astype(int)) - 1
     n = idx + 1
