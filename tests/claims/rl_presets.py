@@ -27,7 +27,7 @@ RL_BASICS = {
     "book_return": {**_RB, "pol": "det", "task": "continuing", "t": 12},
     "episodic": {**_RB, "pol": "det", "task": "episodic", "t": 4},
     "through_forbidden": {**_RB, "pol": "det", "src": "straight", "task": "continuing", "t": 4},
-    "uniform_slip": {**_RB, "grid": "5x5", "pol": "uniform", "slip": 0.2, "task": "continuing", "N": 2000},
+    "uniform_slip": {**_RB, "grid": "5x5", "pol": "uniform", "slip": 0.2, "task": "continuing", "N": 1000},
 }
 
 GRIDWORLD_DEFAULTS = {

@@ -26,9 +26,9 @@ def test_exact_value_and_mc_mean_match_core():
     shown = metrics(at)
     assert shown["Exact state value v_π(s1)"] == f"{v:.3f}"
     assert f"{v:.3f}" == f"{0.9**3 / 0.1:.3f}"  # the book's gamma^3/(1-gamma)
-    # the page samples 2,000 episodes once and averages the first N = 500
+    # the page samples 1,000 episodes once and averages the first N = 500
     G = rb.sample_returns(
-        gw.P, gw.R, pol, 0, rb.horizon(0.9, 1e-6), 2_000, 0.9, np.random.default_rng(10_000)
+        gw.P, gw.R, pol, 0, rb.horizon(0.9, 1e-6), 1_000, 0.9, np.random.default_rng(10_000)
     )
     assert shown["Mean of N discounted returns from s1"] == f"{G[:500].mean():.3f}"
 
