@@ -11,7 +11,9 @@ SPEC = by_key("diffusion")
 
 
 def test_invalid_url_values_are_ignored():
-    at = open_page(SPEC, "en", {"steps": "5000", "sampler": "euler", "sched": "quadratic", "w": "-3", "t": "abc"})
+    at = open_page(
+        SPEC, "en", {"steps": "5000", "sampler": "euler", "sched": "quadratic", "w": "-3", "t": "abc"}
+    )
     assert_healthy(at, "bad URL")
     assert at.slider(key="steps").value == 50
     assert at.radio(key="sampler").value == "DDIM"
