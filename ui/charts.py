@@ -321,12 +321,12 @@ def show(
     Takes an Altair chart, or a spec from a `@template` with its `data` by name:
     DataFrames, or Arrow tables (sent as they are; cheaper for data kept in a cache).
     `description` is the chart's text alternative for a screen reader (translated;
-    its title and the headline number): Vega-Lite's `description`, which becomes the
-    chart's aria-label, and Streamlit's `alt`.
+    its title and the headline number): Streamlit's `alt`, which the browser applies as the
+    chart's description (its aria-label). Not written into the spec: the spec would change
+    with every slider and the chart be redrawn instead of having its data swapped, and
+    Streamlit logs a warning with a stack trace when both are set.
     """
     out = chart if isinstance(chart, dict) else spec(chart, chart_height=chart_height)
     # A fresh top level: Streamlit moves `datasets` out of the dict it is given.
     top = {**out, "datasets": {**out.get("datasets", {}), **(data or {})}}
-    if description:
-        top["description"] = description
     st.vega_lite_chart(top, width=width, alt=description)

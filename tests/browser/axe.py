@@ -51,8 +51,8 @@ _RUN = """async ([tags, allow]) => {
 
 
 # axe does not look inside a chart (a canvas / SVG drawn by Vega). Our own rule: every
-# chart has a text alternative, Vega-Lite's `description`, which Vega writes into the chart
-# container's aria-label (role graphics-document); without one it says "Vega visualization".
+# chart has a text alternative (charts.show(description=...) -> Streamlit's `alt`, which the
+# frontend applies as the chart's description), written into the chart container's aria-label (role graphics-document); without one it says "Vega visualization".
 CHART_RULE = "chart-description"
 _CHARTS = """() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].map((el, i, all) => {
   const label = (el.getAttribute('aria-label') || '').trim();
