@@ -232,7 +232,8 @@ def test_shipped_runs_use_the_defaults(shipped) -> None:
 
 
 def test_two_layers_learn_induction(shipped) -> None:
-    """Repeated positions: accuracy >= 0.85 and loss < 25% of ln V; other positions within 5% of ln V;
+    """Repeated positions: accuracy >= 0.85 and loss < 25% of ln V; other positions above 85% of ln V
+    (near a uniform guess: only "a token already seen is more likely" helps there);
     a layer-2 head with induction score >= 0.5 (all on the fixed evaluation batch)."""
     run = shipped[2]
     tokens, mask = ind.eval_batch(run.config)
@@ -240,7 +241,7 @@ def test_two_layers_learn_induction(shipped) -> None:
     lnv = math.log(run.config.vocab)
     assert ev["accuracy_repeated"] >= 0.85, ev
     assert ev["loss_repeated"] < 0.25 * lnv, ev
-    assert abs(ev["loss_other"] - lnv) < 0.05 * lnv, ev
+    assert 0.85 * lnv < ev["loss_other"] < 1.01 * lnv, ev
     assert run.induction[-1, 1].max() >= 0.5
     # the scores stored in the run are those of the final weights (float16 copies: 1e-2)
     p, s = ind.head_scores(ind.attention_maps(run.model, tokens), tokens, mask)
