@@ -17,11 +17,11 @@ from ui.i18n import current_lang, t
 P = "transformer"
 RUNS_FILE = Path(__file__).resolve().parent.parent / "assets" / "induction_runs.pt"
 DEFAULT = core.InductionConfig()
-LAYERS = (1, 2)
+LAYERS = ("1", "2")  # strings: the URL and the segmented control speak strings
 HEADS = (1, 2, 4, 8)
 D_MODELS = (16, 32, 64)
-STEPS = (500, 1000, 1500, 2000)
-LRS = (1e-3, 3e-3, 1e-2)
+STEPS = ("500", "1000", "1500", "2000")  # strings: AppTest sets select sliders in a form by text
+LRS = ("0.001", "0.003", "0.01")
 SHOW_LENGTH = 24  # tokens of the fresh sequence on the attention maps (<= 5,000 cells with 2 x 8 heads)
 SMOOTH = 25  # steps in the moving average of the loss curves
 TARGET_COLOUR = "#e6550d"  # orange squares: where an induction head should look
@@ -29,9 +29,9 @@ STORE = "transformer_runs"
 QUIET_REFERENCE = 0.33  # s, benchmarks.heavy.reference_seconds on a quiet host
 # "Try this": the shipped runs at the first / last checkpoint (the rest: page defaults)
 PRESETS = {
-    "phase_change": {"layers": 2, "ck": 0},
-    "one_layer": {"layers": 1, "ck": core.CHECKPOINTS},
-    "heads": {"layers": 2, "ck": core.CHECKPOINTS},
+    "phase_change": {"layers": "2", "ck": 0},
+    "one_layer": {"layers": "1", "ck": core.CHECKPOINTS},
+    "heads": {"layers": "2", "ck": core.CHECKPOINTS},
 }
 LN_COLOURS = {"repeated": "#1f77b4", "other": "#7f7f7f", "one_layer": "#d62728"}
 
@@ -190,18 +190,14 @@ def diagram_template() -> alt.LayerChart:
         .mark_point(shape="triangle-up", size=55, filled=True, opacity=1, color="#333")
         .encode(x=x, y=y, angle=alt.Angle("angle", type="quantitative", scale=None))
     )
-    texts = (
+    texts = [
         alt.Chart(charts.named("texts"))
-        .mark_text(fontSize=12, color="#111", baseline="middle")
-        .encode(
-            x=x,
-            y=y,
-            text=alt.Text("text", type="nominal"),
-            align=alt.Align("align", type="nominal", legend=None, scale=None),
-            fontWeight=alt.FontWeight("weight", type="nominal", legend=None, scale=None),
-        )
-    )
-    return alt.layer(boxes, lines, heads, texts)
+        .transform_filter(f"datum.weight == '{weight}'")
+        .mark_text(fontSize=12, color="#111", baseline="middle", fontWeight=weight)
+        .encode(x=x, y=y, text=alt.Text("text", type="nominal"))
+        for weight in ("normal", "bold")
+    ]
+    return alt.layer(boxes, lines, heads, *texts)
 
 
 @charts.template
@@ -410,7 +406,7 @@ with left:
     layers = st.segmented_control(
         t(f"{P}.layers"),
         LAYERS,
-        default=DEFAULT.layers,
+        default=str(DEFAULT.layers),
         key="layers",
         bind="query-params",
         required=True,
@@ -423,8 +419,8 @@ with left:
     )
     with st.form(f"{P}_form", border=True):
         st.markdown(t(f"{P}.train_title"))
-        steps = st.select_slider(t(f"{P}.steps"), STEPS, DEFAULT.steps, key="steps", bind="query-params")
-        lr = st.select_slider(t(f"{P}.lr"), LRS, DEFAULT.lr, key="lr", bind="query-params")
+        steps = st.select_slider(t(f"{P}.steps"), STEPS, str(DEFAULT.steps), key="steps", bind="query-params")
+        lr = st.select_slider(t(f"{P}.lr"), LRS, f"{DEFAULT.lr:g}", key="lr", bind="query-params")
         seed = widgets.seed()
         submitted = st.form_submit_button(t(f"{P}.run"), icon=":material/play_arrow:", type="primary")
 

@@ -17,9 +17,9 @@ from tests.apptest_utils import ROOT
 
 SHOW_LENGTH, SMOOTH = 24, 25  # as in pages/transformer.py
 PRESETS = {
-    "phase_change": {"layers": 2, "ck": 0},
-    "one_layer": {"layers": 1, "ck": core.CHECKPOINTS},
-    "heads": {"layers": 2, "ck": core.CHECKPOINTS},
+    "phase_change": {"layers": "2", "ck": 0},
+    "one_layer": {"layers": "1", "ck": core.CHECKPOINTS},
+    "heads": {"layers": "2", "ck": core.CHECKPOINTS},
 }
 
 
@@ -38,7 +38,7 @@ def _fresh(run: core.InductionRun, ck: int, seed: int = 0):
 def test_phase_change(runs) -> None:
     """'At step 0 every head spreads its attention evenly ... the loss on repeated tokens drops, and a
     layer-2 head sharpens into a shifted stripe, ending with an induction score of {ind}.'"""
-    run = runs[PRESETS["phase_change"]["layers"]]
+    run = runs[int(PRESETS["phase_change"]["layers"])]
     maps, _, _ = _fresh(run, PRESETS["phase_change"]["ck"])
     T = maps.shape[-1]
     # evenly: every row's largest weight within 2.5x of uniform 1/(i+1)
@@ -58,7 +58,7 @@ def test_phase_change(runs) -> None:
 def test_one_layer(runs) -> None:
     """'the loss on repeated tokens stays at {ratio} of ln V, and the best head's induction score is only {ind}'."""
     one, two = runs[1], runs[2]
-    assert one.config.layers == PRESETS["one_layer"]["layers"]
+    assert one.config.layers == int(PRESETS["one_layer"]["layers"])
     ratio = one.loss_repeated[-SMOOTH:].mean() / math.log(one.config.vocab)
     assert ratio > 0.6
     assert one.induction[-1].max() < 0.5 * two.induction[-1, 1].max()
@@ -68,7 +68,7 @@ def test_heads(runs) -> None:
     """'The heads with the high scores are the ones whose maps show the stripes': on the page's sequence at the
     last checkpoint, the layer-1 head with the highest previous-token score (evaluation batch) also has the
     most weight one step below the diagonal, and the best layer-2 induction head the most on the squares."""
-    run = runs[PRESETS["heads"]["layers"]]
+    run = runs[int(PRESETS["heads"]["layers"])]
     maps, tokens, mask = _fresh(run, PRESETS["heads"]["ck"])
     prev, ind = core.head_scores(maps[None], tokens, mask)
     assert np.argmax(prev[0]) == np.argmax(run.prev_token[-1, 0])

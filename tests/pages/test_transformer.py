@@ -64,7 +64,7 @@ def test_one_layer_toggle_shows_the_contrast_run() -> None:
 def test_run_trains_live_with_progress_and_shows_the_result() -> None:
     """The form's Run trains the chosen settings (a small one here) and the page shows that run."""
     at = open_page(SPEC, "en", {"layers": "1", "heads": "1", "dm": "16"})
-    at.select_slider(key="steps").set_value(500)
+    at.select_slider(key="steps").set_value("500")
     at.number_input(key="seed").set_value(3)
     next(b for b in at.button if b.proto.is_form_submitter).click()
     at.run()
