@@ -444,7 +444,9 @@ recall_section()
 ARROW = list[tuple[float, float]]
 
 
-def _figure(boxes: list, nodes: list, arrows: list[ARROW], texts: list, dashed: list[ARROW] = ()) -> dict[str, pd.DataFrame]:
+def _figure(
+    boxes: list, nodes: list, arrows: list[ARROW], texts: list, dashed: list[ARROW] = ()
+) -> dict[str, pd.DataFrame]:
     lines, heads = [], []
     for style, group in (("solid", arrows), ("dashed", dashed)):
         for n, pts in enumerate(group):
@@ -452,7 +454,9 @@ def _figure(boxes: list, nodes: list, arrows: list[ARROW], texts: list, dashed: 
                 lines.append({"id": f"{style}{n}", "o": o, "x": x, "y": y, "style": style})
             (x0, y0), (x1, y1) = pts[-2], pts[-1]
             # clockwise from "up" on screen (y grows downwards)
-            heads.append({"x": x1, "y": y1, "angle": float(np.degrees(np.arctan2(x1 - x0, y0 - y1))), "style": style})
+            heads.append(
+                {"x": x1, "y": y1, "angle": float(np.degrees(np.arctan2(x1 - x0, y0 - y1))), "style": style}
+            )
     return {
         "boxes": pd.DataFrame(boxes, columns=["x", "x2", "y", "y2", "label", "kind"]),
         "nodes": pd.DataFrame(nodes, columns=["x", "y", "label"]),
@@ -471,9 +475,11 @@ def unrolled_rnn() -> dict[str, pd.DataFrame]:
     xs = (16, 39, 62, 85)
     boxes = [_box(c, 50, 12, 18, "tanh", "cell") for c in xs]
     arrows = [[(c, 90), (c, 59)] for c in xs] + [[(c, 41), (c, 14)] for c in xs]
-    arrows += [[(a + 6, 50), (b - 6, 50)] for a, b in zip(xs, xs[1:])] + [[(3, 50), (10, 50)]]
+    arrows += [[(a + 6, 50), (b - 6, 50)] for a, b in zip(xs, xs[1:], strict=False)] + [[(3, 50), (10, 50)]]
     texts = [(c, 95, f"x{i + 1}") for i, c in enumerate(xs)] + [(c, 8, f"h{i + 1}") for i, c in enumerate(xs)]
-    texts += [(c + 3.5, 75, "U") for c in xs] + [((a + b) / 2, 45, "W") for a, b in zip(xs, xs[1:])]
+    texts += [(c + 3.5, 75, "U") for c in xs] + [
+        ((a + b) / 2, 45, "W") for a, b in zip(xs, xs[1:], strict=False)
+    ]
     texts += [(3, 44, "h0")]
     dashed = [[(85, 30), (16, 30)]]
     texts += [(50, 26, t(f"{P}.draw_backprop"))]
@@ -486,12 +492,19 @@ def lstm_cell() -> dict[str, pd.DataFrame]:
     boxes = [_box(c, 64, 12, 12, label, kind) for c, label, kind in gates]
     nodes = [(28, 15, "×"), (52, 15, "+"), (52, 38, "×"), (88, 34, "tanh"), (88, 64, "×")]
     arrows = [
-        [(3, 15), (24, 15)], [(32, 15), (48, 15)], [(56, 15), (97, 15)],  # the cell state c
+        [(3, 15), (24, 15)],
+        [(32, 15), (48, 15)],
+        [(56, 15), (97, 15)],  # the cell state c
         [(28, 58), (28, 19)],  # f -> forget
-        [(44, 58), (44, 38), (48, 38)], [(60, 58), (60, 38), (56, 38)], [(52, 34), (52, 19)],  # i*g -> +
-        [(88, 15), (88, 30)], [(88, 38), (88, 60)], [(82, 64), (84, 64)],  # tanh(c) * o
+        [(44, 58), (44, 38), (48, 38)],
+        [(60, 58), (60, 38), (56, 38)],
+        [(52, 34), (52, 19)],  # i*g -> +
+        [(88, 15), (88, 30)],
+        [(88, 38), (88, 60)],
+        [(82, 64), (84, 64)],  # tanh(c) * o
         [(88, 68), (88, 80), (97, 80)],  # h_t
-        [(3, 88), (76, 88)], [(12, 97), (12, 88)],  # [h_(t-1), x_t] bus
+        [(3, 88), (76, 88)],
+        [(12, 97), (12, 88)],  # [h_(t-1), x_t] bus
     ] + [[(c, 88), (c, 70)] for c, _, _ in gates]
     texts = [(5, 9, "c(t−1)"), (95, 9, "c(t)"), (5, 94, "h(t−1)"), (17, 97, "x(t)"), (95, 74, "h(t)")]
     texts += [(37, 24, t(f"{P}.draw_forget")), (66, 24, t(f"{P}.draw_add"))]
@@ -504,12 +517,18 @@ def gru_cell() -> dict[str, pd.DataFrame]:
     boxes = [_box(c, 64, 12, 12, label, kind) for c, label, kind in gates]
     nodes = [(40, 15, "×"), (85, 15, "+"), (50, 30, "1−"), (70, 45, "×")]
     arrows = [
-        [(3, 15), (36, 15)], [(44, 15), (81, 15)], [(89, 15), (97, 15)],  # the state h
+        [(3, 15), (36, 15)],
+        [(44, 15), (81, 15)],
+        [(89, 15), (97, 15)],  # the state h
         [(40, 58), (40, 19)],  # z keeps h_(t-1)
-        [(40, 30), (46, 30)], [(54, 30), (70, 30), (70, 41)],  # 1 - z
-        [(62, 58), (62, 45), (66, 45)], [(74, 45), (85, 45), (85, 19)],  # (1 - z) * n -> +
+        [(40, 30), (46, 30)],
+        [(54, 30), (70, 30), (70, 41)],  # 1 - z
+        [(62, 58), (62, 45), (66, 45)],
+        [(74, 45), (85, 45), (85, 19)],  # (1 - z) * n -> +
         [(24, 58), (24, 52), (56, 52), (56, 58)],  # r gates the recurrent input of n
-        [(8, 15), (8, 88)], [(8, 88), (60, 88)], [(14, 97), (14, 88)],  # [h_(t-1), x_t] bus
+        [(8, 15), (8, 88)],
+        [(8, 88), (60, 88)],
+        [(14, 97), (14, 88)],  # [h_(t-1), x_t] bus
     ] + [[(c, 88), (c, 70)] for c, _, _ in gates]
     texts = [(5, 9, "h(t−1)"), (95, 9, "h(t)"), (19, 97, "x(t)"), (40, 48, "r ⊙ U h(t−1)")]
     texts += [(62, 9, t(f"{P}.draw_keep"))]
@@ -522,30 +541,70 @@ def cell_template() -> alt.LayerChart:
     x = alt.X("x", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100]))
     y = alt.Y("y", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100], reverse=True))
     fill = alt.Color(
-        "kind", type="nominal", legend=None, scale=alt.Scale(domain=["cell", "gate", "cand"], range=["#e8f0fb", "#fde9d9", "#e6f4e6"])
+        "kind",
+        type="nominal",
+        legend=None,
+        scale=alt.Scale(domain=["cell", "gate", "cand"], range=["#e8f0fb", "#fde9d9", "#e6f4e6"]),
     )
-    boxes = alt.Chart(charts.named("boxes")).mark_rect(stroke="#222", strokeWidth=1.3, cornerRadius=4).encode(x=x, y=y, x2="x2", y2="y2", color=fill)
+    boxes = (
+        alt.Chart(charts.named("boxes"))
+        .mark_rect(stroke="#222", strokeWidth=1.3, cornerRadius=4)
+        .encode(x=x, y=y, x2="x2", y2="y2", color=fill)
+    )
     labels = (
         alt.Chart(charts.named("boxes"))
         .transform_calculate(cx="(datum.x + datum.x2) / 2", cy="(datum.y + datum.y2) / 2")
         .mark_text(fontSize=13, fontWeight="bold", color="#111")
-        .encode(x=alt.X("cx", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100])), y=alt.Y("cy", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100], reverse=True)), text=alt.Text("label", type="nominal"))
+        .encode(
+            x=alt.X("cx", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100])),
+            y=alt.Y("cy", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100], reverse=True)),
+            text=alt.Text("label", type="nominal"),
+        )
     )
-    dash = alt.StrokeDash("style", type="nominal", legend=None, scale=alt.Scale(domain=["solid", "dashed"], range=[[1, 0], [6, 4]]))
-    stroke = alt.Color("style", type="nominal", legend=None, scale=alt.Scale(domain=["solid", "dashed"], range=["#222", "#b8410a"]))
+    dash = alt.StrokeDash(
+        "style",
+        type="nominal",
+        legend=None,
+        scale=alt.Scale(domain=["solid", "dashed"], range=[[1, 0], [6, 4]]),
+    )
+    stroke = alt.Color(
+        "style",
+        type="nominal",
+        legend=None,
+        scale=alt.Scale(domain=["solid", "dashed"], range=["#222", "#b8410a"]),
+    )
     lines = (
         alt.Chart(charts.named("lines"))
         .mark_line(strokeWidth=1.6)
-        .encode(x=x, y=y, detail=alt.Detail("id", type="nominal"), order=alt.Order("o", type="quantitative"), strokeDash=dash, color=stroke)
+        .encode(
+            x=x,
+            y=y,
+            detail=alt.Detail("id", type="nominal"),
+            order=alt.Order("o", type="quantitative"),
+            strokeDash=dash,
+            color=stroke,
+        )
     )
     heads = (
         alt.Chart(charts.named("heads"))
         .mark_point(shape="triangle-up", size=70, filled=True, opacity=1)
         .encode(x=x, y=y, angle=alt.Angle("angle", type="quantitative", scale=None), color=stroke)
     )
-    nodes = alt.Chart(charts.named("nodes")).mark_circle(size=700, color="#fff", stroke="#222", strokeWidth=1.3, opacity=1).encode(x=x, y=y)
-    node_text = alt.Chart(charts.named("nodes")).mark_text(fontSize=13, fontWeight="bold", color="#111").encode(x=x, y=y, text=alt.Text("label", type="nominal"))
-    texts = alt.Chart(charts.named("texts")).mark_text(fontSize=12, color="#111").encode(x=x, y=y, text=alt.Text("text", type="nominal"))
+    nodes = (
+        alt.Chart(charts.named("nodes"))
+        .mark_circle(size=700, color="#fff", stroke="#222", strokeWidth=1.3, opacity=1)
+        .encode(x=x, y=y)
+    )
+    node_text = (
+        alt.Chart(charts.named("nodes"))
+        .mark_text(fontSize=13, fontWeight="bold", color="#111")
+        .encode(x=x, y=y, text=alt.Text("label", type="nominal"))
+    )
+    texts = (
+        alt.Chart(charts.named("texts"))
+        .mark_text(fontSize=12, color="#111")
+        .encode(x=x, y=y, text=alt.Text("text", type="nominal"))
+    )
     return alt.layer(lines, heads, boxes, labels, nodes, node_text, texts)
 
 
