@@ -33,7 +33,7 @@ PRESETS = {
     "one_layer": {"layers": "1", "ck": core.CHECKPOINTS},
     "heads": {"layers": "2", "ck": core.CHECKPOINTS},
 }
-LN_COLOURS = {"repeated": "#1f77b4", "other": "#7f7f7f", "one_layer": "#d62728"}
+LN_COLOURS = {"repeated": "#1f77b4", "other": "#7f7f7f", "one_layer": "#9467bd"}
 
 
 # Shipped and live runs ---------------------------------------------------------------------------
@@ -231,10 +231,15 @@ def loss_template() -> alt.LayerChart:
     )
     lnv = (
         alt.Chart(charts.named("lnv"))
-        .mark_rule(color="#555", strokeDash=[1, 3])
+        .mark_rule(color="#222", strokeWidth=1)
         .encode(y=alt.Y("lnv", type="quantitative"))
     )
-    return alt.layer(lines, lnv, charts.rule("now", "step"))
+    lnv_label = (
+        alt.Chart(charts.named("lnv"))
+        .mark_text(align="left", dx=4, dy=-7, fontSize=12, color="#222", text="ln V")
+        .encode(y=alt.Y("lnv", type="quantitative"), x=alt.value(0))
+    )
+    return alt.layer(lines, lnv, lnv_label, charts.rule("now", "step"))
 
 
 @charts.template
@@ -296,7 +301,7 @@ def maps_template(heads: int) -> alt.FacetChart:
             ],
         )
     )
-    size = 150 if heads <= 4 else 95
+    size = {1: 260, 2: 210, 4: 150}.get(heads, 95)
     return (
         alt.layer(heat, target, data=charts.named("maps"))
         .properties(width=size, height=size)

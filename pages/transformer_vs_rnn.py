@@ -540,7 +540,7 @@ def cell_template() -> alt.LayerChart:
     """A figure of `_figure`'s datasets: "boxes", "nodes", "lines", "heads", "texts"."""
     x = alt.X("x", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100]))
     y = alt.Y("y", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100], reverse=True))
-    fill = alt.Color(
+    fill = alt.Fill(
         "kind",
         type="nominal",
         legend=None,
@@ -549,7 +549,7 @@ def cell_template() -> alt.LayerChart:
     boxes = (
         alt.Chart(charts.named("boxes"))
         .mark_rect(stroke="#222", strokeWidth=1.3, cornerRadius=4)
-        .encode(x=x, y=y, x2="x2", y2="y2", color=fill)
+        .encode(x=x, y=y, x2="x2", y2="y2", fill=fill)
     )
     labels = (
         alt.Chart(charts.named("boxes"))
@@ -561,35 +561,23 @@ def cell_template() -> alt.LayerChart:
             text=alt.Text("label", type="nominal"),
         )
     )
-    dash = alt.StrokeDash(
-        "style",
-        type="nominal",
-        legend=None,
-        scale=alt.Scale(domain=["solid", "dashed"], range=[[1, 0], [6, 4]]),
-    )
-    stroke = alt.Color(
-        "style",
-        type="nominal",
-        legend=None,
-        scale=alt.Scale(domain=["solid", "dashed"], range=["#222", "#b8410a"]),
-    )
-    lines = (
-        alt.Chart(charts.named("lines"))
-        .mark_line(strokeWidth=1.6)
-        .encode(
-            x=x,
-            y=y,
-            detail=alt.Detail("id", type="nominal"),
-            order=alt.Order("o", type="quantitative"),
-            strokeDash=dash,
-            color=stroke,
+    # solid black arrows for the data, a dashed orange one for the gradient (dash + colour: two channels)
+    lines, heads = [], []
+    for style, colour, dash in (("solid", "#222", [1, 0]), ("dashed", "#b8410a", [6, 4])):
+        lines.append(
+            alt.Chart(charts.named("lines"))
+            .transform_filter(f"datum.style == '{style}'")
+            .mark_line(strokeWidth=1.6, color=colour, strokeDash=dash)
+            .encode(
+                x=x, y=y, detail=alt.Detail("id", type="nominal"), order=alt.Order("o", type="quantitative")
+            )
         )
-    )
-    heads = (
-        alt.Chart(charts.named("heads"))
-        .mark_point(shape="triangle-up", size=70, filled=True, opacity=1)
-        .encode(x=x, y=y, angle=alt.Angle("angle", type="quantitative", scale=None), color=stroke)
-    )
+        heads.append(
+            alt.Chart(charts.named("heads"))
+            .transform_filter(f"datum.style == '{style}'")
+            .mark_point(shape="triangle-up", size=70, filled=True, opacity=1, color=colour)
+            .encode(x=x, y=y, angle=alt.Angle("angle", type="quantitative", scale=None))
+        )
     nodes = (
         alt.Chart(charts.named("nodes"))
         .mark_circle(size=700, color="#fff", stroke="#222", strokeWidth=1.3, opacity=1)
@@ -605,7 +593,7 @@ def cell_template() -> alt.LayerChart:
         .mark_text(fontSize=12, color="#111")
         .encode(x=x, y=y, text=alt.Text("text", type="nominal"))
     )
-    return alt.layer(lines, heads, boxes, labels, nodes, node_text, texts)
+    return alt.layer(*lines, *heads, boxes, labels, nodes, node_text, texts)
 
 
 @st.fragment
