@@ -299,6 +299,7 @@ def gradient_section() -> None:
         charts.show(
             gradient_template(chart_height=charts.height(360)),
             data={"grads": lines, "bound": bound},
+            description=t(f"{P}.grad_alt", T=seq_len, rho=f"{rho:g}") + " " + caption.replace("\n", " "),
         )
         st.caption(caption)
     page.prose(t(f"{P}.explain_grad", b=f"{core.GATE_KEEP_BIAS:g}", gate=f"{core.initial_keep_gate():.2f}"))
@@ -327,7 +328,11 @@ def speed_section() -> None:
     with right:
         for y, title, h, legend in (("ms", "time_chart", 240, True), ("depth", "depth_chart", 190, False)):
             st.markdown(f"**{t(f'{P}.{title}')}**")
-            charts.show(timing_template(y, legend, chart_height=charts.height(h)), data={"timing": df})
+            charts.show(
+                timing_template(y, legend, chart_height=charts.height(h)),
+                data={"timing": df},
+                description=t(f"{P}.{y}_alt"),
+            )
     page.prose(t(f"{P}.explain_speed"))
 
 
@@ -361,6 +366,7 @@ def attention_section() -> None:
             charts.show(
                 attention_template(chart_height=charts.height(min(650, max(300, 16 * rows)))),
                 data={"attention": df},
+                description=t(f"{P}.attn_alt", n=rows),
             )
     page.prose(t(f"{P}.explain_attn"))
 
@@ -373,7 +379,11 @@ def attention_section() -> None:
     with right:
         # the tick values are a few fixed sets (every 8 up to the longer axis), not a slider value
         ticks = tuple(range(0, max(n, d), 8))
-        charts.show(position_template(ticks, chart_height=charts.height(320)), data={"pe": pe})
+        charts.show(
+            position_template(ticks, chart_height=charts.height(320)),
+            data={"pe": pe},
+            description=t(f"{P}.pe_alt", n=n, d=d),
+        )
     page.prose(t(f"{P}.explain_pe"))
 
 
@@ -429,7 +439,11 @@ def recall_section() -> None:
         del runs[:-MAX_RUNS]
         left.success(t(f"{P}.run_done", acc=f"{result.accuracy:.0%}", s=f"{result.seconds:.1f}"))
     with right:
-        charts.show(recall_template(bool(runs), chart_height=charts.height(320)), data=recall_data(runs))
+        charts.show(
+            recall_template(bool(runs), chart_height=charts.height(320)),
+            data=recall_data(runs),
+            description=t(f"{P}.recall_alt", chance=f"{1 / core.RECALL_CLASSES:.2f}"),
+        )
         steps_shipped = int(table["steps"].iloc[0])
         st.caption(t(f"{P}.recall_caption", steps=steps_shipped, seeds=table["seed"].nunique()))
     page.prose(t(f"{P}.explain_recall"))
