@@ -441,7 +441,7 @@ counts = counts_for(config)
 with right:
     st.markdown(f"**{t(f'{P}.block_title', layers=config.layers)}**")
     charts.show(
-        diagram_template(chart_height=charts.height(440 if mlp else 380)),
+        diagram_template(chart_height=charts.height(360 if mlp else 310)),
         data=block_diagram(config),
         description=t(
             f"{P}.diagram_alt",
@@ -470,7 +470,9 @@ if submitted or page.has_result(STORE, (config, seed)):
     )
     live = True
 if run is None:
-    st.info(t(f"{P}.not_trained", s=f"{estimate_for(config):.0f}"), icon=":material/info:")
+    # no timing here (it would cost a warm rerun ~0.1 s): the shipped default's time, scaled by the steps
+    default_s = quiet_seconds(shipped()[2]) * config.steps / DEFAULT.steps
+    st.info(t(f"{P}.not_trained", s=f"{default_s:.0f}"), icon=":material/info:")
     run = shipped()[config.layers]
 key = run_key(run.config, run.seed, live)
 summary = run_summary(key, run)
