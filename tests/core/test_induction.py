@@ -274,6 +274,8 @@ def test_shipped_run_is_reproduced_by_train(shipped) -> None:
     np.testing.assert_allclose(short.loss_repeated, shipped[2].loss_repeated[:60], rtol=1e-4)
     np.testing.assert_allclose(short.loss_other, shipped[2].loss_other[:60], rtol=1e-4)
     np.testing.assert_allclose(short.prev_token[0], shipped[2].prev_token[0], atol=1e-5)
+    one = ind.train(replace(ind.InductionConfig(), layers=1, steps=30), seed=0)
+    np.testing.assert_allclose(one.loss_repeated, shipped[1].loss_repeated[:30], rtol=1e-4)
 
 
 def test_round_trip_through_a_dict(shipped) -> None:
