@@ -39,6 +39,7 @@ PAGES: list[PageSpec] = [
         "receptive_field",
     ),
     PageSpec("transformer_vs_rnn", "pages/transformer_vs_rnn.py", "sequence", ":material/timeline:", "transformer_vs_rnn"),
+    PageSpec("transformer", "pages/transformer.py", "sequence", ":material/hub:", "transformer"),
     PageSpec("online_action", "pages/online_action.py", "sequence", ":material/videocam:", "online_action"),
     PageSpec("diffusion", "pages/diffusion.py", "generative", ":material/blur_on:", "diffusion"),
     PageSpec("rl_basics", "pages/rl_basics.py", "rl", ":material/smart_toy:", "rl_basics"),
