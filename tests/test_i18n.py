@@ -144,17 +144,20 @@ def _violations(check, table: str) -> list[str]:
 
 @pytest.mark.parametrize("table", TABLES)
 def test_zh_no_space_between_cjk(table):
-    assert _violations(stray_spaces, table) == []
+    bad = _violations(stray_spaces, table)
+    assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize("table", TABLES)
 def test_zh_full_width_punctuation(table):
-    assert _violations(half_width_punctuation, table) == []
+    bad = _violations(half_width_punctuation, table)
+    assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize("table", TABLES)
 def test_zh_no_ascii_quotes(table):
-    assert _violations(ascii_quotes, table) == []
+    bad = _violations(ascii_quotes, table)
+    assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -162,7 +165,7 @@ def test_zh_glossary_terms(table):
     en = i18n.strings("en")
     zh = _tables("zh")[table]
     bad = [f"{key}: {hits}" for key, text in zh.items() if (hits := glossary_variants(text, en[key]))]
-    assert bad == []
+    assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -170,7 +173,7 @@ def test_zh_keeps_placeholders_latex_and_emphasis(table):
     en = i18n.strings("en")
     zh = _tables("zh")[table]
     bad = [key for key, text in zh.items() if markup(text) != markup(en[key])]
-    assert bad == [], [(k, markup(zh[k]), markup(en[k])) for k in bad]
+    assert not bad, "\n".join(f"{k}: zh {markup(zh[k])} != en {markup(en[k])}" for k in bad)
 
 
 @pytest.mark.parametrize("lang", i18n.LANGS)
@@ -185,7 +188,9 @@ def test_no_soft_line_breaks(lang, table):
             if not re.match(r"([-*+] |\d+\. |\||#)", after):
                 bad.append(key)
                 break
-    assert bad == []
+    assert not bad, (
+        f"values wrapped across lines (one line per paragraph, join paragraphs with \\n\\n): {bad}"
+    )
 
 
 def test_glossary_is_well_formed():
