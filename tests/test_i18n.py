@@ -160,6 +160,18 @@ def test_zh_no_ascii_quotes(table):
     assert not bad, "\n".join(bad)
 
 
+def italic_chinese(text: str) -> list[str]:
+    """*emphasis* around Chinese: Chinese typography has no italics (slanted glyphs read as a rendering fault)."""
+    spans = re.findall(r"(?<!\*)\*(?!\*)([^*\n]+?)(?<!\*)\*(?!\*)", _mask(text))
+    return [s for s in spans if re.search(rf"[{HAN}]", s)]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_zh_no_italic_chinese(table):
+    bad = _violations(italic_chinese, table)
+    assert not bad, "\n".join(bad)
+
+
 @pytest.mark.parametrize("table", TABLES)
 def test_zh_glossary_terms(table):
     en = i18n.strings("en")
@@ -215,6 +227,8 @@ def test_glossary_is_well_formed():
         (half_width_punctuation, "见 {name}：", 0),
         (ascii_quotes, '所谓"提示"只是类别', 1),
         (ascii_quotes, '`x = "a"`', 0),
+        (italic_chinese, "在视频*播放过程中*判断", 1),
+        (italic_chinese, "**加粗**与 *GRU*", 0),
     ],
 )
 def test_checks_catch_what_they_should(check, text, expected):
