@@ -260,7 +260,7 @@ def depth_section(names: tuple[str, ...], param_items: tuple[tuple[str, float], 
                 depth_template(names, view, depth <= 20, chart_height=height), data={"depth": second_df}
             )
         first = ddf[ddf["layer"] == 1]
-        summary = ", ".join(
+        summary = t(f"{P}.list_sep").join(
             f"{n}: {v:.1e}" for n, v in zip(first["activation"], first["grad_rel"], strict=True)
         )
         st.caption(t(f"{P}.depth_caption", depth=depth, summary=summary))
@@ -423,7 +423,7 @@ def small_init_facts(names: tuple[str, ...], params: tuple[tuple[str, float], ..
         names, params, depth, int(state.get("width", 64)), state.get("init", "he"), int(state.get("dseed", 0))
     )
     first, last = ddf[ddf["layer"] == 1], ddf[ddf["layer"] == depth]
-    summary = ", ".join(
+    summary = t(f"{P}.list_sep").join(
         f"{act_label(n)} {v:.2g}" for n, v in zip(first["activation"], first["grad_rel"], strict=True)
     )
     return {"depth": depth, "spread": f"{last['act_std'].max():.0e}", "summary": summary}
