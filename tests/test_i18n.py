@@ -131,8 +131,9 @@ def glossary_variants(zh: str, en: str) -> list[str]:
 
 
 def markup(text: str) -> tuple[list[str], list[str], int]:
-    """The placeholders, the LaTeX and the number of **bold** spans: what the translation must keep."""
-    placeholders = sorted(re.findall(r"\{\w*(?:[:!][^}]*)?\}", re.sub(r"\$[^$\n]+?\$", "", text)))
+    """The placeholders and LaTeX (as sets: a translation may repeat one less often) and the number of **bold**
+    spans: what the translation must keep."""
+    placeholders = sorted(set(re.findall(r"\{\w*(?:[:!][^}]*)?\}", re.sub(r"\$[^$\n]+?\$", "", text))))
     latex = sorted({re.sub(r"\s+", "", m) for m in re.findall(r"\$\$.+?\$\$|\$[^$\n]+?\$", text, flags=re.S)})
     return placeholders, latex, text.count("**") // 2
 
