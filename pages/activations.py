@@ -278,7 +278,7 @@ def depth_section(names: tuple[str, ...], param_items: tuple[tuple[str, float], 
                 data={"depth": second_df},
                 description=describe(view),
             )
-        summary = ", ".join(
+        summary = t(f"{P}.list_sep").join(
             f"{n}: {v:.1e}" for n, v in zip(first["activation"], first["grad_rel"], strict=True)
         )
         st.caption(t(f"{P}.depth_caption", depth=depth, summary=summary))
@@ -434,21 +434,38 @@ st.markdown(
 )
 
 # 4. Try this -------------------------------------------------------------------------------------
-page.try_this(
-    P,
-    {
-        "vanish": {"acts": ["sigmoid", "tanh", "relu", "gelu"], "init": "he", "depth": 50, "dview": "std"},
-        "small_init": {"acts": ["tanh", "relu", "gelu", "silu"], "init": "small", "depth": 20},
-        "swish_beta": {"acts": ["relu", "silu", "softplus"], "beta": 10.0, "sp_beta": 1.0, "xr": (-3.0, 3.0)},
-        "dead_relu": {
-            "acts": ["step", "relu", "leaky_relu", "elu"],
-            "slope": 0.1,
-            "init": "he",
-            "depth": 50,
-            "dview": "dead",
-        },
+PRESETS = {
+    "vanish": {"acts": ["sigmoid", "tanh", "relu", "gelu"], "init": "he", "depth": 50, "dview": "std"},
+    "small_init": {"acts": ["tanh", "relu", "gelu", "silu"], "init": "small", "depth": 20},
+    "swish_beta": {"acts": ["relu", "silu", "softplus"], "beta": 10.0, "sp_beta": 1.0, "xr": (-3.0, 3.0)},
+    "dead_relu": {
+        "acts": ["step", "relu", "leaky_relu", "elu"],
+        "slope": 0.1,
+        "init": "he",
+        "depth": 50,
+        "dview": "dead",
     },
-)
+}
+
+
+def small_init_facts(names: tuple[str, ...], params: tuple[tuple[str, float], ...]) -> dict[str, object]:
+    """What the depth charts show now: the last layer's largest activation spread, layer 1's gradient ratios."""
+    state = st.session_state
+    depth = int(state.get("depth", 30))
+    ddf = depth_frame(
+        names, params, depth, int(state.get("width", 64)), state.get("init", "he"), int(state.get("dseed", 0))
+    )
+    first, last = ddf[ddf["layer"] == 1], ddf[ddf["layer"] == depth]
+    summary = t(f"{P}.list_sep").join(
+        f"{act_label(n)} {v:.2g}" for n, v in zip(first["activation"], first["grad_rel"], strict=True)
+    )
+    return {"depth": depth, "spread": f"{last['act_std'].max():.0e}", "summary": summary}
+
+
+facts = {}
+if st.session_state.get(f"_try_{P}") == "small_init":
+    facts["small_init"] = small_init_facts(names, param_items)
+page.try_this(P, PRESETS, facts=facts)
 
 # 5. The math --------------------------------------------------------------------------------------
 page.math(

@@ -385,15 +385,55 @@ page.prose(t(f"{P}.explain"))
 
 # 4. Try this ------------------------------------------------------------------------------------
 boundary = default_frame()
-page.try_this(
-    P,
-    {
-        "onset": {"hist": 16, "dec": 4, "noise": 1.6, "frame": boundary - 3},
-        "clean": {"hist": 16, "dec": 4, "noise": 0.6},
-        "short": {"hist": 4, "dec": 4, "noise": 1.6},
-        "long": {"hist": 32, "dec": 4, "noise": 1.6},
-    },
-)
+PRESETS = {
+    "onset": {"hist": 16, "dec": 4, "noise": 1.6, "frame": boundary - 3},
+    "clean": {"hist": 16, "dec": 4, "noise": 0.6},
+    "short": {"hist": 4, "dec": 4, "noise": 1.6},
+    "long": {"hist": 32, "dec": 4, "noise": 1.6},
+}
+MAIN = ("mlp", "gru", "oadtr")
+
+
+def onset_facts(view: oa.Evaluation, frame: int) -> dict[str, object]:
+    """How far t is into its action, and how many frames after the action's start each main model first names it."""
+    facts: dict[str, object] = {"t": frame, "lag": "…"} | {k: "…" for k in MAIN}
+    c = int(view.labels[frame])
+    if c == oa.BACKGROUND:
+        return facts
+    start = frame
+    while start > 0 and view.labels[start - 1] == c:
+        start -= 1
+    end = start
+    while end < len(view.labels) and view.labels[end] == c:
+        end += 1
+    facts["lag"] = frame - start
+    for k in MAIN:
+        hits = np.flatnonzero(view.results[k].probs[start:end].argmax(1) == c)
+        facts[k] = int(hits[0]) if len(hits) else "–"
+    return facts
+
+
+def map_facts(view: oa.Evaluation, reference: oa.Evaluation | None = None) -> dict[str, str]:
+    """mAPs the sentences read out; with a reference run, the history models' lead over the MLP kept there."""
+    m = {k: view.results[k].mAP for k in MAIN}
+    facts = {k: f"{v:.3f}" for k, v in m.items()} | {"best": f"{max(m['gru'], m['oadtr']):.3f}"}
+    if reference is not None:
+        r = {k: reference.results[k].mAP for k in MAIN}
+        facts |= {f"{k}16": f"{r[k]:.3f}" for k in ("gru", "oadtr")}
+        kept = np.mean([(m[k] - m["mlp"]) / (r[k] - r["mlp"]) for k in ("gru", "oadtr")])
+        facts["lost"] = f"{1 - kept:.0%}"
+    return facts
+
+
+chosen = st.session_state.get(f"_try_{P}")
+facts = {}
+if chosen == "onset":
+    facts["onset"] = onset_facts(view, frame)
+elif chosen == "clean":
+    facts["clean"] = map_facts(view)
+elif chosen == "short":
+    facts["short"] = map_facts(view, shipped_view(oa.settings_key(DEFAULT)))
+page.try_this(P, PRESETS, facts=facts)
 
 # 5. The math ------------------------------------------------------------------------------------
 page.math(

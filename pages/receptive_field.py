@@ -708,6 +708,21 @@ page.prose(t(f"{P}.explain_heat"))
 # 4. Try this; 5. the math; 6. download
 # ---------------------------------------------------------------------------
 
+
+def exceeds_image_facts(res: dict, seed: int, measured: bool) -> dict[str, str]:
+    """The theoretical size r, and the effective field's width and share of the image, as the maps show them
+    ("…" until the maps are measured)."""
+    r, n_img = res["stats"][-1].size, res["n"]
+    rand = measured_fields(res["text"], n_img, seed)[1] if measured else None
+    if rand is None:
+        return {"r": f"{r}", "erf": "…", "share": "…"}
+    erf = core.effective_size(rand)
+    return {"r": f"{r}", "erf": f"{erf:.0f}", "share": f"{erf / n_img:.0%}"}
+
+
+facts = {}
+if st.session_state.get(f"_try_{P}") == "exceeds_image":
+    facts["exceeds_image"] = exceeds_image_facts(res, seed, measured)
 page.try_this(
     P,
     {
@@ -734,6 +749,7 @@ page.try_this(
         },
         "exceeds_image": {"preset": "resnet50_tv", "stack": "", "n": 128, "unit": 0, "rf_measure_now": True},
     },
+    facts=facts,
 )
 
 page.math(
