@@ -358,10 +358,11 @@ def forward_section() -> None:
     alpha_bar = f["alpha_bar"]
     with right:
         cols = st.columns(3)
+        shape = class_name(int(gallery()[1][img]))
         for col, name in zip(cols, ("x0", "x_t", "z_t"), strict=True):
-            col.image(
-                f[name], caption=t(f"{P}.fwd_{name}", t=t_step), width=FORWARD_WIDTH, output_format="PNG"
-            )
+            with col:
+                page.image(f[name], alt=t(f"{P}.alt_fwd_{name}", cls=shape, t=t_step, T=T),
+                           caption=t(f"{P}.fwd_{name}", t=t_step), width=FORWARD_WIDTH, output_format="PNG")  # fmt: skip
         m1, m2, m3 = st.columns(3)
         m1.metric("ᾱ_t", f"{alpha_bar:.4f}")
         m2.metric(t(f"{P}.signal_weight"), f"{np.sqrt(alpha_bar):.3f}")
@@ -370,6 +371,7 @@ def forward_section() -> None:
     charts.show(
         schedule_template(chart_height=charts.height(280)),
         data={"schedules": schedule_frame(current_lang()), "now": now},
+        description=t(f"{P}.desc_schedule", t=t_step, a=f"{alpha_bar:.4f}", sched=sched_label[kind]),
     )
     page.prose(t(f"{P}.explain_forward"))
 
@@ -413,14 +415,18 @@ def sampling_section() -> None:
         if n < NUM_SAMPLES:
             st.caption(t(f"{P}.fewer_samples", n=n, all=NUM_SAMPLES, steps=LIVE_STEPS_FOR_ALL_SAMPLES))
         frames = "t = " + " → ".join(frame_caption(ts) for ts in run["frame_t"])
+        name = class_name(int(cls))
         st.caption(t(f"{P}.filmstrip_zt"))
-        st.image(run["strip_zt"], caption=frames, output_format="PNG")
+        page.image(run["strip_zt"], alt=t(f"{P}.alt_strip_zt", cls=name, frames=frames), caption=frames,
+                   output_format="PNG")  # fmt: skip
         st.caption(t(f"{P}.filmstrip_x0"))
-        st.image(run["strip_x0"], caption=frames, output_format="PNG")
+        page.image(run["strip_x0"], alt=t(f"{P}.alt_strip_x0", cls=name, frames=frames), caption=frames,
+                   output_format="PNG")  # fmt: skip
         st.caption(t(f"{P}.grid_title", n=n))
         pred = run["probs"].argmax(axis=1)
-        st.image(run["final"], width=GRID_WIDTH, output_format="PNG",
-                 caption=[f"{class_name(int(k))} {p.max():.0%}" for k, p in zip(pred, run["probs"], strict=True)])  # fmt: skip
+        verdicts = [f"{class_name(int(k))} {p.max():.0%}" for k, p in zip(pred, run["probs"], strict=True)]
+        page.image(run["final"], width=GRID_WIDTH, output_format="PNG", caption=verdicts,
+                   alt=[t(f"{P}.alt_sample", i=i + 1, cls=name, verdict=v) for i, v in enumerate(verdicts)])  # fmt: skip
         a1, a2 = st.columns(2)
         a1.metric(t(f"{P}.accuracy"), f"{(pred == int(cls)).mean():.0%}")
         a2.metric(t(f"{P}.confidence"), f"{run['probs'][:, int(cls)].mean():.0%}")
@@ -434,7 +440,9 @@ def quality_charts(sampler: str, steps: int, w: float) -> None:
     for col, sweep, now_x in ((cols[0], "steps", steps), (cols[1], "guidance", w)):
         with col:
             now = charts.now("x", now_x)
-            charts.show(quality_template(sweep), data={**quality_frames(sweep, current_lang()), "now": now})
+            row = quality_table().query("sweep == 'guidance' and guidance == 3.0").iloc[0]
+            charts.show(quality_template(sweep), data={**quality_frames(sweep, current_lang()), "now": now},
+                        description=t(f"{P}.desc_quality_{sweep}", acc=row["accuracy"], dist=row["distance"]))  # fmt: skip
     st.caption(t(f"{P}.quality_caption", g=3, s=50))
 
 
@@ -458,26 +466,67 @@ def latent_section() -> None:
                 t(f"{P}.vs_pixel", v=f"{costs['pixel_ms']:.0f} ms"), delta_color="off")  # fmt: skip
     st.caption(t(f"{P}.cost_caption", f=ld.DOWNSAMPLE, c=ld.LATENT_CHANNELS))
     st.caption(t(f"{P}.recon_row_x"))
-    st.image(rec["strip_x"], output_format="PNG")
+    page.image(rec["strip_x"], alt=t(f"{P}.alt_recon_x"), output_format="PNG")
     st.caption(t(f"{P}.recon_row_rec", rmse=rec["rmse"]))
-    st.image(rec["strip_rec"], output_format="PNG")
+    page.image(rec["strip_rec"], alt=t(f"{P}.alt_recon_rec", rmse=rec["rmse"]), output_format="PNG")
     st.caption(t(f"{P}.latent_channels"))
-    st.image(rec["latent"], output_format="PNG")
+    page.image(rec["latent"], alt=t(f"{P}.alt_latent"), output_format="PNG")
     page.prose(t(f"{P}.explain_latent"))
 
 
 latent_section()
 
 # 4. Try this --------------------------------------------------------------------------
-page.try_this(
-    P,
-    {
-        "one_step": {"sampler": "DDIM", "steps": 1, "eta": 0.0, "w": 3.0},
-        "guidance": {"sampler": "DDIM", "steps": 50, "eta": 0.0, "w": 7.5},
-        "cosine": {"sched": "cosine", "t": 600},
-        "eta": {"sampler": "DDIM", "steps": 50, "eta": 1.0, "w": 3.0},
-    },
-)
+PRESETS = {
+    "one_step": {"sampler": "DDIM", "steps": 1, "eta": 0.0, "w": 3.0},
+    "guidance": {"sampler": "DDIM", "steps": 50, "eta": 0.0, "w": 7.5},
+    "cosine": {"sched": "cosine", "t": 600},
+    "eta": {"sampler": "DDIM", "steps": 50, "eta": 1.0, "w": 3.0},
+}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def guidance_facts(cls: int, seed: int, lang: str) -> dict:
+    """Saturation and accuracy of the page's 8 samples at w = 1, 3, 7.5 (50 DDIM steps)."""
+    model, out = load_model(), {}
+    for key, w in (("1", 1.0), ("3", 3.0), ("75", 7.5)):
+        traj = ld.sample(model, cls, 50, "ddim", 0.0, w, seed=seed, num_samples=NUM_SAMPLES, num_frames=1)
+        out[f"s{key}"] = float(ld.foreground_saturation(traj.final).mean())
+        out[f"acc{key}"] = float((model.classify(traj.final).argmax(1) == cls).mean())
+    out["trend"] = t(f"{P}.trend_paler" if out["s75"] < out["s1"] else f"{P}.trend_more_saturated")
+    return out
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def eta_facts(cls: int, seed: int) -> dict:
+    """When the predicted image settles, with eta = 0 and eta = 1 (mean over the 8 samples)."""
+    model, out = load_model(), {}
+    for key, eta in (("0", 0.0), ("1", 1.0)):
+        traj = ld.sample(model, cls, 50, "ddim", eta, 3.0, seed=seed, num_samples=NUM_SAMPLES, num_frames=None)
+        out[f"settle{key}"] = float(ld.settle_steps(traj).mean())
+        out[f"final{key}"] = traj.final
+    out["change"] = float(np.abs(out.pop("final0") - out.pop("final1")).mean())
+    return out
+
+
+def try_facts() -> dict:
+    """The numbers of the chosen preset's sentence, for the prompt and seed on the page now."""
+    chosen = st.session_state.get(f"_try_{P}")
+    cls = ld.CLASSES.index(st.session_state.get("cls", ld.CLASSES[0]))
+    seed = int(st.session_state.get("seed", 0))
+    ab = {k: float(dm.alphas_cumprod(dm.beta_schedule(k, T))[599]) for k in dm.SCHEDULES}
+    facts = {"cosine": {"cos": ab["cosine"], "sd": ab["scaled_linear"], "lin": ab["linear"]}}
+    if chosen == "guidance":
+        facts["guidance"] = guidance_facts(cls, seed, current_lang())
+    if chosen == "eta":
+        facts["eta"] = eta_facts(cls, seed)
+    if chosen == "one_step":
+        q = quality_table().query("sweep == 'steps' and sampler == 'ddim'").set_index("steps")
+        facts["one_step"] = {"acc1": q.loc[1, "accuracy"], "acc50": q.loc[50, "accuracy"]}
+    return facts
+
+
+page.try_this(P, PRESETS, facts=try_facts())
 
 # 5. The math ----------------------------------------------------------------------------
 page.math(

@@ -36,6 +36,38 @@ def test_one_step_preset_runs_one_step(lang):
     assert at.info, "the preset says what to watch for"
 
 
+@pytest.mark.parametrize(("kind", "t_step"), [("scaled_linear", 0), ("cosine", 600), ("linear", 1000)])
+def test_alpha_bar_and_snr_metrics_are_core_values(kind, t_step):
+    # issue 21: the displayed numbers, read back, against core.diffusion for the same setting
+    import numpy as np
+
+    from core import diffusion as dm
+
+    at = open_page(SPEC, "en")
+    at.selectbox(key="sched").set_value(kind).run()
+    at.slider(key="t").set_value(t_step).run()
+    assert_healthy(at)
+    alpha_bar = 1.0 if t_step == 0 else float(dm.alphas_cumprod(dm.beta_schedule(kind, 1000))[t_step - 1])
+    assert float(at.metric[0].value) == pytest.approx(alpha_bar, abs=5e-5)
+    assert float(at.metric[1].value) == pytest.approx(np.sqrt(alpha_bar), abs=5e-4)
+    if t_step == 0:
+        assert at.metric[2].value == "∞"
+    else:
+        assert float(at.metric[2].value) == pytest.approx(alpha_bar / (1 - alpha_bar), rel=5e-3)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_guidance_and_eta_presets_state_computed_numbers(lang):
+    at = open_page(SPEC, lang)
+    at.button(key="try_diffusion_guidance").click().run()
+    assert_healthy(at)
+    info = at.info[0].value
+    assert "{" not in info and "→" in info
+    at.button(key="try_diffusion_eta").click().run()
+    assert_healthy(at)
+    assert "{" not in at.info[0].value and "0.1" in at.info[0].value
+
+
 def test_forward_slider_extremes_show_alpha_bar():
     at = open_page(SPEC, "en")
     at.slider(key="t").set_value(0).run()
