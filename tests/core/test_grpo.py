@@ -558,3 +558,47 @@ def test_train_records_proxy_gold_and_kl_whichever_reward():
             np.testing.assert_allclose(h.reward, h.proxy_reward, atol=1e-5)
     with pytest.raises(ValueError):
         grpo.train("grpo", dataclasses.replace(cfg, reward="human"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def hacking():
+    """The shipped reward-hacking settings (core.grpo.HACK_CONFIG), seed 0: learned reward and rule."""
+    return {
+        "learned": grpo.train("grpo", grpo.HACK_CONFIG, seed=0),
+        "rule": grpo.train("grpo", dataclasses.replace(grpo.HACK_CONFIG, reward="rule"), seed=0),
+    }
+
+
+def test_learned_reward_is_overoptimised_gold_falls_while_proxy_rises(hacking):
+    # issue 18 target: after its peak the gold accuracy falls by >= 0.10 while the proxy is still higher
+    h = hacking["learned"]
+    peak = int(np.argmax(h.gold_accuracy))
+    assert h.gold_accuracy[peak] - h.gold_accuracy[peak:].min() >= 0.10
+    assert h.gold_accuracy[peak] - h.gold_accuracy[-1] >= 0.10
+    assert h.proxy_reward[-5:].mean() > h.proxy_reward[peak]
+    # gold first rises with the proxy (Gao et al. 2022, Fig. 1): the peak is well above the base policy
+    assert h.gold_accuracy[peak] >= h.gold_accuracy[0] + 0.3
+    # the mechanism: check lines crowd out work lines (8-line budget)
+    assert h.checks[-5:].mean() >= 3.0 and h.length[-5:].mean() <= h.length[peak] - 2.0
+    # what the reward model learned: a check line is worth more than a work line
+    assert h.reward_model.theta[-1] > h.reward_model.theta[-2] > 0
+
+
+def test_rule_reward_run_ends_near_its_best(hacking):
+    h = hacking["rule"]
+    assert h.gold_accuracy.max() - h.gold_accuracy[-1] <= 0.05
+    assert h.gold_accuracy[-1] >= h.gold_accuracy[0] + 0.3
+    # same base policy and same reward model for both runs: the proxy is recorded, not trained on
+    np.testing.assert_array_equal(h.reward_model.theta, hacking["learned"].reward_model.theta)
+    assert h.gold_accuracy[0] == pytest.approx(hacking["learned"].gold_accuracy[0], abs=1e-12)
+
+
+def test_shipped_runs_match_a_recomputed_run(hacking):
+    # assets/grpo_runs.npz was written by scripts/precompute_grpo_runs.py with these calls;
+    # recomputing two of them must give the same curves (float32 training; tolerance 1e-6)
+    from pathlib import Path
+
+    with np.load(Path(__file__).resolve().parents[2] / "assets" / "grpo_runs.npz") as z:
+        for name, h in (("hack_learned_0.04", hacking["learned"]), ("hack_rule_0.04", hacking["rule"])):
+            for curve in ("proxy_reward", "gold_accuracy", "kl", "length", "checks"):
+                np.testing.assert_allclose(z[f"{name}/{curve}"], getattr(h, curve), atol=1e-6, err_msg=name)
