@@ -385,7 +385,7 @@ class Config:
     max_checks: int = 0  # 0: no check lines; > 0: up to this many, sharing the max_think budget
     check_agree: float = 0.3  # the base policy's P(at least one check line | its re-add agrees)
     check_disagree: float = 0.02  # ... and when the re-add disagrees (the answer is wrong)
-    check_one: float = 0.95  # the base policy's P(exactly one check line | at least one)
+    check_one: float = 0.95  # the base policy's P(stop | at least one check line written)
     rm_samples: int = 1000  # labelled base-policy responses the reward model is fitted on
 
 
@@ -417,8 +417,8 @@ class History:
 
 
 # The reward-hacking experiment's shipped settings: check lines on, trained on the learned reward.
-HACK_CONFIG = Config(reward="learned", max_checks=8, num_steps=60, learning_rate=0.02, beta=0.04)
-HACK_BETAS: tuple[float, ...] = (0.01, 0.04, 0.1, 0.2)  # the shipped sweep of the KL coefficient
+HACK_CONFIG = Config(reward="learned", max_checks=8, num_steps=100, learning_rate=0.02, beta=0.04)
+HACK_BETAS: tuple[float, ...] = (0.01, 0.04, 0.1, 0.2, 0.5)  # the shipped sweep of the KL coefficient
 
 
 def _advantages(method: str, r: torch.Tensor, v: torch.Tensor | None) -> torch.Tensor:
@@ -438,41 +438,62 @@ def _advantages(method: str, r: torch.Tensor, v: torch.Tensor | None) -> torch.T
 
 
 class CheckHead(nn.Module):
-    """Logits of writing c = 0..C check lines ("check: a + b = answer ✓") after the answer is formed.
+    """Stop logits for check lines ("check: a + b = answer ✓"), written one line (token) at a time.
 
-    The base policy checks like a careful solver: it re-adds the numbers in its
-    head and writes check lines mostly when that re-add agrees with its answer
-    (`agree`, which in the toy is "the answer is right"). A check line works out no
-    column, so it never changes whether the answer is right.
-    logits = 0.1 W x + b + agree * d, with b and d set so that at the start
-    P(c >= 1 | disagree) = p_disagree and P(c >= 1 | agree) = p_agree.
+    After its answer is formed the policy writes check lines: before each possible
+    line j = 0..C it stops with probability sigmoid(z_j), as the thinking length does.
+    The base policy checks like a careful solver: it re-adds the numbers in its head
+    and writes a first check line mostly when that re-add agrees with its answer
+    (`agree`, which in the toy is "the answer is right"), and rarely a second one.
+    A check line works out no column, so it never changes whether the answer is right.
+    z = 0.1 W x + b + agree * d, with b and d set so that at the start
+    P(c >= 1 | disagree) = p_disagree, P(c >= 1 | agree) = p_agree, and
+    P(stop | j >= 1 lines written) = p_one.
     """
 
-    def __init__(self, in_dim: int, max_checks: int, p_agree: float, p_disagree: float, p_one: float = 0.8):
+    def __init__(self, in_dim: int, max_checks: int, p_agree: float, p_disagree: float, p_one: float = 0.95):
         super().__init__()
         C = max_checks
         self.lin = nn.Linear(in_dim, C + 1)
         self.agree = nn.Parameter(torch.zeros(C + 1))
 
-        def logits(p: float) -> torch.Tensor:  # P(c = 0) = 1 - p, P(c = 1) = p_one p, the rest equally likely
-            rest = [(1 - p_one) * p / (C - 1)] * (C - 1) if C > 1 else []
-            probs = torch.tensor([1.0 - p, (p_one if C > 1 else 1.0) * p, *rest])
-            return probs.log()
+        def logit(p: float) -> float:
+            return float(np.log(p / (1.0 - p)))
 
         with torch.no_grad():
             self.lin.weight.mul_(0.1)
-            self.lin.bias.copy_(logits(p_disagree))
-            self.agree.copy_(logits(p_agree) - logits(p_disagree))
+            self.lin.bias.fill_(logit(p_one))
+            self.lin.bias[0] = logit(1.0 - p_disagree)
+            self.agree.zero_()
+            self.agree[0] = logit(1.0 - p_agree) - logit(1.0 - p_disagree)
 
     def forward(self, x: torch.Tensor, agree: torch.Tensor) -> torch.Tensor:
-        return self.lin(x) + agree[:, None].to(x.dtype) * self.agree  # (N, C+1)
+        return self.lin(x) + agree[:, None].to(x.dtype) * self.agree  # (N, C+1) stop logits
 
 
-def check_logprobs(logits: torch.Tensor, k: torch.Tensor, max_think: int) -> torch.Tensor:
-    """log P(c | q, k), c = 0..C: a softmax over the counts that fit, c <= max_think - k."""
-    c = torch.arange(logits.shape[1])[None, :]
-    fits = c <= (max_think - k)[:, None]
-    return torch.log_softmax(logits.masked_fill(~fits, -torch.inf), dim=1)
+def _check_parts(z: torch.Tensor, k: torch.Tensor, max_think: int):
+    t = torch.arange(z.shape[1])[None, :]
+    limit = (max_think - k)[:, None]  # the budget: c <= K - k, and the stop there is forced
+    log_stop = torch.where(t == limit, torch.zeros_like(z), torch.nn.functional.logsigmoid(z))
+    log_go = torch.nn.functional.logsigmoid(-z)
+    return t, limit, log_stop, log_go
+
+
+def check_logprobs(z: torch.Tensor, k: torch.Tensor, max_think: int) -> torch.Tensor:
+    """log P(c | q, k, agree) for c = 0..C: log sigmoid(z_c) + sum_{j<c} log sigmoid(-z_j), c <= K - k."""
+    t, limit, log_stop, log_go = _check_parts(z, k, max_think)
+    surv = torch.cat([torch.zeros_like(z[:, :1]), torch.cumsum(log_go, dim=1)[:, :-1]], dim=1)
+    return torch.where(t > limit, torch.full_like(z, -torch.inf), surv + log_stop)
+
+
+def check_token_logprobs(
+    z: torch.Tensor, c: torch.Tensor, k: torch.Tensor, max_think: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log-probs of c check lines and the stop, and their mask (t <= c); they sum to log P(c)."""
+    t, _, log_stop, log_go = _check_parts(z, k, max_think)
+    logp = torch.where(t < c[:, None], log_go, log_stop)
+    mask = (t <= c[:, None]).to(z.dtype)
+    return logp * mask, mask
 
 
 def reward_features(num_digits: Any, thinking_steps: Any, checks: Any, max_digits: int) -> np.ndarray:
@@ -659,12 +680,14 @@ def _train(method: str, cfg: Config, seed: int, progress: Callable[[float], None
             with torch.no_grad():
                 # one more token: how many check lines, c <= K - k, after a re-add that agrees or not
                 agree = torch.from_numpy(correct)
-                logC_old = check_logprobs(check(xG, agree), k, K)
-                c = torch.multinomial(logC_old.exp(), 1, generator=gen).squeeze(1)
-                logp_old = torch.cat([logp_old, logC_old.gather(1, c[:, None])], dim=1)
-                logC_ref = check_logprobs(ref_check(xG, agree), k, K)
-                logp_ref = torch.cat([logp_ref, logC_ref.gather(1, c[:, None])], dim=1)
-                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+                z_c = check(xG, agree)
+                c = torch.multinomial(check_logprobs(z_c, k, K).exp(), 1, generator=gen).squeeze(1)
+                # c check-line tokens and the stop: one log-prob (and one KL term) per line
+                tok_old, cmask = check_token_logprobs(z_c, c, k, K)
+                logp_old = torch.cat([logp_old, tok_old], dim=1)
+                tok_ref, _ = check_token_logprobs(ref_check(xG, agree), c, k, K)
+                logp_ref = torch.cat([logp_ref, tok_ref], dim=1)
+                mask = torch.cat([mask, cmask], dim=1)
         cn = c.numpy()
         # the reward model's score of each response (the proxy), recorded whichever reward trains
         proxy = rm.score(nG, kn, cn)
@@ -681,8 +704,8 @@ def _train(method: str, cfg: Config, seed: int, progress: Callable[[float], None
         for _ in range(cfg.num_inner):
             logp, _ = token_logprobs(policy(x).repeat_interleave(G, dim=0), k)
             if check is not None:
-                logC = check_logprobs(check(xG, agree), k, K)
-                logp = torch.cat([logp, logC.gather(1, c[:, None])], dim=1)
+                tok, _ = check_token_logprobs(check(xG, agree), c, k, K)
+                logp = torch.cat([logp, tok], dim=1)
             loss = policy_loss(
                 logp, logp_old, logp_ref, A.reshape(-1), mask, cfg.epsilon, cfg.beta, cfg.token_mean
             )

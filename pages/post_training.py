@@ -106,8 +106,10 @@ def hack_summary(df: pd.DataFrame) -> dict[str, float]:
     """The numbers the page states about one run: the gold peak, the end, and the proxy at both."""
     g, r = df["gold_accuracy"].to_numpy(), df["proxy_reward"].to_numpy()
     peak = int(np.argmax(g))
+    below = np.nonzero(g[peak:] < g[peak] - 0.10)[0]  # where the fall starts: 0.10 below the peak
     return {
         "peak_step": peak + 1,
+        "fall_step": peak + int(below[0]) + 1 if len(below) else len(g) + 1,
         "peak": float(g[peak]),
         "end": float(g[-1]),
         "drop": float(g[peak] - g[peak:].min()),

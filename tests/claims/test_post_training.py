@@ -44,17 +44,27 @@ def test_no_thinking():
 
 
 def test_tight_leash():
-    # "With β = 0.2 the gold accuracy peaks at {peak} at step {step} and falls to {end}: ... the hack sooner"
+    # "With β = 0.2 the gold accuracy peaks at {peak} and ends at {end}: ... the hack never gets going in
+    # 100 steps, and the peak is lower because thinking is held back too."
     tight, default = _hack(0.2), _hack(DEFAULT_BETA)
     g = tight.gold_accuracy
-    assert g.max() - g[-1] >= 0.3
-    assert _hack_step(tight) < _hack_step(default) < len(g)
+    assert _hack_step(tight) == len(g)  # never 0.10 below its peak
+    assert g.max() - g[-1] <= 0.05
+    assert g.max() <= default.gold_accuracy.max() - 0.05  # a lower peak than the page default β = 0.04
+    assert (
+        tight.length[-20:].mean() <= default.length[: _hack_step(default)].mean() - 1.0
+    )  # thinking held back
+    assert tight.checks[-20:].mean() <= 2.5  # about the base policy's one or two check lines
 
 
 def test_loose_leash():
-    # "With β = 0.01 ... at most one check line fits ({c} on average at the end) and the gold accuracy ends at {end}"
-    h = _hack(0.01)
-    assert h.checks[-5:].mean() <= 1.1
-    assert h.length[-5:].mean() >= 6.5  # thinking fills most of the 8-line budget
-    assert h.gold_accuracy[-1] >= h.gold_accuracy.max() - 0.02
-    assert _hack_step(h) == len(h.gold_accuracy)  # no 0.10 fall within the 60 steps
+    # "With β = 0.01 thinking first fills the 8-line budget and the gold accuracy stays at {peak} until
+    # step {step}; then check lines push work lines out and it falls to {end}."
+    h, default = _hack(0.01), _hack(DEFAULT_BETA)
+    g = h.gold_accuracy
+    fall = _hack_step(h)
+    assert fall < len(g) and g[-1] <= g.max() - 0.10  # it does fall, within the 100 steps
+    assert fall > _hack_step(default)  # later than with the default β = 0.04
+    lines = h.length + h.checks
+    assert lines[10:40].mean() >= 7.5  # the budget is (nearly) full before the fall
+    assert h.checks[fall:].mean() > h.checks[10:40].mean() + 1.0  # then check lines crowd in

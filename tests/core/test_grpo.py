@@ -593,6 +593,16 @@ def test_rule_reward_run_ends_near_its_best(hacking):
     assert h.gold_accuracy[0] == pytest.approx(hacking["learned"].gold_accuracy[0], abs=1e-12)
 
 
+def test_a_larger_beta_holds_off_the_hack(hacking):
+    # issue 18: beta as a control. With beta = 0.2 and 0.5 the gold accuracy never falls 0.10 below its
+    # peak in the shipped 100 steps, while with the default beta = 0.04 it does (see the test above).
+    for beta in (0.2, 0.5):
+        h = grpo.train("grpo", dataclasses.replace(grpo.HACK_CONFIG, beta=beta), seed=0)
+        g = h.gold_accuracy
+        assert np.all(g[int(np.argmax(g)) :] >= g.max() - 0.10), beta
+        assert h.checks[-10:].mean() < hacking["learned"].checks[-10:].mean() - 2.0, beta
+
+
 def test_shipped_runs_match_a_recomputed_run(hacking):
     # assets/grpo_runs.npz was written by scripts/precompute_grpo_runs.py with these calls;
     # recomputing two of them must give the same curves (float32 training; tolerance 1e-6)
@@ -602,3 +612,18 @@ def test_shipped_runs_match_a_recomputed_run(hacking):
         for name, h in (("hack_learned_0.04", hacking["learned"]), ("hack_rule_0.04", hacking["rule"])):
             for curve in ("proxy_reward", "gold_accuracy", "kl", "length", "checks"):
                 np.testing.assert_allclose(z[f"{name}/{curve}"], getattr(h, curve), atol=1e-6, err_msg=name)
+
+
+def test_check_tokens_sum_to_the_count_log_probability():
+    # per-line tokens (c "write another" tokens and the stop) sum to log P(c) (1e-12), for every c that fits
+    z = torch.randn(6, 9, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    k = torch.tensor([0, 2, 5, 8, 3, 7])
+    logP = grpo.check_logprobs(z, k, 8)
+    np.testing.assert_allclose(logP.exp().sum(1).numpy(), 1.0, atol=1e-12)
+    for c in range(9):
+        cc = torch.full((6,), c)
+        fits = c <= 8 - k
+        tok, mask = grpo.check_token_logprobs(z, cc, k, 8)
+        np.testing.assert_allclose(tok.sum(1)[fits].numpy(), logP[fits, c].numpy(), atol=1e-12)
+        assert torch.all(mask.sum(1) == c + 1)
+        assert torch.all(torch.isinf(logP[~fits, c]))
