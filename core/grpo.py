@@ -38,6 +38,18 @@ the same KL penalty and the same optimiser; only the advantage A differs:
     reinforce  A_i = r_i                               (no baseline)
     ppo        A_i = r_i - V_phi(q), whitened over the batch, V_phi a learned critic
 
+Around the trainer (issue 18)
+-----------------------------
+- Test time: `capped_accuracy` cuts thinking at a budget; `sample_answers`, `majority_vote`
+  and `consensus_curve` give pass@1 and cons@k (self-consistency).
+- Reward hacking: with `max_checks > 0` a response may add check lines after its answer
+  ("check: a+b=answer ✓", one token each, sharing the max_think budget with work lines).
+  The base policy writes one mostly when an in-head re-add agrees with its answer, so a ✓
+  is evidence of a right answer in its samples. `fit_reward_model` fits a logistic reward
+  model to rule-labelled base samples; `Config.reward = "learned"` trains on its score.
+  `train` records the proxy (reward-model score), the gold (rule-checked accuracy) and the
+  KL whichever reward is used.
+
 References:
     DeepSeek-AI (2025), "DeepSeek-R1: Incentivizing Reasoning Capability in LLMs via
         Reinforcement Learning", arXiv:2501.12948v1, Sec. 2.2.1 (GRPO objective, eq. 1-3),
@@ -50,6 +62,13 @@ References:
     Schulman et al. (2017), "Proximal Policy Optimization Algorithms", arXiv:1707.06347, eq. 7.
     Williams (1992), "Simple statistical gradient-following algorithms ...", Machine
         Learning 8 (REINFORCE).
+    Gao, Schulman & Hilton (2022), "Scaling Laws for Reward Model Overoptimization",
+        arXiv:2210.10760, Fig. 1 (proxy rises while gold peaks and falls as KL grows).
+    Ouyang et al. (2022), "Training language models to follow instructions with human
+        feedback" (InstructGPT), arXiv:2203.02155, Sec. 3.5 (reward model from labelled samples).
+    Wang et al. (2022), "Self-Consistency Improves Chain of Thought Reasoning", arXiv:2203.11171
+        (majority vote over sampled answers).
+    Kingma & Ba (2015), "Adam", arXiv:1412.6980, Algorithm 1.
 """
 
 from __future__ import annotations
