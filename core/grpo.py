@@ -838,8 +838,15 @@ def consensus_curve(answers: np.ndarray, truth: np.ndarray, ks: Any) -> tuple[np
 
     pass@1 is the mean correctness of every single answer (all m columns), the
     estimate of one sample's accuracy. Returns (cons (len(ks),), pass@1 scalar array).
+    All prefixes at once: C[i, j, l] = #{l' <= l : answers[i, l'] == answers[i, j]}; the vote of the
+    first k is the first j < k with the largest C[i, j, k - 1], as in `majority_vote`.
     """
     A = np.asarray(answers)
     truth = np.asarray(truth)
-    cons = np.array([(majority_vote(A[:, :k]) == truth).mean() for k in ks])
-    return cons, np.asarray((A == truth[:, None]).mean())
+    C = (A[:, :, None] == A[:, None, :]).cumsum(axis=2, dtype=np.uint16)  # (N, m, m)
+    rows = np.arange(len(A))
+    cons = []
+    for k in ks:
+        j = C[:, :k, k - 1].argmax(axis=1)  # first position holding the most frequent answer
+        cons.append((A[rows, j] == truth).mean())
+    return np.array(cons), np.asarray((A == truth[:, None]).mean())

@@ -18,6 +18,7 @@ from ui.layout import is_lecture
 P = "post_training"
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "grpo_runs.npz"
 POLICIES = ("base", "grpo", "reinforce", "ppo")  # the test-time section's policies
+VOTERS = ("base", "grpo")  # the voting figure's policies (one line each for cons@k and pass@1)
 NAMES = {"base": None, "grpo": "GRPO", "reinforce": "REINFORCE", "ppo": "PPO"}
 CAPS = np.arange(0, core.Config().max_think + 1)
 VOTE_KS = np.unique(np.round(np.geomspace(1, 64, 20)).astype(int))  # 1 ... 64
@@ -67,7 +68,7 @@ def vote_table(seed: int) -> pd.DataFrame:
     """cons@k for k = 1..64 and pass@1, per policy, from 64 sampled answers per eval prompt."""
     a, b, n = shipped()["base_grpo/eval_problems"]
     rows = []
-    for i, p in enumerate(POLICIES):
+    for i, p in enumerate(VOTERS):
         rng = np.random.default_rng([seed, i])
         answers = core.sample_answers(a, b, n, length_probs(p), 64, core.Config().slip, rng)
         cons, pass1 = core.consensus_curve(answers, a + b, VOTE_KS)
