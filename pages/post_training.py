@@ -175,11 +175,19 @@ def stage_table() -> pd.DataFrame:
     )
 
 
-st.subheader(t(f"{P}.pipeline_title"))
-st.graphviz_chart(pipeline_dot(current_lang(), is_lecture()), width="stretch")
-st.caption(t(f"{P}.pipeline_alt"))
-st.dataframe(stage_table(), hide_index=True, width="stretch")
-page.prose(t(f"{P}.explain_pipeline"))
+def pipeline_section() -> None:
+    st.graphviz_chart(pipeline_dot(current_lang(), is_lecture()), width="stretch")
+    st.caption(t(f"{P}.pipeline_alt"))
+    st.dataframe(stage_table(), hide_index=True, width="stretch")
+    page.prose(t(f"{P}.explain_pipeline"))
+
+
+if is_lecture():  # a projector shows the first computed figure without scrolling; the map opens on a click
+    with st.expander(t(f"{P}.pipeline_title"), icon=":material/account_tree:"):
+        pipeline_section()
+else:
+    st.subheader(t(f"{P}.pipeline_title"))
+    pipeline_section()
 
 
 # Part 2: thinking at test time, and voting -----------------------------------------------------------
@@ -309,7 +317,7 @@ def hack_template() -> alt.ConcatChart:
                     alt.Tooltip(c, type="quantitative", format=".3f"),
                 ],
             )
-            .properties(width=230, height=charts.height(170))
+            .properties(width=260, height=charts.height(190))
         )
         parts.append(chart)
     return alt.concat(*parts, columns=3)
@@ -363,12 +371,8 @@ def hacking_section() -> None:
     b, s = float(beta), int(seed)
     (learned, theta), (rule, _) = hack_curves("learned", b, s), hack_curves("rule", b, s)
     sm, sr = hack_summary(learned), hack_summary(rule)
+    both = pd.concat([learned, rule], ignore_index=True)
     with right:
-        both = pd.concat([learned, rule], ignore_index=True)
-        labels = {"learned": t(f"{P}.on_learned"), "rule": t(f"{P}.on_rule")}
-        data = {"hack": both.assign(trained_on=both["reward"].map(labels))}
-        desc = t(f"{P}.hack_desc", peak=f"{sm['peak']:.0%}", step=sm["peak_step"], end=f"{sm['end']:.0%}")
-        charts.show(hack_template(), data=data, description=desc)
         st.markdown(
             t(
                 f"{P}.hack_numbers",
@@ -383,8 +387,13 @@ def hacking_section() -> None:
                 rend=f"{sr['end']:.1%}",
             )
         )
-    names = [t(f"{P}.feat_{f}") for f in FEATURES]
+    # full width: three panels side by side
+    labels = {"learned": t(f"{P}.on_learned"), "rule": t(f"{P}.on_rule")}
+    data = {"hack": both.assign(trained_on=both["reward"].map(labels))}
+    desc = t(f"{P}.hack_desc", peak=f"{sm['peak']:.0%}", step=sm["peak_step"], end=f"{sm['end']:.0%}")
+    charts.show(hack_template(), data=data, description=desc)
     st.markdown(t(f"{P}.rm_learned", wk=f"{theta[-2]:.2f}", wc=f"{theta[-1]:.2f}"))
+    names = [t(f"{P}.feat_{f}") for f in FEATURES]
     st.dataframe(pd.DataFrame([np.round(theta, 3)], columns=names, index=["θ"]), width="stretch")
     page.prose(t(f"{P}.explain_hack"))
 
