@@ -424,7 +424,11 @@ def preset_facts() -> dict[str, dict[str, str]]:
             "peak": f"{tight['peak']:.0%}",
             "end": f"{tight['end']:.0%}",
         },
-        "loose_leash": {"end": f"{loose['end']:.0%}", "c": f"{loose['c_end']:.1f}"},
+        "loose_leash": {
+            "peak": f"{loose['peak']:.0%}",
+            "step": loose["fall_step"] - 1,  # the last step before the fall
+            "end": f"{loose['end']:.0%}",
+        },
     }
 
 

@@ -91,3 +91,16 @@ def test_presets_state_computed_numbers():
     h = grpo.train("grpo", grpo.Config(), seed=0)
     acc0 = grpo.capped_accuracy(h.length_probs[0], h.eval_problems[2], 0.3, [0])[0]
     assert f"scores {acc0:.0%}" in watch, watch
+
+
+def test_leash_presets_read_their_own_runs():
+    """β = 0.2 and 0.01: the sentences' numbers are the shipped runs' (seed 0), which core.grpo.train reproduces."""
+    at4 = open_page(SPEC, "en")
+    at4.button(key="try_post_training_loose_leash").click().run()
+    assert_healthy(at4)
+    watch = next(i.value for i in at4.info if "β = 0.01" in i.value)
+    assert "until step 87" in watch and "falls to 85%" in watch, watch
+    at4.button(key="try_post_training_tight_leash").click().run()
+    assert_healthy(at4)
+    watch = next(i.value for i in at4.info if "β = 0.2" in i.value)
+    assert "peaks at 91%" in watch and "ends at 88%" in watch, watch
