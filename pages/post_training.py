@@ -317,7 +317,7 @@ def hack_template() -> alt.ConcatChart:
                     alt.Tooltip(c, type="quantitative", format=".3f"),
                 ],
             )
-            .properties(width=260, height=charts.height(190))
+            .properties(width=235, height=charts.height(190))
         )
         parts.append(chart)
     return alt.concat(*parts, columns=3)
