@@ -47,6 +47,7 @@ PAGES: list[PageSpec] = [
     PageSpec("monte_carlo", "pages/monte_carlo.py", "rl", ":material/casino:", "monte_carlo"),
     PageSpec("robbins_monro", "pages/robbins_monro.py", "rl", ":material/trending_down:", "robbins_monro"),
     PageSpec("grpo", "pages/grpo.py", "post_training", ":material/psychology:", "grpo"),
+    PageSpec("post_training", "pages/post_training.py", "post_training", ":material/account_tree:", "post_training"),
 ]
 
 
