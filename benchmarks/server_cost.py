@@ -121,7 +121,11 @@ async def load_run(base: str, pid: int, page: str, sessions: int, changes: int) 
     async def changes_of(s: BrowserLikeSession, rng) -> list:
         return [r for _ in range(changes) if (r := await s.change(page, rng)) is not None]
 
-    runs = [r for rs in await asyncio.gather(*(changes_of(s, g) for s, g in zip(students, rngs))) for r in rs]
+    runs = [
+        r
+        for rs in await asyncio.gather(*(changes_of(s, g) for s, g in zip(students, rngs, strict=True)))
+        for r in rs
+    ]
     cpu1, main1, t1 = cpu_seconds(pid), cpu_seconds(pid, pid), time.perf_counter()
     for s in students:
         await s.close()
@@ -144,22 +148,23 @@ def script_times(keys: list[str], changes: int = 2) -> dict[str, tuple[float, fl
     latency.as_on_a_server()
     out = {}
     rng = random.Random(0)
-    for key in keys:
-        at_cpu: list[float] = []
-        original = latency.timed_run
+    wall_timed = latency.timed_run
+    cpu: list[float] = []
 
-        def cpu_timed(at):
-            c0 = time.process_time()
-            wall = original(at)
-            at_cpu.append(time.process_time() - c0)
-            return wall
+    def cpu_timed(at) -> float:
+        c0 = time.process_time()
+        wall = wall_timed(at)
+        cpu.append(time.process_time() - c0)
+        return wall
 
-        latency.timed_run = cpu_timed
-        try:
+    latency.timed_run = cpu_timed
+    try:
+        for key in keys:
+            cpu.clear()
             _, walls, _ = latency.page_times(by_key(key), "en", rng, changes)
-        finally:
-            latency.timed_run = original
-        out[key] = (1000 * pct(at_cpu, 50), 1000 * pct(walls, 50))
+            out[key] = (1000 * pct(cpu, 50), 1000 * pct(walls, 50))
+    finally:
+        latency.timed_run = wall_timed
     return out
 
 
