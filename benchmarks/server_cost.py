@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -115,11 +116,21 @@ async def student(base: str, page: str, warmup: int, rng: np.random.Generator) -
 
 async def load_run(base: str, pid: int, page: str, sessions: int, changes: int) -> dict:
     rngs = [np.random.default_rng(i) for i in range(sessions)]
+    failures: list[str] = []
     students = await asyncio.gather(*(student(base, page, 3, rng) for rng in rngs))
     cpu0, main0, t0 = cpu_seconds(pid), cpu_seconds(pid, pid), time.perf_counter()
 
     async def changes_of(s: BrowserLikeSession, rng) -> list:
-        return [r for _ in range(changes) if (r := await s.change(page, rng)) is not None]
+        out = []
+        for _ in range(changes):
+            try:
+                r = await s.change(page, rng)
+            except (TimeoutError, RuntimeError) as e:  # counted, not fatal
+                failures.append(f"{page}: {type(e).__name__} {e}")
+                continue
+            if r is not None:
+                out.append(r)
+        return out
 
     runs = [
         r
@@ -138,6 +149,7 @@ async def load_run(base: str, pid: int, page: str, sessions: int, changes: int) 
         "messages": sum(m for _, _, m in runs) / n,
         "p50_ms": 1000 * pct([s for s, _, _ in runs], 50),
         "wall_s": t1 - t0,
+        "failures": failures,
     }
 
 
@@ -174,11 +186,14 @@ def main(sessions: int = 4, changes: int = 10, only: list[str] | None = None) ->
     scripts = script_times(keys)
     port = free_port()
     proc = start_streamlit(port)
-    rows = []
+    rows: list[list] = []
+    failed: list[str] = []
     try:
         base = f"http://127.0.0.1:{port}"
         for key in keys:
             r = asyncio.run(load_run(base, proc.pid, by_key(key).url_path, sessions, changes))
+            print(f"{key}: {r['cpu_ms']:.0f} ms CPU a change, {len(r['failures'])} failed", flush=True)
+            failed += r["failures"]
             script_cpu, script_wall = scripts[key]
             ratio = r["cpu_ms"] / script_cpu if script_cpu else float("nan")
             rows.append(
@@ -198,7 +213,10 @@ def main(sessions: int = 4, changes: int = 10, only: list[str] | None = None) ->
             )
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
     print(f"\n## Server cost per widget change ({sessions} sessions x {changes} changes a page; ms, kB)\n")
     print(
         table(
@@ -218,6 +236,8 @@ def main(sessions: int = 4, changes: int = 10, only: list[str] | None = None) ->
             rows,
         )
     )
+    for f in failed:
+        print(f"- failed: {f}")
     return rows
 
 
