@@ -69,6 +69,8 @@ class BrowserLikeSession(Session):
         cs.fragment_id = fragment_id
         cs.widget_states.widgets.extend(self.states.values())
         cs.cached_message_hashes.extend(sorted(self.cached))
+        if not fragment_id:  # a full run redraws every widget; fragment ids may change (layout)
+            self.widgets.clear()
         t0 = time.perf_counter()
         await self.conn.send(msg.SerializeToString())
         received = count = 0
