@@ -13,12 +13,17 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --upgrade --quiet pip
 
 # Stamp files: reinstall only when a requirements file changes.
-$(VENV)/.run-installed: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# requirements.txt names PyTorch's CPU index for Community Cloud. Where that index is unreachable,
+# plain `pip install -r` would retry it for every package (minutes). install_requirements.py takes
+# torch from a local wheel when there is one and then drops the index line from a copy of the file:
+# no lookup at all, instead of shorter timeouts (PIP_RETRIES/PIP_TIMEOUT) that still pay a wait per
+# package and would also cut a slow but working network short. Without a local wheel, the file as is.
+$(VENV)/.run-installed: requirements.txt scripts/install_requirements.py | $(BIN)/python
+	$(BIN)/python scripts/install_requirements.py requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt scripts/install_requirements.py | $(BIN)/python
+	$(BIN)/python scripts/install_requirements.py requirements-dev.txt
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed

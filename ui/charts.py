@@ -308,6 +308,28 @@ def template(build: Callable[Params, alt.TopLevelMixin]) -> Callable[Params, Spe
     return spec_for_now
 
 
+def arrow_bytes(data: Any) -> Any:
+    """A chart dataset as Arrow IPC bytes, which Streamlit sends as they are.
+
+    Streamlit converts a DataFrame through `pa.Table.from_pandas`, whose pandas
+    bookkeeping (index, column metadata) costs ~2.5 ms for a 400-row frame and
+    adds ~2 kB of schema metadata no chart reads. Column by column it is ~0.5 ms
+    (measured; README "Server cost"). NaN becomes null either way (`from_pandas`
+    semantics). Anything else (Arrow tables: already cheap) goes to Streamlit unchanged.
+    """
+    if isinstance(data, pd.DataFrame) and data.columns.is_unique:
+        try:
+            table = pa.table({str(c): pa.Array.from_pandas(data[c]) for c in data.columns})
+        except (pa.ArrowException, TypeError, ValueError):
+            return data  # an unusual column: Streamlit's own conversion
+    else:
+        return data
+    sink = pa.BufferOutputStream()
+    with pa.RecordBatchStreamWriter(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
 def show(
     chart: alt.TopLevelMixin | Spec,
     *,
@@ -328,5 +350,6 @@ def show(
     """
     out = chart if isinstance(chart, dict) else spec(chart, chart_height=chart_height)
     # A fresh top level: Streamlit moves `datasets` out of the dict it is given.
-    top = {**out, "datasets": {**out.get("datasets", {}), **(data or {})}}
+    datasets = {**out.get("datasets", {}), **(data or {})}
+    top = {**out, "datasets": {name: arrow_bytes(d) for name, d in datasets.items()}}
     st.vega_lite_chart(top, width=width, alt=description)
