@@ -105,7 +105,7 @@ def advantage_template() -> alt.Chart:
                 "ok",
                 type="nominal",
                 title=t(f"{P}.answer"),
-                scale=alt.Scale(domain=[right_, wrong_], range=["#2a9d4b", "#c4480c"]),
+                scale=alt.Scale(domain=[right_, wrong_], range=[charts.CATEGORY[0], charts.CATEGORY[2]]),
             ),
             tooltip=[alt.Tooltip("i", type="ordinal"), alt.Tooltip("A", type="quantitative", format=".3f")],
         )

@@ -125,7 +125,7 @@ def iterates_template() -> alt.LayerChart:
         "series",
         type="nominal",
         title=t(f"{P}.legend"),
-        scale=alt.Scale(domain=names, range=["#c6dbef", "#6baed6", "#08519c", "#f58518", "#d62728"]),
+        scale=alt.Scale(domain=names, range=[*charts.CATEGORY[:3], charts.CATEGORY[4], "#44aa99"]),
     )
     # log k from k = 1 to the data's last k: the first steps (where the step sizes differ
     # most) get as much room as the long tail

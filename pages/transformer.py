@@ -33,7 +33,7 @@ PRESETS = {
     "one_layer": {"layers": "1", "ck": core.CHECKPOINTS},
     "heads": {"layers": "2", "ck": core.CHECKPOINTS},
 }
-LN_COLOURS = {"repeated": "#1f77b4", "other": "#7f7f7f", "one_layer": "#9467bd"}
+LN_COLOURS = {"repeated": charts.CATEGORY[0], "other": "#7f7f7f", "one_layer": charts.CATEGORY[1]}
 
 
 # Shipped and live runs ---------------------------------------------------------------------------
@@ -177,7 +177,8 @@ def diagram_template() -> alt.LayerChart:
     )
     boxes = (
         alt.Chart(charts.named("boxes"))
-        .mark_rect(stroke="#333", strokeWidth=1.2, cornerRadius=4)
+        # aria=False: the tints are decoration (each box is labelled), not information
+        .mark_rect(stroke="#333", strokeWidth=1.2, cornerRadius=4, aria=False)
         .encode(x=x, y=y, x2="x2", y2="y2", color=fill)
     )
     lines = (

@@ -24,13 +24,14 @@ RUN_STEPS = (50, 100, 200)
 MAX_RUNS = 16  # runs kept per session
 
 
-# One fixed colour per model on every chart: recurrent warm-to-cool, attention purple.
+# One fixed colour per model on every chart, from the app's colour-blind-safe scheme
+# (charts.CATEGORY: every pair stays apart under protanopia and deuteranopia).
 COLOURS = {
-    "rnn": "#d62728",
-    "lstm": "#1f77b4",
-    "gru": "#2ca02c",
-    "attention": "#9467bd",
-    "transformer": "#9467bd",
+    "rnn": charts.CATEGORY[0],
+    "lstm": charts.CATEGORY[1],
+    "gru": charts.CATEGORY[3],
+    "attention": charts.CATEGORY[4],
+    "transformer": charts.CATEGORY[4],
 }
 
 
@@ -562,7 +563,8 @@ def cell_template() -> alt.LayerChart:
     )
     boxes = (
         alt.Chart(charts.named("boxes"))
-        .mark_rect(stroke="#222", strokeWidth=1.3, cornerRadius=4)
+        # aria=False: the tints are decoration (each box is labelled), not information
+        .mark_rect(stroke="#222", strokeWidth=1.3, cornerRadius=4, aria=False)
         .encode(x=x, y=y, x2="x2", y2="y2", fill=fill)
     )
     labels = (

@@ -284,6 +284,8 @@ def series_colours(
     for unit, data in _units(spec):
         mark = unit["mark"] if isinstance(unit["mark"], dict) else {"type": unit["mark"]}
         enc = unit.get("encoding", {})
+        if mark.get("aria") is False:
+            continue  # marked decorative for assistive technology (a labelled diagram box's tint)
         family = FAMILY.get(mark["type"], mark["type"])
         if mark["type"] == "line" and mark.get("strokeOpacity") == 0 and "fill" in mark:
             family = AREAS  # a filled polygon drawn as a closed line
