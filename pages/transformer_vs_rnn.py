@@ -570,7 +570,7 @@ def cell_template() -> alt.LayerChart:
     labels = (
         alt.Chart(charts.named("boxes"))
         .transform_calculate(cx="(datum.x + datum.x2) / 2", cy="(datum.y + datum.y2) / 2")
-        .mark_text(fontSize=13, fontWeight="bold", color="#111")
+        .mark_text(fontSize=13, fontWeight="bold", color="#111", aria=False)
         .encode(
             x=alt.X("cx", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100])),
             y=alt.Y("cy", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100], reverse=True)),
@@ -583,7 +583,7 @@ def cell_template() -> alt.LayerChart:
         lines.append(
             alt.Chart(charts.named("lines"))
             .transform_filter(f"datum.style == '{style}'")
-            .mark_line(strokeWidth=1.6, color=colour, strokeDash=dash)
+            .mark_line(strokeWidth=1.6, color=colour, strokeDash=dash, aria=False)
             .encode(
                 x=x, y=y, detail=alt.Detail("id", type="nominal"), order=alt.Order("o", type="quantitative")
             )
@@ -591,22 +591,22 @@ def cell_template() -> alt.LayerChart:
         heads.append(
             alt.Chart(charts.named("heads"))
             .transform_filter(f"datum.style == '{style}'")
-            .mark_point(shape="triangle-up", size=70, filled=True, opacity=1, color=colour)
+            .mark_point(shape="triangle-up", size=70, filled=True, opacity=1, color=colour, aria=False)
             .encode(x=x, y=y, angle=alt.Angle("angle", type="quantitative", scale=None))
         )
     nodes = (
         alt.Chart(charts.named("nodes"))
-        .mark_circle(size=700, color="#fff", stroke="#222", strokeWidth=1.3, opacity=1)
+        .mark_circle(size=700, color="#fff", stroke="#222", strokeWidth=1.3, opacity=1, aria=False)
         .encode(x=x, y=y)
     )
     node_text = (
         alt.Chart(charts.named("nodes"))
-        .mark_text(fontSize=13, fontWeight="bold", color="#111")
+        .mark_text(fontSize=13, fontWeight="bold", color="#111", aria=False)
         .encode(x=x, y=y, text=alt.Text("label", type="nominal"))
     )
     texts = (
         alt.Chart(charts.named("texts"))
-        .mark_text(fontSize=12, color="#111")
+        .mark_text(fontSize=12, color="#111", aria=False)
         .encode(x=x, y=y, text=alt.Text("text", type="nominal"))
     )
     return alt.layer(*lines, *heads, boxes, labels, nodes, node_text, texts)

@@ -41,6 +41,9 @@ _FOCUS_CSS = """
 main:focus-visible { outline-offset: -3px; }
 :is([data-baseweb="select"], [data-testid="stNumberInputContainer"], [data-baseweb="input"],
     [data-baseweb="textarea"]):focus-within { outline: 2px solid #ad3f0a; outline-offset: 1px; }
+/* A display formula wider than its column scrolled inside a box that the keyboard could not
+   reach (axe: scrollable-region-focusable); it is shown whole instead. */
+.katex-display { overflow: visible !important; }
 </style>
 """
 
@@ -53,18 +56,19 @@ def _is_non_finite_number(text: str) -> bool:
 
 
 def _drop_non_finite_numbers() -> None:
-    """Forget URL values that parse as an infinite number (`1e999`, 10,000 nines).
+    """Forget URL values that parse as an infinite number (`1e999`, 10,000 nines), or are empty.
 
     Streamlit 1.67 turns such a value for an integer number_input into
     int(inf) and raises; a shared link must never do that, so on a session's
-    first run these values are dropped before any widget binds them.
+    first run these values are dropped before any widget binds them. An empty
+    value (`?cell=`) would leave a required segmented control with no choice.
     """
     if "_url_checked" in st.session_state:
         return
     st.session_state["_url_checked"] = True
     with get_session_state().query_params() as qp:
         for key, values in list(qp._initial_query_params.items()):
-            if any(_is_non_finite_number(v) for v in values):
+            if any(_is_non_finite_number(v) for v in values) or all(v == "" for v in values):
                 del qp._initial_query_params[key]
                 qp._query_params.pop(key, None)
 

@@ -163,8 +163,9 @@ def test_hall_end_to_end(tmp_path):
         victim = next(w for w in state["workers"] if w["name"] == home)
         t_kill = time.monotonic()
         os.kill(victim["pid"], signal.SIGKILL)
-        assert wait_for(lambda: server_status(sock).get(home, "").startswith("DOWN"), 6, 0.05), (
-            f"{home} not marked down within 6 s: {server_status(sock)}"
+        assert wait_for(lambda: server_status(sock).get(home, "").startswith("DOWN"), 15, 0.05), (
+            # 0.6-3.1 s measured alone; CI runs this beside the browser tests on 2 cores
+            f"{home} not marked down within 15 s: {server_status(sock)}"
         )
         down_after = time.monotonic() - t_kill
         with pytest.raises(Exception):  # noqa: B017 - the tunnel to the dead worker is gone, whatever the error type
