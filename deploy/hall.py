@@ -10,8 +10,11 @@ ports and HAProxy in front of them (deploy/haproxy.cfg.tmpl):
   STREAMLIT_SERVER_COOKIE_SECRET is given), so XSRF cookies stay valid;
 - one BLAS/OpenMP/torch thread per worker (N workers x all cores would
   oversubscribe the CPU; see core/threads.py);
-- a supervisor that restarts a worker that dies (its students reconnect to a
-  live worker and rebuild their view from the URL meanwhile);
+- a supervisor that restarts a worker that dies: it puts the worker in
+  maintenance in HAProxy at once (the balancer's own checks would take ~3 s,
+  and could be answered by the restarted process before they fail), and back
+  in service once it is healthy; its students reconnect to a live worker and
+  rebuild their view from the URL meanwhile;
 - Ctrl-C (SIGINT) or SIGTERM stops everything it started.
 
     python -m deploy.hall --workers 2 --port 8501      # or: make hall WORKERS=2 PORT=8501
@@ -21,7 +24,8 @@ ports and HAProxy in front of them (deploy/haproxy.cfg.tmpl):
 
 References:
     HAProxy 2.6 configuration manual: `cookie`, `option httpchk`, `timeout tunnel`,
-    `option redispatch`, `on-marked-down shutdown-sessions`.
+    `option redispatch`, `on-marked-down shutdown-sessions`;
+    HAProxy 2.6 management guide, runtime API: `show stat`, `set server <b>/<s> state`.
     Streamlit docs, "Configuration options" (server.cookieSecret, server.address).
 """
 
@@ -94,6 +98,7 @@ class Worker:
     proc: subprocess.Popen | None = None
     restarts: int = 0
     started_at: float = 0.0
+    rejoining: bool = False  # restarted, held in maintenance until it answers its health check
 
 
 @dataclass
@@ -244,9 +249,17 @@ class Hall:
                         if quick_death and w.restarts >= 3:
                             time.sleep(2)  # a worker that cannot start: do not spin
                         w.restarts += 1
+                        # 1. Out of the balancer now (its own checks need ~3 s, and the restarted
+                        #    worker may answer them before they fail): new students go elsewhere.
+                        self._set_server_state(w, "maint")
                         self._say(f"worker {w.name} (port {w.port}) exited with {code}; restarting")
                         self._spawn(w)
+                        w.rejoining = True
                         self._write_state()
+                    elif w.rejoining and self._healthy(w):
+                        # 2. Restarted and healthy: back in; HAProxy's checks then mark it UP.
+                        self._set_server_state(w, "ready")
+                        w.rejoining = False
                 if self._haproxy is not None and self._haproxy.poll() is not None:
                     self._say(f"haproxy exited with {self._haproxy.returncode}; restarting")
                     self._haproxy = subprocess.Popen(
@@ -286,17 +299,29 @@ class Hall:
     def server_status(self) -> dict[str, str]:
         return server_status(self.stats_socket)
 
+    def _set_server_state(self, w: Worker, state: str) -> None:
+        """Runtime API `set server workers/<name> state ready|drain|maint` (HAProxy 2.6 management guide)."""
+        try:
+            runtime_command(self.stats_socket, f"set server workers/{w.name} state {state}")
+        except OSError as exc:  # the balancer itself is restarting: its health checks still apply
+            self._say(f"could not set {w.name} to {state} in HAProxy: {exc}")
 
-def server_status(stats_socket: str | Path) -> dict[str, str]:
-    """Each worker's state as HAProxy sees it ('UP', 'DOWN', 'UP 1/2', ...), from the runtime API."""
+
+def runtime_command(stats_socket: str | Path, command: str) -> str:
+    """Send one command to HAProxy's runtime API (the stats socket) and return its answer."""
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(2)
         s.connect(str(stats_socket))
-        s.sendall(b"show stat\n")
+        s.sendall(command.encode() + b"\n")
         data = b""
         while chunk := s.recv(65536):
             data += chunk
-    lines = data.decode().splitlines()
+    return data.decode()
+
+
+def server_status(stats_socket: str | Path) -> dict[str, str]:
+    """Each worker's state as HAProxy sees it ('UP', 'DOWN', 'MAINT', 'UP 1/2', ...), from the runtime API."""
+    lines = runtime_command(stats_socket, "show stat").splitlines()
     header = lines[0].lstrip("# ").split(",")
     out = {}
     for line in lines[1:]:
