@@ -26,6 +26,7 @@ SHOW_LENGTH = 24  # tokens of the fresh sequence on the attention maps (<= 5,000
 SMOOTH = 25  # steps in the moving average of the loss curves
 TARGET_COLOUR = "#e6550d"  # orange squares: where an induction head should look
 STORE = "transformer_runs"
+MAX_RUN_SECONDS = 60  # a live Run estimated longer than this here and now is not started
 QUIET_REFERENCE = 0.33  # s, benchmarks.heavy.reference_seconds on a quiet host
 # "Try this": the shipped runs at the first / last checkpoint (the rest: page defaults)
 PRESETS = {
@@ -460,13 +461,17 @@ page.prose(t(f"{P}.explain_block"))
 # 3. Training: the shipped default, or a live run ----------------------------------------------------
 st.subheader(t(f"{P}.train_section"))
 run, live = shipped_for(config, seed), False
-if submitted or page.has_result(STORE, (config, seed)):
-    estimate = estimate_for(config)
+trained = page.has_result(STORE, (config, seed))
+estimate = estimate_for(config) if submitted and not trained else None
+if estimate is not None and estimate > MAX_RUN_SECONDS:
+    # one Run holds a worker's interpreter: a minutes-long one stalls every other student on it
+    st.warning(t(f"{P}.too_long", s=f"{estimate:.0f}", cap=MAX_RUN_SECONDS), icon=":material/timer_off:")
+elif submitted or trained:
     run = page.with_progress(
         STORE,
         (config, seed),
         lambda report: core.train(config, seed, progress=lambda i, n: report(i / n)),
-        text=t(f"{P}.training", s=f"{estimate:.0f}"),
+        text=t(f"{P}.training", s=f"{estimate:.0f}") if estimate is not None else "",  # shown only when it trains
         max_entries=6,
     )
     live = True

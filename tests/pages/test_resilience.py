@@ -33,11 +33,8 @@ from tests.apptest_utils import (
 FUZZ_SETTINGS = 20  # per page in `make test`; benchmarks/fuzz.py runs 10,000
 SUBMIT_P = 0.25  # share of settings that also press Run on every form (training, sampling: slow)
 PAGE_IDS = [pytest.param(s, id=s.key) for s in ALL_PAGES]
-# Known failures, open: the fuzz found them at the end of a session and they are not fixed yet.
-KNOWN = {
-    "transformer": "a Run at the largest settings (2,000 steps, d_model 64, 8 heads, MLP) trains past "
-    "AppTest's 120 s timeout on a loaded 2-core machine",
-}
+# Known failures, open (page key -> reason): none now; the fuzz's gridworld and transformer findings are fixed.
+KNOWN: dict[str, str] = {}
 FUZZ_IDS = [
     pytest.param(s, id=s.key, marks=pytest.mark.xfail(reason=KNOWN[s.key], strict=False))
     if s.key in KNOWN

@@ -7,6 +7,7 @@ core.parameter_counts (itself checked against the layer formulas in tests/core).
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import torch
@@ -74,3 +75,19 @@ def test_run_trains_live_with_progress_and_shows_the_result() -> None:
     run = core.train(cfg, 3)
     ev = core.evaluate(run.model, *core.eval_batch(cfg))
     assert _metrics(at)["Accuracy on repeated tokens"] == f"{ev['accuracy_repeated']:.1%}"
+
+
+def test_a_run_estimated_past_the_cap_is_not_started(monkeypatch) -> None:
+    """A Run that would hold the server process past MAX_RUN_SECONDS gets a message with the
+    estimate, and the page keeps showing a result (the shipped run); nothing trains."""
+    cap = int(re.search(r"^MAX_RUN_SECONDS = (\d+)", (ROOT / "pages" / "transformer.py").read_text(), re.M)[1])
+    monkeypatch.setattr(core, "estimate_seconds", lambda config, probe=3: 2.5 * cap)
+    monkeypatch.setattr(core, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    at = open_page(SPEC, "en", {"heads": "8", "dm": "64"})
+    next(b for b in at.button if b.proto.is_form_submitter).click()
+    at.run()
+    assert_healthy(at)
+    assert not at.success
+    warning = next(w.value for w in at.warning if "more than the" in w.value)
+    assert f"about {2.5 * cap:.0f} s" in warning and f"{cap} s" in warning
+    assert at.metric, "the shipped run's metrics stay on screen"
