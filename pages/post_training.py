@@ -206,8 +206,10 @@ def cap_template() -> alt.LayerChart:
                 "accuracy", type="quantitative", title=t(f"{P}.y_accuracy"), scale=alt.Scale(domain=[0, 1])
             ),
             color=alt.Color("name", type="nominal", title=t(f"{P}.policy")),
-            strokeDash=alt.StrokeDash("name", type="nominal", legend=None),
-            shape=alt.Shape("name", type="nominal", legend=None),
+            # same field and title as the colour: one legend shows colour, dash and marker together
+            # (legend=None on a channel that shares the field dropped the whole legend)
+            strokeDash=alt.StrokeDash("name", type="nominal", title=t(f"{P}.policy")),
+            shape=alt.Shape("name", type="nominal", title=t(f"{P}.policy")),
             tooltip=[
                 alt.Tooltip("name", type="nominal"),
                 alt.Tooltip("cap", type="quantitative"),
@@ -344,7 +346,7 @@ def beta_template() -> alt.Chart:
                 "gold_accuracy", type="quantitative", title=t(f"{P}.y_gold"), scale=alt.Scale(domain=[0, 1])
             ),
             color=alt.Color("beta", type="nominal", title="β"),
-            strokeDash=alt.StrokeDash("beta", type="nominal", legend=None),
+            strokeDash=alt.StrokeDash("beta", type="nominal", title="β"),
             tooltip=[
                 alt.Tooltip("beta", type="nominal"),
                 alt.Tooltip("step", type="quantitative"),
