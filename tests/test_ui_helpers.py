@@ -153,3 +153,38 @@ def test_keep_within_keeps_the_readers_choice_when_the_maximum_moves():
     at.number_input(key="hi").set_value(3).run()
     assert not at.exception, at.exception
     assert at.slider(key="k").value == 0
+
+
+def test_cache_keys_are_computed_once_per_definition(monkeypatch):
+    """ui.cache_keys: the same key as Streamlit's own function, and the source read once per code object."""
+    import inspect
+
+    from streamlit.runtime.caching import cache_utils
+    from streamlit.runtime.caching.cache_type import CacheType
+
+    from ui import cache_keys
+
+    assert cache_keys.install() and cache_utils._make_function_key is cache_keys._remembered_function_key
+    reads = []
+    real = inspect.getsource
+    monkeypatch.setattr(inspect, "getsource", lambda obj: reads.append(obj) or real(obj))
+
+    def make(offset):  # a fresh function object on every call, one code object (as a rerun of a page)
+        def square(x):
+            return x * x + offset
+
+        return square
+
+    first, second = make(1), make(2)
+    assert first is not second and first.__code__ is second.__code__
+    key = cache_utils._make_function_key(CacheType.DATA, first)
+    assert key == cache_keys._original(CacheType.DATA, second)  # Streamlit's own key
+    n = len(reads)
+    assert cache_utils._make_function_key(CacheType.DATA, second) == key and len(reads) == n  # not read again
+    # the other cache type: whatever Streamlit's own function says; another definition: its own key
+    assert cache_utils._make_function_key(CacheType.RESOURCE, first) == cache_keys._original(CacheType.RESOURCE, first)
+
+    def other(x):
+        return x * x + 1
+
+    assert cache_utils._make_function_key(CacheType.DATA, other) != key

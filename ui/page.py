@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from ui import cache_keys
 from ui.i18n import t
 from ui.layout import is_lecture
 from ui.store import STORE, trim
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # the home page must not pay for importing pandas
     import pandas as pd
 
 T = TypeVar("T")
+cache_keys.install()  # cached functions' keys once per definition, not per rerun
 _MISSING = object()
 
 
