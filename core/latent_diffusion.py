@@ -917,3 +917,25 @@ def count_macs(net: nn.Module, *inputs: torch.Tensor) -> int:
     for h in handles:
         h.remove()
     return total
+
+
+# ---------------------------------------------------------------------------- measurements the page states
+
+
+def foreground_saturation(images: np.ndarray, threshold: float = 0.35) -> np.ndarray:
+    """Mean HSV saturation of each image's foreground pixels, (N,), for images (N, H, W, 3) in [-1, 1]
+    (``foreground_hue``'s second output)."""
+    return foreground_hue((np.asarray(images, dtype=np.float64) + 1.0) / 2.0, threshold)[1]
+
+
+def settle_steps(traj: Trajectory, tol: float = 0.1) -> np.ndarray:
+    """For each sample, the step after which the predicted final image stays within RMS ``tol``
+    of the result: 1 + the last step k whose decoded x0 prediction is farther than ``tol``
+    (0: settled from the start). Needs every frame decoded (``num_frames=None``), (N,)."""
+    if len(traj.frame_index) != len(traj.timesteps) + 1:
+        raise ValueError("settle_steps needs every frame decoded (num_frames=None)")
+    # RMS distance of the prediction at each step to the final image, (S + 1, N)
+    d = np.sqrt(((traj.x0_images - traj.final[None]) ** 2).mean(axis=(2, 3, 4)))
+    far = d > tol
+    last = np.where(far.any(axis=0), far.shape[0] - 1 - np.argmax(far[::-1], axis=0), -1)
+    return last + 1

@@ -166,14 +166,16 @@ def sampled(prompt: str, neg: str, sampler: str, steps: int, eta: float, w: floa
 
 @st.cache_data(max_entries=2, show_spinner=False)
 def held_out_samples(seed: int) -> list[dict]:
-    """Each held-out pair at the page's default settings: 4 samples, decoded, with verdicts."""
+    """Each held-out pair at the page's default settings: 4 samples each, in one batch, decoded."""
     model = load_model()
+    texts = [p for p in HELD_OUT_PROMPTS for _ in range(4)]
+    traj = ld.sample(model, texts, 50, guidance_scale=3.0, seed=seed, num_samples=len(texts), num_frames=1)
+    probs = model.classify(traj.final)
     out = []
-    for prompt in HELD_OUT_PROMPTS:
-        traj = ld.sample(model, prompt, 50, guidance_scale=3.0, seed=seed, num_samples=4, num_frames=1)
-        probs = model.classify(traj.final)
-        out.append({"prompt": prompt, "images": [png(to_uint8(im), GRID_WIDTH) for im in traj.final],
-                    "shape": probs["shape"].argmax(1), "colour": probs["colour"].argmax(1)})  # fmt: skip
+    for j, prompt in enumerate(HELD_OUT_PROMPTS):
+        sl = slice(4 * j, 4 * j + 4)
+        out.append({"prompt": prompt, "images": [png(to_uint8(im), GRID_WIDTH) for im in traj.final[sl]],
+                    "shape": probs["shape"][sl].argmax(1), "colour": probs["colour"][sl].argmax(1)})  # fmt: skip
     return out
 
 
@@ -635,19 +637,51 @@ latent_section()
 
 
 # 4. Try this --------------------------------------------------------------------------
+@st.cache_data(max_entries=8, show_spinner=False)
+def guidance_facts(words: str, seed: int, lang: str) -> dict:
+    """Colour accuracy and foreground saturation of the page's 8 samples at w = 1, 3, 7.5 (50 DDIM steps)."""
+    model, out = load_model(), {}
+    colour = ld.parse_caption(words).get("colour")
+    for key, w in (("1", 1.0), ("3", 3.0), ("75", 7.5)):
+        traj = ld.sample(model, words, 50, guidance_scale=w, seed=seed, num_samples=NUM_SAMPLES, num_frames=1)
+        out[f"s{key}"] = float(ld.foreground_saturation(traj.final).mean())
+        pred = model.classify(traj.final)["colour"].argmax(1)
+        out[f"c{key}"] = float((pred == colour).mean()) if colour is not None else float("nan")
+    out["trend"] = t(f"{P}.trend_paler" if out["s75"] < out["s1"] else f"{P}.trend_more_saturated")
+    return out
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def eta_facts(words: str, seed: int) -> dict:
+    """When the predicted image settles, with eta = 0 and eta = 1 (mean over the 8 samples)."""
+    model, finals, out = load_model(), {}, {}
+    for key, eta in (("0", 0.0), ("1", 1.0)):
+        traj = ld.sample(model, words, 50, eta=eta, guidance_scale=3.0, seed=seed, num_samples=NUM_SAMPLES)
+        out[f"settle{key}"] = float(ld.settle_steps(traj).mean())
+        finals[key] = traj.final
+    out["change"] = float(np.abs(finals["0"] - finals["1"]).mean())
+    return out
+
+
 def try_facts() -> dict[str, dict]:
-    """The numbers the "Try this" sentences read out, from the measured quality sweep."""
-    g = {w: quality_row("guidance", w=w) for w in (1.0, 3.0, 7.5)}
+    """The numbers the "Try this" sentences read out: the measured sweep, or the page's own runs."""
     h, tr = quality_row("heldout"), quality_row("guidance")
     ab = {k: float(dm.alphas_cumprod(dm.beta_schedule(k, T))[599]) for k in dm.SCHEDULES}
-    eta_facts = metrics().get("eta_claim", {})
-    return {
-        "guidance": {"s1": g[1.0]["saturation"], "s3": g[3.0]["saturation"], "s75": g[7.5]["saturation"],
-                     "c1": g[1.0]["colour"], "c75": g[7.5]["colour"]},  # fmt: skip
+    facts = {
         "held_out": {"shape": h["shape"], "colour": h["colour"], "t_shape": tr["shape"], "t_colour": tr["colour"]},
         "cosine": {"cos": ab["cosine"], "sd": ab["scaled_linear"], "lin": ab["linear"]},
-        "eta": {"settle0": eta_facts.get("settle_eta0", 0), "settle1": eta_facts.get("settle_eta1", 0)},
     }
+    chosen = st.session_state.get(f"_try_{P}")
+    seed = int(st.session_state.get("seed", 0))
+    try:
+        words = " ".join(ld.tokenize(st.session_state.get("prompt", DEFAULT_PROMPT) or ""))
+    except ValueError:
+        words = DEFAULT_PROMPT
+    if chosen == "guidance":
+        facts["guidance"] = guidance_facts(words, seed, current_lang())
+    if chosen == "eta":
+        facts["eta"] = eta_facts(words, seed)
+    return facts
 
 
 PRESETS = {
