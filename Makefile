@@ -6,19 +6,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench mutants clean hall bench-hall
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
 
 # Stamp files: reinstall only when a requirements file changes.
-$(VENV)/.run-installed: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# requirements.txt names PyTorch's CPU index for Community Cloud. Where that index is unreachable,
+# plain `pip install -r` would retry it for every package (minutes). install_requirements.py takes
+# torch from a local wheel when there is one and then drops the index line from a copy of the file:
+# no lookup at all, instead of shorter timeouts (PIP_RETRIES/PIP_TIMEOUT) that still pay a wait per
+# package and would also cut a slow but working network short. Without a local wheel, the file as is.
+$(VENV)/.run-installed: requirements.txt scripts/install_requirements.py | $(BIN)/python
+	$(BIN)/python scripts/install_requirements.py requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt scripts/install_requirements.py | $(BIN)/python
+	$(BIN)/python scripts/install_requirements.py requirements-dev.txt
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
@@ -34,5 +39,23 @@ test: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks
 
+# Mutation testing of core/ (hours for all of it on 2 cores; not part of `make test`):
+#   make mutants                      every module, then the per-module table
+#   make mutants MODULE=core/grpo.py  one module
+mutants: $(VENV)/.dev-installed
+	nice -n 10 $(BIN)/python scripts/mutants.py $(MODULE)
+
+# A lecture hall on one machine: WORKERS streamlit processes behind HAProxy on PORT (deploy/hall.py).
+WORKERS ?= $(shell nproc)
+hall: $(VENV)/.run-installed
+	bash deploy/ensure-haproxy.sh
+	$(BIN)/python -m deploy.hall --workers $(WORKERS) --port $(PORT)
+
+# The lecture simulation (Locust): 40 and 80 students against one process and a 2-worker hall, plus a
+# worker killed mid-lecture (benchmarks/bench_hall.py; about 10 minutes; tables for the README).
+bench-hall: $(VENV)/.dev-installed
+	bash deploy/ensure-haproxy.sh
+	$(BIN)/python -m benchmarks.bench_hall
+
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache mutants

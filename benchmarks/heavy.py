@@ -35,9 +35,13 @@ WORST: list[tuple[str, str, dict[str, object]]] = [
     ("diffusion", "DDPM 1000 steps, seed 1 (live, 4 samples)", {"sampler": "DDPM", "dsteps": "1000", "seed": 1}),
     ("diffusion", "DDPM 500 steps, seed 1 (live, 8 samples)", {"sampler": "DDPM", "dsteps": "500", "seed": 1}),
     ("grpo", "G = 16, 120 steps", {"G": 16, "steps": 120}),
+    ("post_training", "learned + rule reward, 2 x 100 steps (not shipped)", {"hbeta": "0.3", "hseed": 1}),
     # the page refuses more than MAX_STEPS = 4,000,000 simulated steps per Run, with a message
     ("monte_carlo", "ε-greedy, 1000-step episodes × 2000 × 2 iterations", {"T": 1000, "N": 2000, "K": 2}),
     ("discrete_metric", "600 steps", {"steps": 600}),
+    # over budget by design: the page states the time (measured steps) before and after a Run
+    ("transformer", "defaults retrained (2 layers, 2 heads, d = 32, 1500 steps)", {"seed": 1}),
+    ("transformer", "2 layers, 8 heads, d = 64, MLP, 2000 steps", {"heads": 8, "dm": 64, "mlp": "true", "steps": 2000}),
 ]
 
 

@@ -1,14 +1,18 @@
 """Server memory: after start, after every page in both languages, after 1,000 random reruns.
 
 Drives a real `streamlit run` over its websocket protocol (loopback only). The
-DESIGN.md budget is 700 MB RSS; growth over the last reruns should be flat
-(caches are bounded by max_entries).
+DESIGN.md budget is 600 MB RSS (Community Cloud's smallest tier is 690 MB);
+growth over the last reruns should be flat (caches are bounded by max_entries,
+heavy results by ui.store's byte budget). At the end it lists the largest
+st.cache_data caches as the server reports them (`/_stcore/metrics`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,7 @@ from tests.server import free_port, start_streamlit  # noqa: E402
 from ui.i18n import LANG_NAMES, LANGS  # noqa: E402
 from ui.registry import PAGES  # noqa: E402
 
-BUDGET_MB = 700
+BUDGET_MB = 600
 
 
 async def visit_all(base: str) -> None:
@@ -64,6 +68,25 @@ async def random_reruns(base: str, n: int, rng, samples: list, pid: int, log: li
     return errors
 
 
+def print_caches(base: str, top: int = 8) -> None:
+    """The server's own account of its caches (bytes per cached function), largest first."""
+    try:
+        with urllib.request.urlopen(f"{base}/_stcore/metrics", timeout=30) as r:
+            text = r.read().decode()
+    except OSError as e:
+        print(f"(no cache metrics: {e})")
+        return
+    sizes = []
+    for line in text.splitlines():
+        m = re.match(r'cache_memory_bytes\{cache_type="([^"]*)",cache="([^"]*)"\} (\d+)', line)
+        if m:
+            sizes.append((int(m.group(3)), m.group(1), m.group(2).rsplit(":", 1)[0]))
+    total = sum(b for b, _, _ in sizes)
+    print(f"\ncaches the server reports: {total / 2**20:.1f} MB in {len(sizes)} caches; largest:")
+    for b, kind, name in sorted(sizes, reverse=True)[:top]:
+        print(f"- {b / 2**20:.2f} MB {kind} {name}")
+
+
 def main(reruns: int = 1000) -> list[list]:
     port = free_port()
     proc = start_streamlit(port)
@@ -86,6 +109,7 @@ def main(reruns: int = 1000) -> list[list]:
         )
         for line in log:
             print(f"- {line}")
+        print_caches(base)
         return rows
     finally:
         proc.terminate()

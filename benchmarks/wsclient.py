@@ -40,14 +40,46 @@ class RunResult:
     messages: list[str] = field(default_factory=list)  # exception and error texts, for the report
 
 
+def rerun_message(states, page_name: str = "", query: str = "") -> bytes:
+    """BackMsg.rerun_script as the browser sends it: page, query string and widget states."""
+    msg = BackMsg()
+    cs = msg.rerun_script
+    cs.query_string = query
+    cs.page_name = page_name
+    cs.widget_states.widgets.extend(states)
+    return msg.SerializeToString()
+
+
+def absorb(raw: bytes, result: RunResult) -> bool:
+    """Read one ForwardMsg into `result`; True once the script run has finished."""
+    fwd = ForwardMsg()
+    fwd.ParseFromString(raw)
+    kind = fwd.WhichOneof("type")
+    if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+        el = fwd.delta.new_element
+        etype = el.WhichOneof("type")
+        if etype in WIDGET_TYPES:
+            proto = getattr(el, etype)
+            result.widgets[proto.id] = (etype, proto)
+        elif etype == "markdown":
+            result.texts.append(el.markdown.body)
+        elif etype == "exception":
+            result.exceptions += 1
+            result.messages.append(f"{el.exception.type}: {el.exception.message}")
+    return kind == "script_finished"
+
+
 class Session:
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None):
         self.ws_url = base_url.replace("http://", "ws://") + "/_stcore/stream"
+        self.headers = headers or {}  # e.g. a balancer's sticky cookie
         self.conn = None
         self.states: dict[str, WidgetState] = {}
 
     async def connect(self) -> None:
-        self.conn = await connect(self.ws_url, subprotocols=["streamlit"], max_size=None)
+        self.conn = await connect(
+            self.ws_url, subprotocols=["streamlit"], max_size=None, additional_headers=self.headers
+        )
 
     async def close(self) -> None:
         if self.conn is not None:
@@ -55,37 +87,68 @@ class Session:
 
     async def run(self, page_name: str = "", query: str = "", timeout: float = 60) -> RunResult:
         """One rerun with the current widget states; waits for script_finished."""
-        msg = BackMsg()
-        cs = msg.rerun_script
-        cs.query_string = query
-        cs.page_name = page_name
-        cs.widget_states.widgets.extend(self.states.values())
         t0 = time.perf_counter()
-        await self.conn.send(msg.SerializeToString())
+        await self.conn.send(rerun_message(self.states.values(), page_name, query))
         result = RunResult(0.0, {})
         deadline = t0 + timeout
         while True:
             raw = await asyncio.wait_for(self.conn.recv(), max(0.1, deadline - time.perf_counter()))
-            fwd = ForwardMsg()
-            fwd.ParseFromString(raw)
-            kind = fwd.WhichOneof("type")
-            if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
-                el = fwd.delta.new_element
-                etype = el.WhichOneof("type")
-                if etype in WIDGET_TYPES:
-                    proto = getattr(el, etype)
-                    result.widgets[proto.id] = (etype, proto)
-                elif etype == "markdown":
-                    result.texts.append(el.markdown.body)
-                elif etype == "exception":
-                    result.exceptions += 1
-                    result.messages.append(f"{el.exception.type}: {el.exception.message}")
-            elif kind == "script_finished":
+            if absorb(raw, result):
                 result.seconds = time.perf_counter() - t0
                 return result
 
     def set_state(self, state: WidgetState) -> None:
         self.states[state.id] = state
+
+
+class SyncSession(Session):
+    """The same protocol over blocking sockets (websocket-client), for Locust's gevent users.
+
+    benchmarks/lecture.py and tests/deploy use it; websocket-client keeps no
+    background thread, so it is safe under gevent's monkey-patching.
+    """
+
+    def connect(self, timeout: float = 30) -> None:  # type: ignore[override]
+        import websocket  # websocket-client (requirements-dev.txt)
+
+        self.conn = websocket.create_connection(
+            self.ws_url,
+            subprotocols=["streamlit"],
+            header=[f"{k}: {v}" for k, v in self.headers.items()],
+            timeout=timeout,
+            enable_multithread=False,
+        )
+
+    def close(self) -> None:  # type: ignore[override]
+        if self.conn is not None:
+            self.conn.close(timeout=1)
+
+    def run(self, page_name: str = "", query: str = "", timeout: float = 60) -> RunResult:  # type: ignore[override]
+        t0 = time.perf_counter()
+        self.conn.send_binary(rerun_message(self.states.values(), page_name, query))
+        result = RunResult(0.0, {})
+        deadline = t0 + timeout
+        while True:
+            self.conn.settimeout(max(0.1, deadline - time.perf_counter()))
+            raw = self.conn.recv()
+            if not raw:
+                raise ConnectionError("websocket closed by the server")
+            if absorb(raw, result):
+                result.seconds = time.perf_counter() - t0
+                return result
+
+    def response_header(self, name: str) -> str | None:
+        """A header of the websocket handshake's response (e.g. the hall's X-Hall-Worker)."""
+        return (self.conn.getheaders() or {}).get(name.lower())
+
+    def cookie(self, name: str) -> str | None:
+        """A cookie the server set in the websocket handshake (HAProxy's sticky cookie)."""
+        # websocket-client joins repeated Set-Cookie headers with "; "
+        for part in (self.response_header("Set-Cookie") or "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == name:
+                return value
+        return None
 
 
 def rss_mb(pid: int) -> float:

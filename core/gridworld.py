@@ -180,3 +180,11 @@ class GridWorld:
 
 
 BOOK_LAYOUT: str = GridWorld().layout()
+
+# The 3x3 grid of the book's Chapter 1 (Figures 1.2-1.6): s1..s9 row-major, forbidden
+# s6 and s7, target s9 (its reward tables 1.3 follow from the rules above).
+BOOK_CH1_LAYOUT: str = ".../..#/#.T"
+# Figure 1.4 / 1.6 (a): s1 right, then down, down, right to s9 and stay (Table 1.2 without the
+# split at s1); Figure 1.6 (b): from s1 down through the forbidden s7, then right twice.
+BOOK_CH1_ARROWS_A: str = "rdl/rdd/rrs"
+BOOK_CH1_ARROWS_B: str = "ddl/ddd/rrs"

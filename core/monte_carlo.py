@@ -12,10 +12,21 @@ by an average of sampled returns (book Sec. 5.2.1):
     q_{pi_k}(s, a) = E[G_t | S_t = s, A_t = a]  ~=  mean of sampled returns g(s, a)
     pi_{k+1}       = greedy (or epsilon-greedy) w.r.t. the estimate
 
-Iteration k generates a batch of episodes with pi_k, estimates q from that
-batch alone (pairs the batch never visits keep their previous estimate), and
-improves the policy. With one episode per iteration this is the book's
-episode-by-episode update (Algorithms 5.2, 5.3).
+Iteration k generates a batch of episodes with pi_k, estimates q, and improves
+the policy. Two ways to average the sampled returns (`averaging`):
+
+- "batch": q(s, a) is the mean return of (s, a) in *this iteration's* episodes
+  only; pairs the batch never visits keep their previous estimate. Each policy
+  is evaluated afresh from its own data (as MC Basic, Algorithm 5.1, does).
+- "running": the book's Algorithms 5.2 and 5.3. Totals Returns(s, a) and
+  Num(s, a) are kept over *every episode since the start* and
+  q(s, a) = Returns(s, a) / Num(s, a), so returns sampled under earlier
+  policies stay in the average. With one episode per iteration this is the
+  book's episode-by-episode update.
+
+epsilon may change per iteration (`epsilon_schedule`): with eps_k -> 0 slowly
+enough that every pair is still tried infinitely often (eps_k = eps_0 / k),
+the policies become greedy in the limit (GLIE; Singh et al. 2000).
 
 References:
     S. Zhao, "Mathematical Foundations of Reinforcement Learning", 2025, Chapter 5:
@@ -26,7 +37,10 @@ References:
     - Sec. 5.4, Algorithm 5.3 (MC epsilon-greedy, eq. 5.5), Sec. 5.5 (exploration
       vs. exploitation, Figures 5.6-5.8).
     R. S. Sutton, A. G. Barto, "Reinforcement Learning: An Introduction", 2nd ed.,
-    2018, Sec. 5.1 (first-visit vs. every-visit MC).
+    2018, Sec. 5.1 (first-visit vs. every-visit MC), Sec. 5.4 (GLIE).
+    S. Singh, T. Jaakkola, M. L. Littman, C. Szepesvari, "Convergence Results for
+    Single-Step On-Policy Reinforcement-Learning Algorithms", Machine Learning 38,
+    2000 (greedy in the limit with infinite exploration, eps_k = c / k).
 """
 
 from __future__ import annotations
@@ -169,27 +183,30 @@ def _simulate_few(
     return states, actions
 
 
-def discounted_returns(rewards: np.ndarray, gamma: float, block: int = 32) -> np.ndarray:
+def discounted_returns(rewards: np.ndarray, gamma: float, block: int | None = None) -> np.ndarray:
     """G_t = r_{t+1} + gamma G_{t+1}, G_T = 0, for every t of every episode. (N, T) -> (N, T).
 
     Book Algorithm 5.2 computes this backwards (g <- gamma g + r_{t+1}). Here the
     backward pass runs over blocks of `block` steps; inside a block
     G_j = (sum_{k>=j} gamma^k r_k) / gamma^j + gamma^(B-j) g_after_block,
     a reversed cumulative sum, so long episodes cost T/B numpy calls, not T.
+    block=None picks the largest block (at most 512) whose gamma^B stays far from
+    underflow; a block passed in is used as it is (ValueError if gamma^block
+    would underflow the division by gamma^j).
     """
     N, T = rewards.shape
     G = np.empty((N, T), dtype=float)
-    if gamma < 1:
-        # largest block whose gamma^B stays far from underflow (gamma^B > 1e-200)
-        block = int(min(512, max(block, 200 / -np.log10(gamma)))) if gamma > 0 else block
-    else:
-        block = 512
     if gamma < 1e-6:  # gamma^j would underflow: G_t = r_{t+1} (+ negligible)
         G[:] = rewards
         if gamma > 0:
             for t in range(T - 2, -1, -1):
                 G[:, t] += gamma * G[:, t + 1]
         return G
+    if block is None:
+        # largest block whose gamma^B stays far from underflow (gamma^B > 1e-200)
+        block = int(min(512, max(32, 200 / -np.log10(gamma)))) if gamma < 1 else 512
+    elif block < 1 or gamma ** (block - 1) < 1e-250:
+        raise ValueError(f"block {block} is not usable with gamma {gamma}")
     g = np.zeros(N)  # return just after the current block
     for end in range(T, 0, -block):
         start = max(0, end - block)
@@ -252,6 +269,25 @@ def mc_policy_evaluation(
         return sums / counts, counts
 
 
+SCHEDULES: tuple[str, ...] = ("constant", "harmonic", "linear")
+
+
+def epsilon_schedule(kind: str, epsilon: float, iterations: int) -> np.ndarray:
+    """eps_k for the improvement of iterations k = 1..K.
+
+    constant: eps_k = eps;  harmonic: eps_k = eps / k (GLIE: -> 0, yet sum_k eps_k = inf,
+    so every pair keeps being tried);  linear: eps_k = eps (1 - k / K), greedy at k = K.
+    """
+    k = np.arange(1, iterations + 1, dtype=float)
+    if kind == "constant":
+        return np.full(iterations, float(epsilon))
+    if kind == "harmonic":
+        return float(epsilon) / k
+    if kind == "linear":
+        return float(epsilon) * (1.0 - k / iterations)
+    raise ValueError(f"unknown schedule {kind!r}; expected one of {SCHEDULES}")
+
+
 def _improve(Q: np.ndarray, epsilon: float) -> np.ndarray:
     return greedy_policy(Q) if epsilon == 0.0 else epsilon_greedy_policy(Q, epsilon)
 
@@ -261,7 +297,7 @@ def _run(
     R: np.ndarray,
     gamma: float,
     *,
-    epsilon: float,
+    epsilon: float | np.ndarray,
     episode_length: int,
     iterations: int,
     make_starts: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray | None]],
@@ -270,12 +306,22 @@ def _run(
     rng: np.random.Generator,
     initial_policy: np.ndarray | None,
     progress: ProgressFn | None,
+    averaging: str = "batch",
 ) -> MCResult:
-    """The loop shared by the three algorithms: sample a batch with pi_k, estimate q, improve."""
+    """The loop shared by the three algorithms: sample a batch with pi_k, estimate q, improve.
+
+    epsilon: one value, or eps_k per iteration (length `iterations`).
+    averaging: "batch" (this iteration's returns) or "running" (Returns/Num over all episodes).
+    """
     S, A = R.shape
     if episode_length < 1 or iterations < 0:
         raise ValueError("episode_length must be >= 1 and iterations >= 0")
+    if averaging not in ("batch", "running"):
+        raise ValueError(f"averaging must be 'batch' or 'running', got {averaging!r}")
+    eps = np.broadcast_to(np.asarray(epsilon, dtype=float), (iterations,))
     Q = np.zeros((S, A))
+    returns_total = np.zeros((S, A))  # Returns(s, a) over every episode so far
+    num_total = np.zeros((S, A))  # Num(s, a)
     # pi_0: uniform (book Figure 5.5(a)) unless given
     policy = np.full((S, A), 1.0 / A) if initial_policy is None else np.asarray(initial_policy, dtype=float)
     visits = np.zeros((S, A), dtype=np.int64)
@@ -293,12 +339,17 @@ def _run(
             counts = np.bincount(pair0, minlength=S * A).reshape(S, A)
         else:
             sums, counts = returns_per_pair(ep, gamma, S, A, first_visit)
+        if averaging == "running":
+            # book Algorithms 5.2 / 5.3: Returns(s,a) += g, Num(s,a) += 1 for every used visit
+            returns_total += sums
+            num_total += counts
+            sums, counts = returns_total, num_total
         # policy evaluation: q(s, a) = mean of the sampled returns of (s, a)
         seen = counts > 0
         Q = Q.copy()
         Q[seen] = sums[seen] / counts[seen]
-        # policy improvement: greedy (eq. 5.4) or epsilon-greedy (eq. 5.5)
-        policy = _improve(Q, epsilon)
+        # policy improvement: greedy (eq. 5.4) or epsilon-greedy (eq. 5.5) with eps_k
+        policy = _improve(Q, float(eps[k]))
         hist_Q.append(Q)
         hist_pi.append(policy)
         # v(s) = sum_a pi(a|s) q(s, a)
@@ -320,6 +371,7 @@ def mc_basic(
     episodes_per_pair: int = 1,
     initial_policy: np.ndarray | None = None,
     progress: ProgressFn | None = None,
+    averaging: str = "batch",
 ) -> MCResult:
     """MC Basic (book Algorithm 5.1): every iteration runs `episodes_per_pair`
     episodes from every (s, a), estimates q(s, a) as the mean return of the
@@ -343,6 +395,7 @@ def mc_basic(
         rng=rng,
         initial_policy=initial_policy,
         progress=progress,
+        averaging=averaging,
     )
 
 
@@ -357,6 +410,7 @@ def mc_exploring_starts(
     first_visit: bool = True,
     initial_policy: np.ndarray | None = None,
     progress: ProgressFn | None = None,
+    averaging: str = "batch",
 ) -> MCResult:
     """MC Exploring Starts (book Algorithm 5.2): episodes start at (s_0, a_0) chosen so
     that every pair can be chosen (all pairs in turn, then uniformly at random),
@@ -383,6 +437,7 @@ def mc_exploring_starts(
         rng=rng,
         initial_policy=initial_policy,
         progress=progress,
+        averaging=averaging,
     )
 
 
@@ -390,7 +445,7 @@ def mc_epsilon_greedy(
     P: np.ndarray,
     R: np.ndarray,
     gamma: float,
-    epsilon: float,
+    epsilon: float | np.ndarray,
     episode_length: int,
     episodes_per_iteration: int,
     iterations: int,
@@ -398,11 +453,13 @@ def mc_epsilon_greedy(
     first_visit: bool = False,
     initial_policy: np.ndarray | None = None,
     progress: ProgressFn | None = None,
+    averaging: str = "batch",
 ) -> MCResult:
     """MC epsilon-greedy (book Algorithm 5.3): no exploring starts (s_0 uniformly at
     random, a_0 ~ pi), every-visit by default, epsilon-greedy improvement
     pi(a|s) = 1 - eps (|A|-1)/|A| for the greedy action and eps/|A| otherwise.
-    epsilon = 0 gives a greedy policy that explores nothing beyond its own path."""
+    epsilon = 0 gives a greedy policy that explores nothing beyond its own path.
+    epsilon may be an array eps_k, one per iteration (see `epsilon_schedule`)."""
     S, _ = R.shape
     n = episodes_per_iteration
 
@@ -413,7 +470,7 @@ def mc_epsilon_greedy(
         P,
         R,
         gamma,
-        epsilon=float(epsilon),
+        epsilon=epsilon,
         episode_length=episode_length,
         iterations=iterations,
         make_starts=make_starts,
@@ -422,4 +479,20 @@ def mc_epsilon_greedy(
         rng=rng,
         initial_policy=initial_policy,
         progress=progress,
+        averaging=averaging,
     )
+
+
+def running_sample_mean(
+    values: np.ndarray, probs: np.ndarray, n: int, rng: np.random.Generator
+) -> tuple[float, np.ndarray]:
+    """Mean estimation, the idea behind every MC method (book Sec. 5.1).
+
+    With the model (the distribution p) the mean is E[X] = sum_x p(x) x; without it,
+    draw x_1..x_n ~ p and average: xbar_k = (1/k) sum_{i<=k} x_i, k = 1..n.
+    Returns (E[X], the running sample means (n,)).
+    """
+    x = np.asarray(values, dtype=float)
+    p = np.asarray(probs, dtype=float)
+    draws = x[rng.choice(len(x), size=n, p=p)]
+    return float(p @ x), np.cumsum(draws) / np.arange(1, n + 1)

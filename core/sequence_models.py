@@ -64,6 +64,11 @@ RECALL_KINDS: tuple[str, ...] = ("rnn", "lstm", "gru", "transformer")
 GATE_KEEP_BIAS = 1.0
 
 
+def initial_keep_gate() -> float:
+    """sigma(GATE_KEEP_BIAS): how open the keep gate is at initialisation for zero input (~0.73)."""
+    return 1.0 / (1.0 + math.exp(-GATE_KEEP_BIAS))
+
+
 def _check_kind(kind: str, allowed: tuple[str, ...]) -> None:
     if kind not in allowed:
         raise ValueError(f"kind must be one of {allowed}, got {kind!r}")

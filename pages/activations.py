@@ -87,11 +87,10 @@ def check_choice(names: list[str], lo: float, hi: float) -> tuple[tuple[str, ...
     return tuple(names[:MAX_ACTS]), lo, hi
 
 
-def colour(names: tuple[str, ...]) -> alt.Color:
-    """One colour per chosen activation, in the order chosen, the same on every chart."""
-    palette = ["#4c78a8", "#f58518", "#54a24b", "#e45756"]
-    scale = alt.Scale(domain=[act_label(n) for n in names], range=palette[: len(names)])
-    return alt.Color("activation", type="nominal", title=t(f"{P}.activation"), scale=scale)
+def colour(names: tuple[str, ...]) -> dict:
+    """One colour and one dash per chosen activation, in the order chosen, the same on every chart
+    (colours that stay apart under colour-vision deficiency: `charts.CATEGORY`)."""
+    return charts.series("activation", t(f"{P}.activation"), [act_label(n) for n in names])
 
 
 def labelled(df: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
@@ -108,7 +107,7 @@ def curve_template(names: tuple[str, ...], y: str, y_title: str, title_key: str)
         .encode(
             x=alt.X("x", type="quantitative", title="x", scale=alt.Scale(zero=False, nice=False)),
             y=alt.Y(y, type="quantitative", title=y_title),
-            color=colour(names),
+            **colour(names),
             tooltip=[
                 alt.Tooltip("activation", type="nominal", title=t(f"{P}.activation")),
                 alt.Tooltip("x", type="quantitative", format=".2f"),
@@ -143,7 +142,7 @@ def depth_template(names: tuple[str, ...], view: str, points: bool) -> alt.Chart
                 title=t(f"{P}.{axis_key}"),
                 scale=alt.Scale(type="log") if log else alt.Scale(domain=[0, 1]),
             ),
-            color=colour(names),
+            **colour(names),
             tooltip=[
                 alt.Tooltip("activation", type="nominal"),
                 alt.Tooltip("layer", type="quantitative"),
@@ -205,15 +204,25 @@ plot_df = labelled(df, names)
 
 with right:
     c_f, c_df = st.columns(2)
+    x0 = min(max(1.0, lo), hi)  # the values read out: at x = 1, or the range's nearest end
+    at_one = plot_df.loc[(plot_df["x"] - x0).abs().groupby(plot_df["activation"], sort=False).idxmin()]
+
+    def describe(y: str, title_key: str) -> str:  # the chart's text alternative: title + values at x = 1
+        values = ", ".join(f"{a} {v:.3g}" for a, v in zip(at_one["activation"], at_one[y], strict=True))
+        x = f"{at_one['x'].iloc[0]:.2g}"
+        return t(f"{P}.desc_f", title=t(f"{P}.{title_key}"), lo=f"{lo:g}", hi=f"{hi:g}", x=x, values=values)
+
     with c_f:
         charts.show(
             curve_template(names, "f", "f(x)", "f_title", chart_height=charts.height(270)),
             data={"curves": plot_df},
+            description=describe("f", "f_title"),
         )
     with c_df:
         charts.show(
             curve_template(names, "df", "f′(x)", "df_title", chart_height=charts.height(270)),
             data={"curves": plot_df},
+            description=describe("df", "df_title"),
         )
     st.caption(t(f"{P}.curves_caption"))
 
@@ -248,19 +257,28 @@ def depth_section(names: tuple[str, ...], param_items: tuple[tuple[str, float], 
     tiny = 1e-300
     second_df = ddf[ddf["act_std"] > tiny] if view == "std" else ddf
     height = charts.height(280)
+    first = ddf[ddf["layer"] == 1]
+
+    def describe(v: str) -> str:  # the chart's text alternative: title + each activation's layer-1 value
+        field, title_key, _, _ = DEPTH_VIEWS[v]
+        values = ", ".join(f"{a} {x:.2g}" for a, x in zip(first["activation"], first[field], strict=True))
+        return t(f"{P}.desc_depth", title=t(f"{P}.{title_key}"), depth=depth, values=values)
+
     with rc:
         c_g, c_s = st.columns(2)
         with c_g:
             charts.show(
                 depth_template(names, "grad", depth <= 20, chart_height=height),
                 data={"depth": ddf[ddf["grad_rel"] > tiny]},
+                description=describe("grad"),
             )
         with c_s:
             charts.show(
-                depth_template(names, view, depth <= 20, chart_height=height), data={"depth": second_df}
+                depth_template(names, view, depth <= 20, chart_height=height),
+                data={"depth": second_df},
+                description=describe(view),
             )
-        first = ddf[ddf["layer"] == 1]
-        summary = ", ".join(
+        summary = t(f"{P}.list_sep").join(
             f"{n}: {v:.1e}" for n, v in zip(first["activation"], first["grad_rel"], strict=True)
         )
         st.caption(t(f"{P}.depth_caption", depth=depth, summary=summary))
@@ -370,7 +388,15 @@ def swiglu_section(swish_beta: float) -> None:
     height = charts.height(270)  # the titles sit above, so the plots keep their size
     with mc:
         st.markdown(f"**{t(f'{P}.swiglu_heat_title')}**")
-        charts.show(swiglu_heat_template(chart_height=height), data={"grid": swiglu_grid(beta)})
+        grid = swiglu_grid(beta)
+        charts.show(
+            swiglu_heat_template(chart_height=height),
+            data={"grid": grid},
+            description=t(
+                f"{P}.desc_heat", title=t(f"{P}.swiglu_heat_title"), beta=beta,
+                lo=float(grid["out"].min()), hi=float(grid["out"].max()),
+            ),
+        )
     with rc:
         # the title carries β, so it sits above the chart and the chart's spec stays the same
         st.markdown(f"**{t(f'{P}.gate_title', beta=beta)}**")
@@ -382,7 +408,14 @@ def swiglu_section(swish_beta: float) -> None:
                 "curve": [t(f"{P}.gate_swish")] * len(u) + [t(f"{P}.gate_sigmoid")] * len(u),
             }
         )
-        charts.show(gate_template(chart_height=height), data={"gate": gate})
+        charts.show(
+            gate_template(chart_height=height),
+            data={"gate": gate},
+            description=t(
+                f"{P}.desc_gate", title=t(f"{P}.gate_title", beta=beta),
+                g1=float(core.sigmoid(np.array([beta]))[0]), s1=float(core.silu(np.array([1.0]), beta)[0]),
+            ),
+        )
     page.prose(t(f"{P}.explain_swiglu"))
 
 
@@ -401,21 +434,38 @@ st.markdown(
 )
 
 # 4. Try this -------------------------------------------------------------------------------------
-page.try_this(
-    P,
-    {
-        "vanish": {"acts": ["sigmoid", "tanh", "relu", "gelu"], "init": "he", "depth": 50, "dview": "std"},
-        "small_init": {"acts": ["tanh", "relu", "gelu", "silu"], "init": "small", "depth": 20},
-        "swish_beta": {"acts": ["relu", "silu", "softplus"], "beta": 10.0, "sp_beta": 1.0, "xr": (-3.0, 3.0)},
-        "dead_relu": {
-            "acts": ["step", "relu", "leaky_relu", "elu"],
-            "slope": 0.1,
-            "init": "he",
-            "depth": 50,
-            "dview": "dead",
-        },
+PRESETS = {
+    "vanish": {"acts": ["sigmoid", "tanh", "relu", "gelu"], "init": "he", "depth": 50, "dview": "std"},
+    "small_init": {"acts": ["tanh", "relu", "gelu", "silu"], "init": "small", "depth": 20},
+    "swish_beta": {"acts": ["relu", "silu", "softplus"], "beta": 10.0, "sp_beta": 1.0, "xr": (-3.0, 3.0)},
+    "dead_relu": {
+        "acts": ["step", "relu", "leaky_relu", "elu"],
+        "slope": 0.1,
+        "init": "he",
+        "depth": 50,
+        "dview": "dead",
     },
-)
+}
+
+
+def small_init_facts(names: tuple[str, ...], params: tuple[tuple[str, float], ...]) -> dict[str, object]:
+    """What the depth charts show now: the last layer's largest activation spread, layer 1's gradient ratios."""
+    state = st.session_state
+    depth = int(state.get("depth", 30))
+    ddf = depth_frame(
+        names, params, depth, int(state.get("width", 64)), state.get("init", "he"), int(state.get("dseed", 0))
+    )
+    first, last = ddf[ddf["layer"] == 1], ddf[ddf["layer"] == depth]
+    summary = t(f"{P}.list_sep").join(
+        f"{act_label(n)} {v:.2g}" for n, v in zip(first["activation"], first["grad_rel"], strict=True)
+    )
+    return {"depth": depth, "spread": f"{last['act_std'].max():.0e}", "summary": summary}
+
+
+facts = {}
+if st.session_state.get(f"_try_{P}") == "small_init":
+    facts["small_init"] = small_init_facts(names, param_items)
+page.try_this(P, PRESETS, facts=facts)
 
 # 5. The math --------------------------------------------------------------------------------------
 page.math(

@@ -331,7 +331,7 @@ def schedule_template() -> alt.LayerChart:
         x=alt.X("t", type="quantitative", title=t(f"{P}.t_axis")),
         y=alt.Y("value", type="quantitative", title=t(f"{P}.schedule_axis"), scale=alt.Scale(type="log")),
         color=alt.Color("schedule", type="nominal", title=t(f"{P}.schedule"),
-                        scale=alt.Scale(domain=sched_names, range=["#4c78a8", "#e45756", "#54a24b"])),
+                        scale=alt.Scale(domain=sched_names, range=charts.CATEGORY[:3])),
         strokeDash=alt.StrokeDash("quantity", type="nominal", title=t(f"{P}.quantity"),
                                   scale=alt.Scale(domain=list(QTY_NAMES.values()), range=[[1, 0], [6, 3]])),
         tooltip=[alt.Tooltip("schedule", type="nominal"), alt.Tooltip("quantity", type="nominal"),

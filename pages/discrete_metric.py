@@ -15,8 +15,10 @@ from ui.i18n import t
 
 P = "discrete_metric"
 TEMPS = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
-OBJ_COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
-CLASS_COLOURS = ["#1f4e8c", "#c4480c"]
+# Apart for red-green colour-blind eyes too (tests/test_colour_vision.py); objectives differ by dash as well.
+OBJ_COLOURS = charts.CATEGORY[:4]
+CLASS_COLOURS = ["#1f4e8c", charts.NOW_COLOR]
+PEAK_COLOUR = charts.CATEGORY[0]  # the peak-accuracy step: blue beside the orange "now" marker
 METRICS = ["test_acc", "test_f1", "test_ce", "loss"]
 SWEEP = (0.05, 0.1, 0.2, 0.3, 0.5)  # positive fractions for the imbalance sweep
 
@@ -188,7 +190,10 @@ def boundary_template(
                 "line",
                 type="nominal",
                 legend=None,
-                scale=alt.Scale(domain=list(lines), range=[[6, 3] if n == dashed else [1, 0] for n in lines]),
+                scale=alt.Scale(
+                    domain=list(lines),
+                    range=[[6, 3] if n == dashed else [1, 0] for n in lines] if dashed else charts.DASHES[: len(lines)],
+                ),
             ),
         )
     )
@@ -244,7 +249,7 @@ def history_template(y: str, y_title_key: str) -> alt.LayerChart:
     )
     peak = (
         alt.Chart(charts.named("peak"))
-        .mark_rule(color="#54a24b", strokeWidth=2)
+        .mark_rule(color=PEAK_COLOUR, strokeWidth=2)
         .encode(x=alt.X("step", type="quantitative"))
     )
     return alt.layer(curve, charts.rule("now", "step"), peak)
@@ -261,11 +266,8 @@ def curves_template(metric: str) -> alt.Chart:
             y=alt.Y(
                 metric, type="quantitative", title=t(f"{P}.metric_{metric}"), scale=alt.Scale(zero=False)
             ),
-            color=alt.Color(
-                "objective",
-                type="nominal",
-                title=t(f"{P}.objective"),
-                scale=obj_colour(list(core.OBJECTIVES)),
+            **charts.series(
+                "objective", t(f"{P}.objective"), [obj_label(n) for n in core.OBJECTIVES], colours=OBJ_COLOURS
             ),
             tooltip=[
                 alt.Tooltip("objective", type="nominal"),
@@ -346,10 +348,21 @@ def smooth_section() -> None:
         # titles above the charts, not in them: a long axis title pushed the chart's own title out of view
         with c1:
             st.markdown(f"**{t(f'{P}.step_title')}**")
-            charts.show(step_template(chart_height=charts.height(250)), data={"steps": step_df})
+            charts.show(
+                step_template(chart_height=charts.height(250)),
+                data={"steps": step_df},
+                description=t(
+                    f"{P}.desc_step", title=t(f"{P}.step_title"), T=T,
+                    v=float(core.smooth_step(np.array([0.5]), T)[0]),
+                ),
+            )
         with c2:
             st.markdown(f"**{t(f'{P}.softmax_title')}**")
-            charts.show(softmax_template(chart_height=charts.height(250)), data={"softmax": soft_df})
+            charts.show(
+                softmax_template(chart_height=charts.height(250)),
+                data={"softmax": soft_df},
+                description=t(f"{P}.desc_softmax", title=t(f"{P}.softmax_title"), z2=z2, T=T),
+            )
     page.prose(t(f"{P}.explain_smooth"))
 
 
@@ -403,19 +416,34 @@ def mismatch_section() -> None:
         with a:
             # titles above the charts (in Vega a long axis title pushed them out of view)
             st.markdown(f"**{t(f'{P}.ce_title')}**")
-            charts.show(history_template("ce", "train_ce", chart_height=charts.height(200)), data=history)
+            charts.show(
+                history_template("ce", "train_ce", chart_height=charts.height(200)),
+                data=history,
+                description=t(
+                    f"{P}.desc_history", title=t(f"{P}.ce_title"), it=it, peak=peak,
+                    now=f"{run.train_ce[it]:.3f}", at_peak=f"{run.train_ce[peak]:.3f}",
+                ),
+            )
             st.markdown(f"**{t(f'{P}.acc_title')}**")
-            charts.show(history_template("acc", "train_acc", chart_height=charts.height(200)), data=history)
+            charts.show(
+                history_template("acc", "train_acc", chart_height=charts.height(200)),
+                data=history,
+                description=t(
+                    f"{P}.desc_history", title=t(f"{P}.acc_title"), it=it, peak=peak,
+                    now=f"{run.train_acc[it]:.1%}", at_peak=f"{run.train_acc[peak]:.1%}",
+                ),
+            )
         with b:
             charts.show(
                 boundary_template(
                     ("now", "peak"),
-                    ("#c4480c", "#54a24b"),
+                    (charts.NOW_COLOR, PEAK_COLOUR),
                     "boundary_title",
                     dashed="now",
                     chart_height=charts.height(360),
                 ),
                 data=boundaries,
+                description=t(f"{P}.desc_boundary", title=t(f"{P}.boundary_title"), it=it, peak=peak),
             )
             st.caption(t(f"{P}.boundary_key"))
         st.caption(
@@ -488,15 +516,23 @@ def compare_section(view: dict, data: core.Dataset) -> None:
     with a:
         curves = view["curves"]
         st.markdown(f"**{t(f'{P}.curves_title')}**")
+        last = curves[curves["step"] == curves["step"].max()]
+        values = ", ".join(f"{labels[o]} {v:.3f}" for o, v in zip(last["objective"], last[metric], strict=True))
         charts.show(
             curves_template(metric, chart_height=height),
             data={"curves": curves.assign(objective=curves["objective"].map(labels))},
+            description=t(
+                f"{P}.desc_curves", title=t(f"{P}.curves_title"), metric=t(f"{P}.metric_{metric}"), values=values
+            ),
         )
     with b:
         boundaries = boundary_data(data.X_train, data.y_train, box_of(data.X_train), view["boundary"])
         charts.show(
             boundary_template(core.OBJECTIVES, tuple(OBJ_COLOURS), "boundaries_title", chart_height=height),
             data=boundaries,
+            description=t(
+                f"{P}.desc_boundaries", title=t(f"{P}.boundaries_title"), names=", ".join(labels.values())
+            ),
         )
         st.caption(t(f"{P}.boundaries_key"))
 
@@ -520,21 +556,62 @@ page.prose(t(f"{P}.explain_compare"))
 # Imbalance sweep: where soft-F1 beats cross-entropy on F1 ---------------------------------------------------
 with st.expander(t(f"{P}.sweep_title"), icon=":material/balance:"):
     sweep = view["sweep"]
+    first = sweep[sweep["positive_fraction"] == sweep["positive_fraction"].min()]
     charts.show(
         sweep_template(chart_height=charts.height(240)),
         data={"sweep": sweep.assign(objective=sweep["objective"].map(labels))},
+        description=t(
+            f"{P}.desc_sweep",
+            title=t(f"{P}.sweep_title"),
+            values=", ".join(
+                f"{labels[o]} {v:.3f}" for o, v in zip(first["objective"], first["f1"], strict=True)
+            ),
+        ),
     )
     st.caption(t(f"{P}.sweep_caption"))
 
 # 4. Try this ----------------------------------------------------------------------------------------------
+PRESETS = {
+    "cold": {"T": 0.05, "z2": 0.5},
+    "outliers": {"d2": "outliers", "it": 300, "outl": True, "pos": 0.5, "metric": "test_acc", "seed": 0},
+    # rare positives: the order of the objectives' F1 varies from seed to seed, so the claim names its seed
+    "rare": {"outl": False, "pos": 0.1, "tt": 0.5, "lr": 0.05, "metric": "test_f1", "seed": 0},
+    "hot": {"T": 5.0, "outl": False, "pos": 0.3, "tt": 5.0, "metric": "test_ce", "seed": 0},
+}
+
+
+def rare_facts(final: dict) -> dict[str, str]:
+    """The numbers the "rare" sentence reads out: soft F1's held-out F1 and accuracy against the others'."""
+    others = [o for o in final if o != "soft_f1"]
+    acc, f1, _ = final["soft_f1"]
+    return {
+        "f1": f"{f1:.3f}",
+        "f1_other": f"{max(final[o][1] for o in others):.3f}",
+        "acc": f"{acc:.1%}",
+        "acc_other": f"{min(final[o][0] for o in others):.1%}",
+    }
+
+
+def hot_facts(final: dict, boundary: dict) -> dict[str, str]:
+    """The "hot" sentence's numbers: accuracy, logit scale and held-out CE of the smooth objectives against CE's."""
+    smooth = [o for o in final if o != "cross_entropy"]
+
+    def scale(o: str) -> float:  # the size of the logit difference per unit of input
+        return float(np.hypot(*boundary[o][:2]))
+
+    return {
+        "acc": f"{np.mean([final[o][0] for o in smooth]):.1%}",
+        "acc_ce": f"{final['cross_entropy'][0]:.1%}",
+        "scale": f"{np.mean([scale(o) for o in smooth]) / scale('cross_entropy'):.1f}",
+        "ce": f"{np.mean([final[o][2] for o in smooth]):.2f}",
+        "ce_ce": f"{final['cross_entropy'][2]:.2f}",
+    }
+
+
 page.try_this(
     P,
-    {
-        "cold": {"T": 0.05, "z2": 0.5},
-        "outliers": {"d2": "outliers", "it": 300, "outl": True, "pos": 0.5, "metric": "test_acc"},
-        "rare": {"outl": False, "pos": 0.1, "tt": 0.5, "lr": 0.05, "metric": "test_f1"},
-        "hot": {"T": 5.0, "outl": False, "pos": 0.3, "tt": 5.0, "metric": "test_ce"},
-    },
+    PRESETS,
+    facts={"rare": rare_facts(view["final"]), "hot": hot_facts(view["final"], view["boundary"])},
 )
 
 # 5. The math -----------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import mdp
 from core.gridworld import ACTIONS, ARROWS, BOOK_LAYOUT, GridWorld, GridWorldError
-from ui import charts, grid, page, widgets
+from ui import charts, grid, page, url_state, widgets
 from ui.i18n import t
 
 P = "gridworld"
@@ -107,6 +107,10 @@ def error_message(exc: Exception) -> str:
     return t(f"{P}.err_bad_input")
 
 
+# Every key a preset sets: after a preset its session value beats the URL the page loaded with
+PRESET_KEYS = ("layout", "rb", "rf", "rt", "ro", "gamma", "algo", "sweeps", "k")
+url_state.prefer_session_values(PRESET_KEYS)
+
 # 1. Title and lead --------------------------------------------------------------
 page.header(P)
 
@@ -170,12 +174,14 @@ def figure_section(sol: dict) -> None:
                 chart_height=grid.cell_size(rows, cols) * rows,
             ),
             data={"cells": df},
+            description=t(f"{P}.grid_desc", k=k, err=f"{err[k]:.2e}"),
         )
     with g2:
         st.markdown(t(f"{P}.curve_title"))
         charts.show(
             error_template(chart_height=charts.height(300)),
             data={"curve": sol["curve"], "now": charts.now("k", k)},
+            description=t(f"{P}.curve_desc", K=K, k=k, err=f"{err[k]:.2e}"),
         )
     # the solved algorithm: after a failed solve the last good result is shown
     st.caption(t(f"{P}.status", algo=t(f"{P}.algo_{sol['algo']}"), K=K, err=f"{err[k]:.2e}"))
@@ -219,7 +225,11 @@ if sol is not None:
         st.caption(t(f"{P}.bellman_check", res=f"{np.abs(r_pi + g * P_pi @ V - V).max():.1e}"))
     with b2:
         st.markdown(t(f"{P}.P_title"))
-        charts.show(transition_template(chart_height=charts.height(300)), data={"P": sol["P_frame"]})
+        charts.show(
+            transition_template(chart_height=charts.height(300)),
+            data={"P": sol["P_frame"]},
+            description=t(f"{P}.P_desc", S=S),
+        )
     page.prose(t(f"{P}.explain_bellman"))
 
 # 4. Try this ----------------------------------------------------------------------------

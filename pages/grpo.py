@@ -105,7 +105,7 @@ def advantage_template() -> alt.Chart:
                 "ok",
                 type="nominal",
                 title=t(f"{P}.answer"),
-                scale=alt.Scale(domain=[right_, wrong_], range=["#2a9d4b", "#c4480c"]),
+                scale=alt.Scale(domain=[right_, wrong_], range=[charts.CATEGORY[0], charts.CATEGORY[2]]),
             ),
             tooltip=[alt.Tooltip("i", type="ordinal"), alt.Tooltip("A", type="quantitative", format=".3f")],
         )
@@ -153,7 +153,16 @@ def group_section() -> None:
     g = group_table(int(n_right), int(gG), float(g_cost), float(g_fmt), int(problem))
     with right:
         st.markdown(t(f"{P}.group_prompt", a=g.a, b=g.b))
-        charts.show(advantage_template(chart_height=charts.height(230)), data=advantage_data(g))
+        charts.show(
+            advantage_template(chart_height=charts.height(230)),
+            data=advantage_data(g),
+            description=t(
+                f"{P}.advantage_desc",
+                G=gG,
+                right=int(g.correct.sum()),
+                top=f"{float(g.advantages.max()):.2f}",
+            ),
+        )
         cols = [t(f"{P}.col_{c}") for c in ("correct", "k", "reward", "adv", "reinforce", "response")]
         table = pd.DataFrame(
             {
@@ -274,7 +283,14 @@ def training_section() -> None:
         st.caption(
             t(f"{P}.train_caption", G=cfg.group_size, B=cfg.num_prompts, N=cfg.group_size * cfg.num_prompts)
         )
-        charts.show(training_template(), data={"curves": run.plot})
+        a0, a1, l0, l1 = run.summary["GRPO"]
+        charts.show(
+            training_template(),
+            data={"curves": run.plot},
+            description=t(
+                f"{P}.training_desc", a0=f"{a0:.0%}", a1=f"{a1:.0%}", l0=f"{l0:.1f}", l1=f"{l1:.1f}"
+            ),
+        )
         st.markdown(
             " · ".join(
                 t(f"{P}.summary", m=m, a0=f"{a0:.0%}", a1=f"{a1:.0%}", l0=f"{l0:.1f}", l1=f"{l1:.1f}")
@@ -284,12 +300,23 @@ def training_section() -> None:
     page.prose(t(f"{P}.explain_training"))
 
     st.markdown(f"**{t(f'{P}.digits_title')}**")
-    charts.show(digits_template(chart_height=charts.height(240)), data=digits_data(run.by_digits))
+    charts.show(
+        digits_template(chart_height=charts.height(240)),
+        data=digits_data(run.by_digits),
+        description=t(f"{P}.digits_desc"),
+    )
     page.prose(t(f"{P}.explain_digits"))
     # 6. Download: the training curves behind the main figure
     page.download_csv(
         run.curves, f"{P}_G{cfg.group_size}_beta{cfg.beta}_cost{cfg.length_cost}_seed{seed}.csv"
     )
+    # the numbers the "length tax" sentence reads out: GRPO's accuracy and thinking, first -> last steps
+    st.session_state["_grpo_facts"] = {
+        "a0": f"{a0:.0%}",
+        "a1": f"{a1:.0%}",
+        "l0": f"{l0:.1f}",
+        "l1": f"{l1:.1f}",
+    }
 
 
 training_section()
@@ -303,6 +330,7 @@ page.try_this(
         "tiny_group": {"G": 2, "cost": 0.0},
         "tight_leash": {"beta": 0.5, "cost": 0.0, "G": 8},
     },
+    facts={"length_tax": st.session_state.get("_grpo_facts", {})},
 )
 
 # 5. The math and the paper ------------------------------------------------------------------------------

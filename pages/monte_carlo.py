@@ -8,28 +8,26 @@ import streamlit as st
 from core import mdp
 from core import monte_carlo as mc
 from core.gridworld import ACTIONS, GridWorld
-from ui import charts, grid, page, widgets
+from ui import charts, grid, page, url_state, widgets
 from ui.i18n import t
 
 P = "monte_carlo"
 ALGOS = ("eps", "es", "basic")
 MAX_STEPS = 4_000_000  # simulated steps per Run: ~4 s on one core (DESIGN.md: heavy work <= 5 s)
 COMPARE_EPS = (0.0, 0.1, 0.2, 0.5)
+AVERAGING = ("batch", "running")
+# Every preset names the seed and the averaging: its sentence is checked at these values
+# (tests/claims/test_monte_carlo.py), whatever was set before.
+COMMON = {"rf": -10.0, "gamma": 0.9, "k": 10, "K": 10, "seed": 0, "avg": "batch", "visit": "every"}
 PRESETS = {
-    "basic_short": {"algo": "basic", "T": 4, "N": 1, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
-    "basic_long": {"algo": "basic", "T": 100, "N": 1, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
-    "greedy_blind": {
-        "algo": "eps",
-        "eps": 0.0,
-        "T": 100,
-        "N": 500,
-        "K": 10,
-        "rf": -10.0,
-        "gamma": 0.9,
-        "k": 10,
-    },
-    "explore": {"algo": "eps", "eps": 0.5, "T": 1000, "N": 100, "K": 10, "rf": -10.0, "gamma": 0.9, "k": 10},
+    "basic_short": {**COMMON, "algo": "basic", "T": 4, "N": 1},
+    "basic_long": {**COMMON, "algo": "basic", "T": 100, "N": 1},
+    "greedy_blind": {**COMMON, "algo": "eps", "eps": 0.0, "sched": "constant", "T": 100, "N": 500},
+    "explore": {**COMMON, "algo": "eps", "eps": 0.5, "sched": "constant", "T": 1000, "N": 100},
 }
+# the mean-estimation example: X takes these values with these probabilities
+X_VALUES = np.array([-1.0, 0.0, 1.0, 5.0])
+X_PROBS = np.array([0.2, 0.4, 0.3, 0.1])
 
 
 class BudgetError(ValueError):
@@ -47,7 +45,17 @@ def world(rf: float) -> GridWorld:
 
 
 def run(
-    algo: str, eps: float, T: int, N: int, K: int, visit: str, rf: float, gamma: float, seed: int
+    algo: str,
+    eps: float,
+    T: int,
+    N: int,
+    K: int,
+    visit: str,
+    rf: float,
+    gamma: float,
+    seed: int,
+    avg: str = "batch",
+    sched: str = "constant",
 ) -> mc.MCHistory:
     """A finished run, kept for every session (the newest 16); a new one shows a progress bar."""
 
@@ -56,16 +64,21 @@ def run(
         rng = np.random.default_rng(seed)
         first = visit == "first"
         if algo == "basic":
-            res = mc.mc_basic(gw.P, gw.R, gamma, T, K, rng, episodes_per_pair=N, progress=report)
+            res = mc.mc_basic(
+                gw.P, gw.R, gamma, T, K, rng, episodes_per_pair=N, progress=report, averaging=avg
+            )
         elif algo == "es":
-            res = mc.mc_exploring_starts(gw.P, gw.R, gamma, T, N, K, rng, first_visit=first, progress=report)
+            res = mc.mc_exploring_starts(
+                gw.P, gw.R, gamma, T, N, K, rng, first_visit=first, progress=report, averaging=avg
+            )
         else:
+            eps_k = mc.epsilon_schedule(sched, eps, K)
             res = mc.mc_epsilon_greedy(
-                gw.P, gw.R, gamma, eps, T, N, K, rng, first_visit=first, progress=report
+                gw.P, gw.R, gamma, eps_k, T, N, K, rng, first_visit=first, progress=report, averaging=avg
             )
         return res.history
 
-    key = (algo, eps, T, N, K, visit, rf, gamma, seed)
+    key = (algo, eps, T, N, K, visit, rf, gamma, seed, avg, sched)
     return page.with_progress(P, key, simulate, text=t(f"{P}.running"), max_entries=16)
 
 
@@ -188,7 +201,7 @@ def compare_template() -> alt.LayerChart:
         color_title=series_title,
         x_title="ε",
         y_title=t(f"{P}.mean_value"),
-    )
+    ).encode(strokeDash=alt.StrokeDash("series", type="nominal", title=series_title))  # not colour alone
     dots = (
         alt.Chart(charts.named("learned"))
         .mark_point(size=140, filled=True, shape="diamond", color="#c4480c")
@@ -203,6 +216,9 @@ def compare_template() -> alt.LayerChart:
     )
     return alt.layer(lines, dots)
 
+
+# After a preset its session values beat the URL the page was loaded with (issue 22)
+url_state.prefer_session_values({key for values in PRESETS.values() for key in values})
 
 # 1. Title and lead ------------------------------------------------------------------
 page.header(P)
@@ -222,6 +238,16 @@ with left:
     eps = st.slider(
         t(f"{P}.epsilon"), 0.0, 1.0, 0.2, 0.05, key="eps", bind="query-params", help=t(f"{P}.epsilon_help")
     )
+    sched = "constant"
+    if algo == "eps":
+        sched = st.selectbox(
+            t(f"{P}.schedule"),
+            mc.SCHEDULES,
+            format_func=widgets.labels({k: f"{P}.sched_{k}" for k in mc.SCHEDULES}),
+            key="sched",
+            bind="query-params",
+            help=t(f"{P}.schedule_help"),
+        )
     T = st.slider(t(f"{P}.episode_length"), 1, 1000, 100, 1, key="T", bind="query-params")
     N = st.slider(
         t(f"{P}.episodes"), 1, 2000, 500, 1, key="N", bind="query-params", help=t(f"{P}.episodes_help")
@@ -235,6 +261,15 @@ with left:
         bind="query-params",
         horizontal=True,
         help=t(f"{P}.visit_help"),
+    )
+    avg = st.radio(
+        t(f"{P}.averaging"),
+        AVERAGING,
+        format_func=widgets.labels({a: f"{P}.avg_{a}" for a in AVERAGING}),
+        key="avg",
+        bind="query-params",
+        horizontal=True,
+        help=t(f"{P}.averaging_help"),
     )
     c1, c2 = st.columns(2)
     with c1:
@@ -256,7 +291,7 @@ with left:
 
 # A run happens on "Run", on a "Try this" preset, and on a first visit (so a shared
 # URL shows its own result); moving a slider alone never starts heavy work.
-params = (algo, float(eps), int(T), int(N), int(K), visit, float(rf), float(gamma), int(seed))
+params = (algo, float(eps), int(T), int(N), int(K), visit, float(rf), float(gamma), int(seed), avg, sched)
 # page.try_this applies a preset in a button callback and records its name; the
 # controls then hold exactly the preset's values.
 marker = st.session_state.get(f"_try_{P}")
@@ -312,6 +347,7 @@ def learned_section(result: tuple) -> None:
                 chart_height=grid.cell_size(gw.rows, gw.cols, 280) * gw.rows,
             ),
             data={"cells": frames["cells"]},
+            description=t(f"{P}.learned_desc", k=k, mean=f"{hist.V[k].mean():.2f}"),
         )
     with g2:
         st.markdown(t(f"{P}.visits_title", k=k))
@@ -320,6 +356,9 @@ def learned_section(result: tuple) -> None:
                 gw.rows, gw.cols, count_title=t(f"{P}.log_visits"), size=230, chart_height=230
             ),
             data={"visits": frames["visits"], "cells": frames["outline"]},
+            description=t(
+                f"{P}.visits_desc", k=k, never=int((hist.visits[k] == 0).sum()), total=hist.visits[k].size
+            ),
         )
     v_star = optimal_values(r_rf, r_gamma)
     m1, m2, m3 = st.columns(3)
@@ -328,6 +367,11 @@ def learned_section(result: tuple) -> None:
     m3.metric(t(f"{P}.mean_star"), f"{v_star.mean():.2f}")
     never = int((hist.visits[k] == 0).sum())
     st.caption(t(f"{P}.visits_caption", never=never, total=hist.visits[k].size))
+    r_algo, r_eps, r_K, r_avg, r_sched = params[0], params[1], params[4], params[9], params[10]
+    st.caption(t(f"{P}.avg_caption_{r_avg}"))
+    if r_algo == "eps" and r_sched != "constant":
+        eps_k = mc.epsilon_schedule(r_sched, r_eps, r_K)
+        st.caption(t(f"{P}.glie_caption", first=f"{eps_k[0]:.3g}", last=f"{eps_k[-1]:.3g}", K=r_K))
     page.download_csv(frames["csv"], f"{P}_k{k}.csv")
 
 
@@ -339,10 +383,83 @@ with right:
 
 page.prose(t(f"{P}.explain"))
 
+
+# Mean estimation: with a model, sum p(x) x; without one, data -------------------------------------
+@st.cache_data(max_entries=16, show_spinner=False)
+def mean_path(n: int, seed: int) -> tuple[float, pd.DataFrame, float]:
+    exact, path = mc.running_sample_mean(X_VALUES, X_PROBS, n, np.random.default_rng(seed))
+    idx = np.unique(np.geomspace(1, n, min(n, 400)).astype(int)) - 1
+    frame = pd.DataFrame(
+        {
+            "n": np.concatenate([idx + 1, [1, n]]),
+            "mean": np.concatenate([path[idx], [exact, exact]]),
+            "series": np.array([0] * len(idx) + [1, 1]),
+        }
+    )
+    return exact, frame, float(path[-1])
+
+
+@charts.template
+def mean_template() -> alt.Chart:
+    """Running sample mean and the model's sum p(x) x (dashed), one frame "path" with series 0 / 1."""
+    names = [t(f"{P}.series_sample_mean"), t(f"{P}.series_model_mean")]
+    label = f"{names!r}[datum.series]".replace("'", '"')
+    return (
+        alt.Chart(charts.named("path"))
+        .transform_calculate(label=label)
+        .mark_line(strokeWidth=2.5)
+        .encode(
+            x=alt.X(
+                "n",
+                type="quantitative",
+                title=t(f"{P}.samples_axis"),
+                scale=alt.Scale(type="log", nice=False),
+            ),
+            y=alt.Y("mean", type="quantitative", title=t(f"{P}.mean_axis"), scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "label",
+                type="nominal",
+                title=None,
+                scale=alt.Scale(domain=names, range=["#1f77b4", "#c4480c"]),
+            ),
+            strokeDash=alt.StrokeDash(
+                "label", type="nominal", title=None, scale=alt.Scale(domain=names, range=[[1, 0], [6, 4]])
+            ),
+            tooltip=[
+                alt.Tooltip("n", type="quantitative"),
+                alt.Tooltip("mean", type="quantitative", format=".3f"),
+            ],
+        )
+    )
+
+
+@st.fragment
+def mean_section() -> None:
+    st.subheader(t(f"{P}.mean_title"))
+    me1, me2 = st.columns([1, 1.8])
+    with me1:
+        st.dataframe(pd.DataFrame([X_PROBS], columns=[f"x = {x:g}" for x in X_VALUES], index=["p(x)"]))
+        ns = st.slider(t(f"{P}.samples"), 1, 5_000, 100, 1, key="ns", bind="query-params")
+        exact, frame, last = mean_path(int(ns), 0)
+        st.latex(rf"\mathbb E[X] = \sum_x p(x)\,x = {exact:.2f}")
+        st.latex(
+            rf"\bar x_{{{int(ns)}}} = \frac{{1}}{{{int(ns)}}}\sum_{{i=1}}^{{{int(ns)}}} x_i = {last:.3f}"
+        )
+    with me2:
+        charts.show(
+            mean_template(chart_height=charts.height(220)),
+            data={"path": frame},
+            description=t(f"{P}.mean_desc", n=int(ns), last=f"{last:.3f}", exact=f"{exact:.2f}"),
+        )
+    page.prose(t(f"{P}.explain_mean"))
+
+
+mean_section()
+
 # Exploration costs optimality: several epsilons --------------------------------------------
 st.subheader(t(f"{P}.compare_title"))
-_, _, cT, cN, cK, cvisit, crf, cgamma, cseed = run_params
-compare_keys = [("eps", e, cT, cN, cK, cvisit, crf, cgamma, cseed) for e in COMPARE_EPS]
+_, _, cT, cN, cK, cvisit, crf, cgamma, cseed, cavg, _ = run_params
+compare_keys = [("eps", e, cT, cN, cK, cvisit, crf, cgamma, cseed, cavg, "constant") for e in COMPARE_EPS]
 learned: list[tuple[float, float]] = []
 if 4 * steps_of("eps", cT, cN, cK) <= MAX_STEPS:
     for key in compare_keys:  # each run not yet stored shows its own progress bar
@@ -362,6 +479,7 @@ with cc1:
     charts.show(
         compare_template(chart_height=charts.height(300)),
         data={"curves": compare["curves"], "learned": compare["learned"]},
+        description=t(f"{P}.compare_desc", vstar=f"{compare['curves']['v'].iloc[0]:.2f}"),
     )
 with cc2:
     st.markdown(t(f"{P}.compare_note"))
@@ -371,8 +489,22 @@ with cc2:
     st.dataframe(compare["table"], hide_index=True)
 page.prose(t(f"{P}.explain_compare"))
 
+
 # 4. Try this ------------------------------------------------------------------------------
-page.try_this(P, PRESETS)
+def blind_facts(result: tuple | None) -> dict[str, dict[str, str]]:
+    """greedy_blind's sentence in numbers: the run on screen when it is that preset's run."""
+    facts = {"greedy_blind": {"pairs": "…", "v": "…", "vstar": "…"}}
+    if result is None or result[0][0] != "eps" or result[0][1] != 0.0:
+        return facts
+    r_params, hist = result
+    after = int(((hist.visits[-1] - hist.visits[1]) > 0).sum())
+    v = float(exact_value(hist.policy[-1], r_params[6], r_params[7]).mean())
+    vstar = float(optimal_values(r_params[6], r_params[7]).mean())
+    facts["greedy_blind"] = {"pairs": str(after), "v": f"{v:.2f}", "vstar": f"{vstar:.2f}"}
+    return facts
+
+
+page.try_this(P, PRESETS, facts=blind_facts(result))
 
 # 5. The math ------------------------------------------------------------------------------
 page.math(
@@ -388,5 +520,18 @@ page.math(
             t(f"{P}.src_eps"),
         ),
         (r"v_\pi = (I - \gamma P_\pi)^{-1} r_\pi", t(f"{P}.src_exact")),
+        (
+            r"\mathrm{Returns}(s,a) \mathrel{+}= g,\quad \mathrm{Num}(s,a) \mathrel{+}= 1,\quad"
+            r"q(s,a) = \frac{\mathrm{Returns}(s,a)}{\mathrm{Num}(s,a)}",
+            t(f"{P}.src_running"),
+        ),
+        (
+            r"\varepsilon_k = \frac{\varepsilon}{k}\ \text{or}\ \varepsilon\Big(1 - \frac kK\Big)",
+            t(f"{P}.src_glie"),
+        ),
+        (
+            r"\mathbb E[X] = \sum_x p(x)\,x \;\approx\; \bar x_n = \frac1n\sum_{i=1}^n x_i",
+            t(f"{P}.src_mean_est"),
+        ),
     ],
 )

@@ -17,7 +17,8 @@ P = "online_action"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT = oa.Experiment()
 WINDOW_BEFORE, WINDOW_AFTER = 220, 80  # frames shown around the current frame t
-CLASS_COLORS = ["#d9d9d9", "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2"]
+# background grey, then the app's category colours (apart for red-green colour-blind eyes too)
+CLASS_COLORS = ["#d9d9d9", *charts.CATEGORY]
 
 
 def experiment(history: int, decoder_steps: int, noise: float) -> oa.Experiment:
@@ -318,9 +319,14 @@ with left:
 # 3. Main figure: the timeline ---------------------------------------------------------------
 with right:
     st.markdown(f"**{t(f'{P}.timeline_title', t=frame)}**")
+    preds = "; ".join(f"{t(f'{P}.model_{k}')} {classes[int(view.results[k].probs[frame].argmax())]}" for k in kinds)
     charts.show(
         timeline_template(kinds, C, chart_height=charts.height(250)),
         data=timeline_data(view, kinds, classes, frame, T_),
+        description=t(
+            f"{P}.desc_timeline", title=t(f"{P}.timeline_title", t=frame),
+            truth=classes[int(view.labels[frame])], preds=preds,
+        ),
     )
     st.caption(t(f"{P}.timeline_caption"))
 
@@ -330,7 +336,14 @@ with c_attn:
     st.subheader(t(f"{P}.attention_title"))
     if view.results["oadtr"].attention is not None:
         data = attention_data(view, classes, frame, T_)
-        charts.show(attention_template(C, "ablated" in data, chart_height=charts.height(260)), data=data)
+        top = data["attention"].loc[data["attention"]["weight"].idxmax()]
+        charts.show(
+            attention_template(C, "ablated" in data, chart_height=charts.height(260)),
+            data=data,
+            description=t(
+                f"{P}.desc_attention", title=t(f"{P}.attention_title"), T=T_, w=float(top["weight"]), lag=int(top["lag"])
+            ),
+        )
     st.caption(t(f"{P}.attention_caption"))
 
 # The mAP table -----------------------------------------------------------------------------------
@@ -372,15 +385,55 @@ page.prose(t(f"{P}.explain"))
 
 # 4. Try this ------------------------------------------------------------------------------------
 boundary = default_frame()
-page.try_this(
-    P,
-    {
-        "onset": {"hist": 16, "dec": 4, "noise": 1.6, "frame": boundary - 3},
-        "clean": {"hist": 16, "dec": 4, "noise": 0.6},
-        "short": {"hist": 4, "dec": 4, "noise": 1.6},
-        "long": {"hist": 32, "dec": 4, "noise": 1.6},
-    },
-)
+PRESETS = {
+    "onset": {"hist": 16, "dec": 4, "noise": 1.6, "frame": boundary - 3},
+    "clean": {"hist": 16, "dec": 4, "noise": 0.6},
+    "short": {"hist": 4, "dec": 4, "noise": 1.6},
+    "long": {"hist": 32, "dec": 4, "noise": 1.6},
+}
+MAIN = ("mlp", "gru", "oadtr")
+
+
+def onset_facts(view: oa.Evaluation, frame: int) -> dict[str, object]:
+    """How far t is into its action, and how many frames after the action's start each main model first names it."""
+    facts: dict[str, object] = {"t": frame, "lag": "…"} | {k: "…" for k in MAIN}
+    c = int(view.labels[frame])
+    if c == oa.BACKGROUND:
+        return facts
+    start = frame
+    while start > 0 and view.labels[start - 1] == c:
+        start -= 1
+    end = start
+    while end < len(view.labels) and view.labels[end] == c:
+        end += 1
+    facts["lag"] = frame - start
+    for k in MAIN:
+        hits = np.flatnonzero(view.results[k].probs[start:end].argmax(1) == c)
+        facts[k] = int(hits[0]) if len(hits) else "–"
+    return facts
+
+
+def map_facts(view: oa.Evaluation, reference: oa.Evaluation | None = None) -> dict[str, str]:
+    """mAPs the sentences read out; with a reference run, the history models' lead over the MLP kept there."""
+    m = {k: view.results[k].mAP for k in MAIN}
+    facts = {k: f"{v:.3f}" for k, v in m.items()} | {"best": f"{max(m['gru'], m['oadtr']):.3f}"}
+    if reference is not None:
+        r = {k: reference.results[k].mAP for k in MAIN}
+        facts |= {f"{k}16": f"{r[k]:.3f}" for k in ("gru", "oadtr")}
+        kept = np.mean([(m[k] - m["mlp"]) / (r[k] - r["mlp"]) for k in ("gru", "oadtr")])
+        facts["lost"] = f"{1 - kept:.0%}"
+    return facts
+
+
+chosen = st.session_state.get(f"_try_{P}")
+facts = {}
+if chosen == "onset":
+    facts["onset"] = onset_facts(view, frame)
+elif chosen == "clean":
+    facts["clean"] = map_facts(view)
+elif chosen == "short":
+    facts["short"] = map_facts(view, shipped_view(oa.settings_key(DEFAULT)))
+page.try_this(P, PRESETS, facts=facts)
 
 # 5. The math ------------------------------------------------------------------------------------
 page.math(

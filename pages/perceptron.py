@@ -37,10 +37,11 @@ def decision_template() -> alt.LayerChart:
     """
     x_scale = alt.Scale(zero=False, nice=False)
     y_scale = alt.Scale(zero=False, nice=False)
-    # The two half-planes as filled polygons: orange where the unit fires, blue where it is silent.
+    # The two half-planes as filled polygons: orange where the unit fires, blue where it is silent
+    # (at 0.24 opacity the two tints stay >= 15 CIEDE2000 apart for red-green colour-blind eyes).
     regions = [
         alt.Chart(charts.named(name))
-        .mark_line(fill=colour, fillOpacity=0.18, strokeOpacity=0, interpolate="linear-closed")
+        .mark_line(fill=colour, fillOpacity=0.24, strokeOpacity=0, interpolate="linear-closed")
         .encode(
             x=alt.X("x1", type="quantitative", title="x₁", scale=x_scale),
             y=alt.Y("x2", type="quantitative", title="x₂", scale=y_scale),
@@ -65,7 +66,7 @@ def decision_template() -> alt.LayerChart:
                 "label",
                 type="nominal",
                 title=label,
-                scale=alt.Scale(domain=["0", "1"], range=["#1f4e8c", "#c4480c"]),
+                scale=alt.Scale(domain=["0", "1"], range=["#1f4e8c", charts.NOW_COLOR]),
             ),
             tooltip=[
                 alt.Tooltip("x1", type="quantitative", format=".2f"),
@@ -159,7 +160,11 @@ def unit_section(kind: str, n: int, margin: float, seed: int) -> None:
         st.metric(t(f"{P}.accuracy"), f"{acc:.0%}")
     # 3. Main figure
     with right:
-        charts.show(decision_template(chart_height=charts.height(380)), data=decision_data(data, w, b))
+        charts.show(
+            decision_template(chart_height=charts.height(380)),
+            data=decision_data(data, w, b),
+            description=t(f"{P}.desc_decision", w1=f"{w1:.1f}", w2=f"{w2:.1f}", b=f"{b:.1f}", acc=f"{acc:.0%}", n=len(data.y)),
+        )
     page.prose(t(f"{P}.explain_bias"))
 
     st.subheader(t(f"{P}.firing_title"))
@@ -168,6 +173,7 @@ def unit_section(kind: str, n: int, margin: float, seed: int) -> None:
     charts.show(
         firing_template(chart_height=charts.height(220)),
         data={"rate": fire_df, "now": charts.now("T", -b)},
+        description=t(f"{P}.desc_firing", T=f"{-b:+.1f}", rate=f"{float(core.firing_rate(data.X, w, np.array([-b]))[0]):.0%}"),
     )
     page.prose(t(f"{P}.explain_firing"))
     # 6. Download (the main figure's data)
@@ -212,9 +218,11 @@ def learning_section(kind: str, n: int, margin: float, seed: int) -> None:
             j = min(k, h.updates)
             with col:
                 st.markdown(f"**{t(f'{P}.after_updates', name=names[bias], k=j)}**")
+                acc_j = float((core.predict(data.X, h.w[j], h.b[j]) == data.y).mean())
                 charts.show(
                     decision_template(chart_height=charts.height(280)),
                     data=decision_data(data, h.w[j], h.b[j]),
+                    description=t(f"{P}.desc_after", name=names[bias], k=j, acc=f"{acc_j:.0%}"),
                 )
     mistakes = pd.concat(
         [
@@ -228,22 +236,44 @@ def learning_section(kind: str, n: int, margin: float, seed: int) -> None:
             for bias, h in runs.items()
         ]
     )
-    charts.show(mistakes_template(chart_height=charts.height(220)), data={"mistakes": mistakes})
+    last = "; ".join(f"{names[bias]} {int(h.mistakes_per_epoch[-1])}" for bias, h in runs.items() if len(h.mistakes_per_epoch))
+    charts.show(
+        mistakes_template(chart_height=charts.height(220)),
+        data={"mistakes": mistakes},
+        description=t(f"{P}.desc_mistakes", summary=last),
+    )
     page.prose(t(f"{P}.explain_learning"))
 
 
 learning_section(kind, n, margin, seed)
 
 # 4. Try this ------------------------------------------------------------------
-page.try_this(
-    P,
-    {
-        "offset_no_bias": {"data": "offset", "margin": 0.15, "k": 0},
-        "xor": {"data": "xor", "margin": 0.2, "k": 0},
-        "silence": {"data": "through_origin", "w1": 1.0, "w2": 1.0, "b": -4.0},
-        "thin_margin": {"data": "through_origin", "margin": 0.0, "n": 200, "k": 0},
-    },
-)
+PRESETS = {
+    "offset_no_bias": {"data": "offset", "margin": 0.15, "k": 0},
+    "xor": {"data": "xor", "margin": 0.2, "k": 0},
+    "silence": {"data": "through_origin", "w1": 1.0, "w2": 1.0, "b": -4.0},
+    # the update count depends on the sample, so the sentence names its seed
+    "thin_margin": {"data": "through_origin", "margin": 0.0, "n": 200, "k": 0, "seed": 0},
+}
+REFERENCE_MARGIN = 0.15  # the margin slider's default, the thin margin's point of comparison
+
+
+def thin_margin_facts(kind: str, n: int, margin: float, seed: int) -> dict[str, str]:
+    """The biased run's update count and Novikoff bound at this margin, and the bound at the default margin."""
+    data, ref = dataset(kind, n, margin, seed), dataset(kind, n, REFERENCE_MARGIN, seed)
+    bound = core.novikoff_bound(data.X, data.y, data.normal, data.offset, True)
+    ref_bound = core.novikoff_bound(ref.X, ref.y, ref.normal, ref.offset, True)
+    return {
+        "updates": learn(kind, n, margin, seed, 100)[True].updates,
+        "bound": f"{bound:,.0f}" if np.isfinite(bound) else "∞",
+        "ratio": f"{bound / ref_bound:,.0f}" if np.isfinite(bound) else "∞",
+    }
+
+
+facts = {}
+if st.session_state.get(f"_try_{P}") == "thin_margin":
+    facts["thin_margin"] = thin_margin_facts(kind, n, margin, seed)
+page.try_this(P, PRESETS, facts=facts)
 
 # 5. The math --------------------------------------------------------------------
 page.math(

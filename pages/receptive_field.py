@@ -231,6 +231,11 @@ def tower_data(text: str, n: int, names: tuple[str, ...], unit: int, lang: str) 
     return tower_frame(analyse(text, n, names), unit)
 
 
+# grey / blue / orange: apart for red-green colour-blind eyes too (tests/test_colour_vision.py)
+TOWER_COLOURS = ["#c7c7c7", charts.CATEGORY[0], "#e69f00"]
+IMAGE_EDGE = "#c62828"  # the image-size line and its label: 5.6:1 on white, readable as text
+
+
 @charts.template
 def tower_template() -> alt.LayerChart:
     """Grey bars per layer, the cells feeding the unit on top, the image's edges dashed (all from "tower")."""
@@ -240,7 +245,7 @@ def tower_template() -> alt.LayerChart:
         type="nominal",
         title=None,
         legend=alt.Legend(orient="top"),
-        scale=alt.Scale(domain=[lab_layer, lab_used, lab_pad], range=["#c7c7c7", "#1f77b4", "#ff7f0e"]),
+        scale=alt.Scale(domain=[lab_layer, lab_used, lab_pad], range=TOWER_COLOURS),
     )
     tooltip = [alt.Tooltip("name", type="nominal", title=t(f"{P}.col_name")), alt.Tooltip("what", type="nominal", title=t(f"{P}.tw_legend")),
                alt.Tooltip("first", type="quantitative", title=t(f"{P}.tw_first")), alt.Tooltip("last", type="quantitative", title=t(f"{P}.tw_last"))]  # fmt: skip
@@ -286,8 +291,8 @@ def depth_template() -> alt.LayerChart:
         whole_y=True,
     )
     img = alt.Chart(charts.named("image"))
-    rule = img.mark_rule(color="#ff4b4b", strokeDash=[6, 3]).encode(y=alt.Y("y", type="quantitative"))
-    label = img.mark_text(align="left", dx=4, dy=-7, color="#ff4b4b").encode(
+    rule = img.mark_rule(color=IMAGE_EDGE, strokeDash=[6, 3]).encode(y=alt.Y("y", type="quantitative"))
+    label = img.mark_text(align="left", dx=4, dy=-7, color=IMAGE_EDGE).encode(
         y=alt.Y("y", type="quantitative"), x=alt.value(4), text=alt.Text("label", type="nominal")
     )
     return alt.layer(line, rule, label)
@@ -323,6 +328,7 @@ def ratio_template() -> alt.Chart:
                 "ratio", type="quantitative", title=t(f"{P}.ratio_axis"), scale=alt.Scale(domain=[0, 1.05])
             ),
             color=alt.Color("weights", type="nominal", title=None, legend=alt.Legend(orient="top")),
+            strokeDash=alt.StrokeDash("weights", type="nominal", title=None, legend=alt.Legend(orient="top")),
             tooltip=[
                 alt.Tooltip("depth", type="quantitative"),
                 alt.Tooltip("ratio", type="quantitative", format=".2f"),
@@ -539,16 +545,20 @@ def tower_section(res: dict) -> None:
         st.markdown(f"**{t(f'{P}.tower_title', unit=unit, layer=res['table']['name'].iloc[-1])}**")
     tall = min(max(10 * (len(stats) + 1), 280), 350)
     names = tuple(res["table"]["name"])
+    window = t(f"{P}.window", unit=unit, a=last.start(unit), b=last.end(unit), r=last.size, n_minus=n - 1)
     charts.show(
         tower_template(chart_height=charts.height(tall)),
         data={"tower": tower_data(res["text"], n, names, unit, current_lang())},
+        description=t(
+            f"{P}.desc_pair", title=t(f"{P}.tower_title", unit=unit, layer=res["table"]["name"].iloc[-1]), text=window
+        ),
     )
     m = st.columns(4)
     m[0].metric(t(f"{P}.m_rf"), f"{last.size}", help=t(f"{P}.m_rf_help"))
     m[1].metric(t(f"{P}.m_jump"), f"{last.jump}")
     m[2].metric(t(f"{P}.m_pad"), f"{last.padding}")
     m[3].metric(t(f"{P}.m_out"), f"{out_last}")
-    st.caption(t(f"{P}.window", unit=unit, a=last.start(unit), b=last.end(unit), r=last.size, n_minus=n - 1))
+    st.caption(window)
 
 
 with right:
@@ -621,13 +631,26 @@ measured = st.session_state["rf_measured"] == view_key
 g1, g2 = st.columns(2, gap="medium")
 with g1:
     st.markdown(f"**{t(f'{P}.rf_depth_title')}**")
-    charts.show(depth_template(chart_height=charts.height(300)), data=depth_data(res))
+    charts.show(
+        depth_template(chart_height=charts.height(300)),
+        data=depth_data(res),
+        description=t(
+            f"{P}.desc_depth", title=t(f"{P}.rf_depth_title"), rf=res["stats"][-1].size if res["stats"] else 1,
+            depth=len(res["stats"]), n=res["n"],
+        ),
+    )
 with g2:
     st.markdown(f"**{t(f'{P}.ratio_title')}**")
     if measured:
         with st.spinner(t(f"{P}.measuring")):
             ratio = ratio_data(res["text"], n_shown, seed, current_lang())
-            charts.show(ratio_template(chart_height=charts.height(300)), data={"ratio": ratio})
+            deepest = ratio[ratio["depth"] == ratio["depth"].max()]
+            values = ", ".join(f"{w} {r:.2f}" for w, r in zip(deepest["weights"], deepest["ratio"], strict=True))
+            charts.show(
+                ratio_template(chart_height=charts.height(300)),
+                data={"ratio": ratio},
+                description=t(f"{P}.desc_ratio", title=t(f"{P}.ratio_title"), values=values),
+            )
     else:
         st.info(t(f"{P}.stale"), icon=":material/hourglass_empty:")
         st.button(
@@ -664,7 +687,12 @@ def heat_section(text: str, n: int, seed: int) -> None:
             else:
                 side = charts.height(280)
                 st.markdown(f"**{title}**")
-                charts.show(heat_template(log_scale, side, chart_height=side), data=frames, width="content")
+                charts.show(
+                    heat_template(log_scale, side, chart_height=side),
+                    data=frames,
+                    width="content",
+                    description=t(f"{P}.desc_pair", title=title, text=caption),
+                )
                 st.caption(caption)
 
 
@@ -680,6 +708,21 @@ page.prose(t(f"{P}.explain_heat"))
 # 4. Try this; 5. the math; 6. download
 # ---------------------------------------------------------------------------
 
+
+def exceeds_image_facts(res: dict, seed: int, measured: bool) -> dict[str, str]:
+    """The theoretical size r, and the effective field's width and share of the image, as the maps show them
+    ("…" until the maps are measured)."""
+    r, n_img = res["stats"][-1].size, res["n"]
+    rand = measured_fields(res["text"], n_img, seed)[1] if measured else None
+    if rand is None:
+        return {"r": f"{r}", "erf": "…", "share": "…"}
+    erf = core.effective_size(rand)
+    return {"r": f"{r}", "erf": f"{erf:.0f}", "share": f"{erf / n_img:.0%}"}
+
+
+facts = {}
+if st.session_state.get(f"_try_{P}") == "exceeds_image":
+    facts["exceeds_image"] = exceeds_image_facts(res, seed, measured)
 page.try_this(
     P,
     {
@@ -706,6 +749,7 @@ page.try_this(
         },
         "exceeds_image": {"preset": "resnet50_tv", "stack": "", "n": 128, "unit": 0, "rf_measure_now": True},
     },
+    facts=facts,
 )
 
 page.math(

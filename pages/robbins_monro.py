@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core import stochastic_approx as core
-from ui import charts, page, widgets
+from ui import charts, page, url_state, widgets
 from ui.i18n import t
 
 P = "robbins_monro"
@@ -125,7 +125,7 @@ def iterates_template() -> alt.LayerChart:
         "series",
         type="nominal",
         title=t(f"{P}.legend"),
-        scale=alt.Scale(domain=names, range=["#c6dbef", "#6baed6", "#08519c", "#f58518", "#d62728"]),
+        scale=alt.Scale(domain=names, range=[*charts.CATEGORY[:3], charts.CATEGORY[4], "#44aa99"]),
     )
     # log k from k = 1 to the data's last k: the first steps (where the step sizes differ
     # most) get as much room as the long tail
@@ -251,6 +251,55 @@ def condition_line(ok: bool, label: str, partial: str) -> str:
     return f"{mark} **{label}** · {partial}"
 
 
+PRESETS = {
+    "too_fast": {
+        "K": 500,
+        "runs": 200,
+        "seed": 0,
+        "ex": "tanh",
+        "fam": "power",
+        "c": 1.0,
+        "alpha": 2.0,
+        "sigma": 0.3,
+        "w1": 3.0,
+    },
+    "constant_floor": {
+        "K": 500,
+        "runs": 200,
+        "seed": 0,
+        "ex": "mean",
+        "fam": "constant",
+        "a": 0.2,
+        "sigma": 1.0,
+        "w1": 3.0,
+    },
+    "cube": {
+        "K": 500,
+        "runs": 200,
+        "seed": 0,
+        "ex": "cube",
+        "fam": "power",
+        "c": 0.1,
+        "alpha": 1.0,
+        "sigma": 1.0,
+        "w1": 2.0,
+    },
+    "minibatch": {
+        "K": 500,
+        "runs": 200,
+        "seed": 0,
+        "ex": "sgd",
+        "fam": "constant",
+        "a": 0.2,
+        "sigma": 1.0,
+        "m": 20,
+        "w1": 3.0,
+    },
+}
+
+# After a preset its session values beat the URL the page was loaded with (issue 22)
+url_state.prefer_session_values({key for values in PRESETS.values() for key in values})
+
 # 1. Title and lead ---------------------------------------------------------
 page.header(P)
 left, right = page.columns()
@@ -339,7 +388,16 @@ with right:
         table = result["table"]
         if result["n_diverged"]:
             st.warning(t(f"{P}.diverged", n=result["n_diverged"], R=runs), icon=":material/warning:")
-        charts.show(iterates_template(chart_height=charts.height(300)), data={"iterates": result["iterates"]})
+        charts.show(
+            iterates_template(chart_height=charts.height(300)),
+            data={"iterates": result["iterates"]},
+            description=t(
+                f"{P}.iterates_desc",
+                R=runs,
+                target=f"{result['target']:.4f}",
+                err=f"{table['rmse'].iloc[-1]:.3g}",
+            ),
+        )
         st.caption(
             t(
                 f"{P}.status",
@@ -351,55 +409,31 @@ with right:
         if result["errors"] is None:  # no noise and a start on the target: nothing to put on a log axis
             st.info(t(f"{P}.zero_error"))
         else:
-            charts.show(error_template(chart_height=charts.height(240)), data={"errors": result["errors"]})
+            charts.show(
+                error_template(chart_height=charts.height(240)),
+                data={"errors": result["errors"]},
+                description=t(f"{P}.errors_desc", err=f"{table['rmse'].iloc[-1]:.3g}"),
+            )
 
 page.prose(t(f"{P}.explain"))
 
+
 # 4. Try this ------------------------------------------------------------------
-page.try_this(
-    P,
-    {
-        "too_fast": {
-            "K": 500,
-            "runs": 200,
-            "ex": "tanh",
-            "fam": "power",
-            "c": 1.0,
-            "alpha": 2.0,
-            "sigma": 0.3,
-            "w1": 3.0,
-        },
-        "constant_floor": {
-            "K": 500,
-            "runs": 200,
-            "ex": "mean",
-            "fam": "constant",
-            "a": 0.2,
-            "sigma": 1.0,
-            "w1": 3.0,
-        },
-        "cube": {
-            "K": 500,
-            "runs": 200,
-            "ex": "cube",
-            "fam": "power",
-            "c": 0.1,
-            "alpha": 1.0,
-            "sigma": 1.0,
-            "w1": 2.0,
-        },
-        "minibatch": {
-            "K": 500,
-            "runs": 200,
-            "ex": "sgd",
-            "fam": "constant",
-            "a": 0.2,
-            "sigma": 1.0,
-            "m": 20,
-            "w1": 3.0,
-        },
-    },
-)
+def floor_rmse(m_: int) -> float:
+    """The constant-step noise floor in RMS: the mean RMS error over the second half of the run."""
+    res = simulate(example, family, c, alpha, runs, num_steps, sigma, w1, m_, seed)
+    tab = res["table"]
+    return float(tab["rmse"][tab["k"] > num_steps / 2].mean())
+
+
+def minibatch_facts() -> dict[str, dict[str, str]]:
+    """minibatch's sentence in numbers: floor at m = 1 over floor at the chosen m."""
+    if st.session_state.get(f"_try_{P}") != "minibatch" or example != "sgd" or family != "constant" or m <= 1:
+        return {"minibatch": {"ratio": "…"}}
+    return {"minibatch": {"ratio": f"{floor_rmse(1) / floor_rmse(m):.1f}"}}
+
+
+page.try_this(P, PRESETS, facts=minibatch_facts())
 
 # 5. The math --------------------------------------------------------------------
 page.math(
@@ -436,6 +470,7 @@ page.math(
             r"\mathcal N\!\Big(0,\ \frac{c^2\sigma^2}{2c\,g'(w^*) - 1}\Big)",
             t(f"{P}.src_sacks"),
         ),
+        (r"(w - w^*)\,g(w) > 0\ \ \forall w \ne w^*,\quad |g(w)| \le A + B|w|", t(f"{P}.src_blum")),
     ],
 )
 

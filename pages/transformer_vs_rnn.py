@@ -24,13 +24,14 @@ RUN_STEPS = (50, 100, 200)
 MAX_RUNS = 16  # runs kept per session
 
 
-# One fixed colour per model on every chart: recurrent warm-to-cool, attention purple.
+# One fixed colour per model on every chart, from the app's colour-blind-safe scheme
+# (charts.CATEGORY: every pair stays apart under protanopia and deuteranopia).
 COLOURS = {
-    "rnn": "#d62728",
-    "lstm": "#1f77b4",
-    "gru": "#2ca02c",
-    "attention": "#9467bd",
-    "transformer": "#9467bd",
+    "rnn": charts.CATEGORY[0],
+    "lstm": charts.CATEGORY[1],
+    "gru": charts.CATEGORY[3],
+    "attention": charts.CATEGORY[4],
+    "transformer": charts.CATEGORY[4],
 }
 
 
@@ -299,9 +300,10 @@ def gradient_section() -> None:
         charts.show(
             gradient_template(chart_height=charts.height(360)),
             data={"grads": lines, "bound": bound},
+            description=t(f"{P}.grad_alt", T=seq_len, rho=f"{rho:g}") + " " + caption.replace("\n", " "),
         )
         st.caption(caption)
-    page.prose(t(f"{P}.explain_grad"))
+    page.prose(t(f"{P}.explain_grad", b=f"{core.GATE_KEEP_BIAS:g}", gate=f"{core.initial_keep_gate():.2f}"))
     # 6. Download (the main figure's data)
     page.download_csv(
         csv,
@@ -327,7 +329,11 @@ def speed_section() -> None:
     with right:
         for y, title, h, legend in (("ms", "time_chart", 240, True), ("depth", "depth_chart", 190, False)):
             st.markdown(f"**{t(f'{P}.{title}')}**")
-            charts.show(timing_template(y, legend, chart_height=charts.height(h)), data={"timing": df})
+            charts.show(
+                timing_template(y, legend, chart_height=charts.height(h)),
+                data={"timing": df},
+                description=t(f"{P}.{y}_alt"),
+            )
     page.prose(t(f"{P}.explain_speed"))
 
 
@@ -361,6 +367,7 @@ def attention_section() -> None:
             charts.show(
                 attention_template(chart_height=charts.height(min(650, max(300, 16 * rows)))),
                 data={"attention": df},
+                description=t(f"{P}.attn_alt", n=rows),
             )
     page.prose(t(f"{P}.explain_attn"))
 
@@ -373,7 +380,11 @@ def attention_section() -> None:
     with right:
         # the tick values are a few fixed sets (every 8 up to the longer axis), not a slider value
         ticks = tuple(range(0, max(n, d), 8))
-        charts.show(position_template(ticks, chart_height=charts.height(320)), data={"pe": pe})
+        charts.show(
+            position_template(ticks, chart_height=charts.height(320)),
+            data={"pe": pe},
+            description=t(f"{P}.pe_alt", n=n, d=d),
+        )
     page.prose(t(f"{P}.explain_pe"))
 
 
@@ -429,13 +440,201 @@ def recall_section() -> None:
         del runs[:-MAX_RUNS]
         left.success(t(f"{P}.run_done", acc=f"{result.accuracy:.0%}", s=f"{result.seconds:.1f}"))
     with right:
-        charts.show(recall_template(bool(runs), chart_height=charts.height(320)), data=recall_data(runs))
+        charts.show(
+            recall_template(bool(runs), chart_height=charts.height(320)),
+            data=recall_data(runs),
+            description=t(f"{P}.recall_alt", chance=f"{1 / core.RECALL_CLASSES:.2f}"),
+        )
         steps_shipped = int(table["steps"].iloc[0])
         st.caption(t(f"{P}.recall_caption", steps=steps_shipped, seeds=table["seed"].nunique()))
     page.prose(t(f"{P}.explain_recall"))
 
 
 recall_section()
+
+
+# Recurrence, drawn ----------------------------------------------------------------------------------
+# Figures drawn by code: boxes (rect), operation nodes (circles with a symbol), arrows (polylines
+# with a triangle head at the end), free texts. Coordinates 0..100, y pointing down.
+ARROW = list[tuple[float, float]]
+
+
+def _figure(
+    boxes: list, nodes: list, arrows: list[ARROW], texts: list, dashed: list[ARROW] = ()
+) -> dict[str, pd.DataFrame]:
+    lines, heads = [], []
+    for style, group in (("solid", arrows), ("dashed", dashed)):
+        for n, pts in enumerate(group):
+            for o, (x, y) in enumerate(pts):
+                lines.append({"id": f"{style}{n}", "o": o, "x": x, "y": y, "style": style})
+            (x0, y0), (x1, y1) = pts[-2], pts[-1]
+            # clockwise from "up" on screen (y grows downwards)
+            heads.append(
+                {"x": x1, "y": y1, "angle": float(np.degrees(np.arctan2(x1 - x0, y0 - y1))), "style": style}
+            )
+    return {
+        "boxes": pd.DataFrame(boxes, columns=["x", "x2", "y", "y2", "label", "kind"]),
+        "nodes": pd.DataFrame(nodes, columns=["x", "y", "label"]),
+        "lines": pd.DataFrame(lines),
+        "heads": pd.DataFrame(heads),
+        "texts": pd.DataFrame(texts, columns=["x", "y", "text"]),
+    }
+
+
+def _box(cx: float, cy: float, w: float, h: float, label: str, kind: str) -> tuple:
+    return (cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2, label, kind)
+
+
+def unrolled_rnn() -> dict[str, pd.DataFrame]:
+    """Four steps of h_t = tanh(W h_(t-1) + U x_t): the same cell, the same W and U, copied along time."""
+    xs = (16, 39, 62, 85)
+    boxes = [_box(c, 50, 12, 18, "tanh", "cell") for c in xs]
+    arrows = [[(c, 90), (c, 59)] for c in xs] + [[(c, 41), (c, 14)] for c in xs]
+    arrows += [[(a + 6, 50), (b - 6, 50)] for a, b in zip(xs, xs[1:], strict=False)] + [[(3, 50), (10, 50)]]
+    texts = [(c, 95, f"x{i + 1}") for i, c in enumerate(xs)] + [(c, 8, f"h{i + 1}") for i, c in enumerate(xs)]
+    texts += [(c + 3.5, 75, "U") for c in xs] + [
+        ((a + b) / 2, 45, "W") for a, b in zip(xs, xs[1:], strict=False)
+    ]
+    texts += [(3, 44, "h0")]
+    dashed = [[(85, 30), (16, 30)]]
+    texts += [(50, 26, t(f"{P}.draw_backprop"))]
+    return _figure(boxes, [], arrows, texts, dashed)
+
+
+def lstm_cell() -> dict[str, pd.DataFrame]:
+    """c_t = f * c_(t-1) + i * g, h_t = o * tanh(c_t); gates from [h_(t-1), x_t]."""
+    gates = [(28, "σ  f", "gate"), (44, "σ  i", "gate"), (60, "tanh  g", "cand"), (76, "σ  o", "gate")]
+    boxes = [_box(c, 64, 12, 12, label, kind) for c, label, kind in gates]
+    nodes = [(28, 15, "×"), (52, 15, "+"), (52, 38, "×"), (88, 34, "tanh"), (88, 64, "×")]
+    arrows = [
+        [(3, 15), (24, 15)],
+        [(32, 15), (48, 15)],
+        [(56, 15), (97, 15)],  # the cell state c
+        [(28, 58), (28, 19)],  # f -> forget
+        [(44, 58), (44, 38), (48, 38)],
+        [(60, 58), (60, 38), (56, 38)],
+        [(52, 34), (52, 19)],  # i*g -> +
+        [(88, 15), (88, 30)],
+        [(88, 38), (88, 60)],
+        [(82, 64), (84, 64)],  # tanh(c) * o
+        [(88, 68), (88, 80), (97, 80)],  # h_t
+        [(3, 88), (76, 88)],
+        [(12, 97), (12, 88)],  # [h_(t-1), x_t] bus
+    ] + [[(c, 88), (c, 70)] for c, _, _ in gates]
+    texts = [(5, 9, "c(t−1)"), (95, 9, "c(t)"), (5, 94, "h(t−1)"), (17, 97, "x(t)"), (95, 74, "h(t)")]
+    texts += [(37, 24, t(f"{P}.draw_forget")), (66, 24, t(f"{P}.draw_add"))]
+    return _figure(boxes, nodes, arrows, texts)
+
+
+def gru_cell() -> dict[str, pd.DataFrame]:
+    """h_t = (1 - z) * n + z * h_(t-1), n = tanh(W x_t + b + r * (U h_(t-1))); torch's gate convention."""
+    gates = [(24, "σ  r", "gate"), (40, "σ  z", "gate"), (60, "tanh  n", "cand")]
+    boxes = [_box(c, 64, 12, 12, label, kind) for c, label, kind in gates]
+    nodes = [(40, 15, "×"), (85, 15, "+"), (50, 30, "1−"), (70, 45, "×")]
+    arrows = [
+        [(3, 15), (36, 15)],
+        [(44, 15), (81, 15)],
+        [(89, 15), (97, 15)],  # the state h
+        [(40, 58), (40, 19)],  # z keeps h_(t-1)
+        [(40, 30), (46, 30)],
+        [(54, 30), (70, 30), (70, 41)],  # 1 - z
+        [(62, 58), (62, 45), (66, 45)],
+        [(74, 45), (85, 45), (85, 19)],  # (1 - z) * n -> +
+        [(24, 58), (24, 52), (56, 52), (56, 58)],  # r gates the recurrent input of n
+        [(8, 15), (8, 88)],
+        [(8, 88), (60, 88)],
+        [(14, 97), (14, 88)],  # [h_(t-1), x_t] bus
+    ] + [[(c, 88), (c, 70)] for c, _, _ in gates]
+    texts = [(5, 9, "h(t−1)"), (95, 9, "h(t)"), (19, 97, "x(t)"), (40, 48, "r ⊙ U h(t−1)")]
+    texts += [(62, 9, t(f"{P}.draw_keep"))]
+    return _figure(boxes, nodes, arrows, texts)
+
+
+@charts.template
+def cell_template() -> alt.LayerChart:
+    """A figure of `_figure`'s datasets: "boxes", "nodes", "lines", "heads", "texts"."""
+    x = alt.X("x", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100]))
+    y = alt.Y("y", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100], reverse=True))
+    fill = alt.Fill(
+        "kind",
+        type="nominal",
+        legend=None,
+        scale=alt.Scale(domain=["cell", "gate", "cand"], range=["#e8f0fb", "#fde9d9", "#e6f4e6"]),
+    )
+    boxes = (
+        alt.Chart(charts.named("boxes"))
+        # aria=False: the tints are decoration (each box is labelled), not information
+        .mark_rect(stroke="#222", strokeWidth=1.3, cornerRadius=4, aria=False)
+        .encode(x=x, y=y, x2="x2", y2="y2", fill=fill)
+    )
+    labels = (
+        alt.Chart(charts.named("boxes"))
+        .transform_calculate(cx="(datum.x + datum.x2) / 2", cy="(datum.y + datum.y2) / 2")
+        .mark_text(fontSize=13, fontWeight="bold", color="#111", aria=False)
+        .encode(
+            x=alt.X("cx", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100])),
+            y=alt.Y("cy", type="quantitative", axis=None, scale=alt.Scale(domain=[0, 100], reverse=True)),
+            text=alt.Text("label", type="nominal"),
+        )
+    )
+    # solid black arrows for the data, a dashed orange one for the gradient (dash + colour: two channels)
+    lines, heads = [], []
+    for style, colour, dash in (("solid", "#222", [1, 0]), ("dashed", "#b8410a", [6, 4])):
+        lines.append(
+            alt.Chart(charts.named("lines"))
+            .transform_filter(f"datum.style == '{style}'")
+            .mark_line(strokeWidth=1.6, color=colour, strokeDash=dash, aria=False)
+            .encode(
+                x=x, y=y, detail=alt.Detail("id", type="nominal"), order=alt.Order("o", type="quantitative")
+            )
+        )
+        heads.append(
+            alt.Chart(charts.named("heads"))
+            .transform_filter(f"datum.style == '{style}'")
+            .mark_point(shape="triangle-up", size=70, filled=True, opacity=1, color=colour, aria=False)
+            .encode(x=x, y=y, angle=alt.Angle("angle", type="quantitative", scale=None))
+        )
+    nodes = (
+        alt.Chart(charts.named("nodes"))
+        .mark_circle(size=700, color="#fff", stroke="#222", strokeWidth=1.3, opacity=1, aria=False)
+        .encode(x=x, y=y)
+    )
+    node_text = (
+        alt.Chart(charts.named("nodes"))
+        .mark_text(fontSize=13, fontWeight="bold", color="#111", aria=False)
+        .encode(x=x, y=y, text=alt.Text("label", type="nominal"))
+    )
+    texts = (
+        alt.Chart(charts.named("texts"))
+        .mark_text(fontSize=12, color="#111", aria=False)
+        .encode(x=x, y=y, text=alt.Text("text", type="nominal"))
+    )
+    return alt.layer(*lines, *heads, boxes, labels, nodes, node_text, texts)
+
+
+@st.fragment
+def drawn_section() -> None:
+    st.subheader(t(f"{P}.draw_title"))
+    cell = st.segmented_control(
+        t(f"{P}.draw_which"),
+        ("rnn", "lstm", "gru"),
+        default="lstm",
+        format_func=widgets.labels({k: f"{P}.draw_{k}" for k in ("rnn", "lstm", "gru")}),
+        key="cell",
+        bind="query-params",
+        required=True,
+    )
+    build = {"rnn": unrolled_rnn, "lstm": lstm_cell, "gru": gru_cell}[cell or "lstm"]
+    charts.show(
+        cell_template(chart_height=charts.height(330)),
+        data=build(),
+        description=t(f"{P}.draw_alt_{cell or 'lstm'}", gate=f"{core.initial_keep_gate():.2f}"),
+    )
+    st.caption(t(f"{P}.draw_caption_{cell or 'lstm'}", gate=f"{core.initial_keep_gate():.2f}"))
+    page.prose(t(f"{P}.explain_drawn"))
+
+
+drawn_section()
 
 # 4. Try this ------------------------------------------------------------------------
 page.try_this(

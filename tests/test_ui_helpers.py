@@ -108,3 +108,48 @@ def test_with_progress_computes_once_per_key_and_keeps_the_newest():
     at.slider(key="k").set_value(2).run()
     assert WORK == [1, 2, 3, 2]  # evicted, so computed again
     assert not at.get("progress"), "the bar is gone once the work is done"
+
+
+def _scrubber_app() -> None:
+    import streamlit as st
+
+    from ui import widgets
+
+    hi = st.number_input("hi", 1, 10, 5, key="hi", bind="query-params")  # stands for the length of a run
+
+    @st.fragment
+    def scrubber() -> None:  # as on the pages: scrubbing reruns only the figure
+        widgets.keep_within("k", hi)
+        # Not bound to the URL here: AppTest sends the query string of the first run, a browser
+        # the current one, and a valid URL value seeds a new widget (tests/pages fuzz the bound one).
+        st.slider("k", 0, hi, min(hi, 3), key="k")
+
+    scrubber()
+
+
+def test_keep_within_keeps_the_readers_choice_when_the_maximum_moves():
+    """A slider's identity includes its maximum. One change per rerun, as in a browser, and then the
+    fuzz's gridworld finding: k=0 chosen in the same rerun that moves the maximum from 5 to 3
+    (Streamlit alone brings back the old k=4, above 3, and raises)."""
+    at = AppTest.from_function(_scrubber_app, default_timeout=30).run()
+
+    def step(key: str, value: int, expect_k: int) -> None:
+        (at.slider if key == "k" else at.number_input)(key=key).set_value(value).run()
+        assert not at.exception, at.exception
+        assert at.slider(key="k").value == expect_k, (key, value)
+
+    step("hi", 4, 3)
+    step("k", 4, 4)
+    for hi in (9, 5, 5):  # the maximum moves, k stays
+        step("hi", hi, 4)
+    step("hi", 3, 3)  # a value above a shrinking maximum is pulled down to it
+    step("k", 1, 1)
+    step("hi", 2, 1)  # ... and one below it stays where the reader put it
+    step("hi", 8, 1)
+    step("k", 6, 6)
+    step("hi", 5, 5)
+    # two changes in one rerun (AppTest can, a browser cannot): the reader's new k wins
+    at.slider(key="k").set_value(0)
+    at.number_input(key="hi").set_value(3).run()
+    assert not at.exception, at.exception
+    assert at.slider(key="k").value == 0

@@ -33,6 +33,8 @@ def grid_frame(kinds: np.ndarray, V: np.ndarray, policy: np.ndarray | None) -> p
         "kind": kinds.ravel(),
         "V": np.round(V, 3),
         "ink": np.where(np.abs(V) / scale > 0.6, "white", "#1a1a1a"),
+        # a second channel besides the outline colour: ✕ forbidden, ★ target (issue 20)
+        "glyph": np.select([kinds.ravel() == "forbidden", kinds.ravel() == "target"], ["✕", "★"], ""),
     }
     if policy is not None:
         a = policy.argmax(1)
@@ -105,6 +107,11 @@ def grid_template(
                 color=alt.Color("ink", type="nominal", scale=None),
             )
         )
+    layers.append(  # the kind glyph sits right of the arrow, inside the cell at any rendered size
+        base.mark_text(fontSize=max(10, cell // 6), dx=cell // 4, dy=-cell // 7 if show_values else 0).encode(
+            text=alt.Text("glyph", type="nominal"), color=alt.Color("ink", type="nominal", scale=None)
+        )
+    )
     # the arrows and numbers take their ink colour as is: keep that out of the heat scale
     return (
         alt.layer(*layers)

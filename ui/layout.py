@@ -31,6 +31,23 @@ _LECTURE_CSS = """
 """
 
 
+# Every page: a visible keyboard focus ring (WCAG 2.1 SC 2.4.7) where Streamlit 1.67's
+# styling shows none or only a border tint: the sidebar's page links, the chart toolbar,
+# the scrollable main area, select boxes and number inputs (tests/browser/test_keyboard.py
+# tabs through a page and checks every stop). The primary colour: 4.5:1 on white and sidebar.
+_FOCUS_CSS = """
+<style>
+:is(a, button, summary, [tabindex]):focus-visible { outline: 2px solid #ad3f0a; outline-offset: 2px; }
+main:focus-visible { outline-offset: -3px; }
+:is([data-baseweb="select"], [data-testid="stNumberInputContainer"], [data-baseweb="input"],
+    [data-baseweb="textarea"]):focus-within { outline: 2px solid #ad3f0a; outline-offset: 1px; }
+/* A display formula wider than its column scrolled inside a box that the keyboard could not
+   reach (axe: scrollable-region-focusable); it is shown whole instead. */
+.katex-display { overflow: visible !important; }
+</style>
+"""
+
+
 def _is_non_finite_number(text: str) -> bool:
     try:
         return not math.isfinite(float(text))
@@ -39,18 +56,19 @@ def _is_non_finite_number(text: str) -> bool:
 
 
 def _drop_non_finite_numbers() -> None:
-    """Forget URL values that parse as an infinite number (`1e999`, 10,000 nines).
+    """Forget URL values that parse as an infinite number (`1e999`, 10,000 nines), or are empty.
 
     Streamlit 1.67 turns such a value for an integer number_input into
     int(inf) and raises; a shared link must never do that, so on a session's
-    first run these values are dropped before any widget binds them.
+    first run these values are dropped before any widget binds them. An empty
+    value (`?cell=`) would leave a required segmented control with no choice.
     """
     if "_url_checked" in st.session_state:
         return
     st.session_state["_url_checked"] = True
     with get_session_state().query_params() as qp:
         for key, values in list(qp._initial_query_params.items()):
-            if any(_is_non_finite_number(v) for v in values):
+            if any(_is_non_finite_number(v) for v in values) or all(v == "" for v in values):
                 del qp._initial_query_params[key]
                 qp._query_params.pop(key, None)
 
@@ -117,8 +135,52 @@ def sidebar() -> None:
             bind="query-params",
             help=t("common.lecture_help"),
         )
-    if is_lecture():
-        st.html(_LECTURE_CSS)
+        # Lecture mode: a large QR code of the exact current view, so the class joins at these settings.
+        join = is_lecture() and st.button(
+            t("common.join_qr"), key="join_qr", icon=":material/qr_code_2:", width="stretch"
+        )
+    if join:
+        _show_join_code()
+    st.html(_FOCUS_CSS + (_LECTURE_CSS if is_lecture() else ""))
+
+
+def current_view_url() -> str:
+    """The exact current view: the URL the browser shows, with the view's query string (ui/share.py)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    from streamlit.util import calc_hash
+
+    from ui import registry, share
+
+    # The page's URL path, for a URL rebuilt from headers: st.Page's script hash is
+    # calc_hash(url_path) in Streamlit 1.67, and the sidebar runs before st.navigation.
+    ctx = get_script_run_ctx()
+    hashes = {calc_hash(spec.url_path): spec.url_path for spec in registry.PAGES}
+    page_path = hashes.get(ctx.page_script_hash, "") if ctx is not None else ""
+    # The short spellings (`lang=zh`, `lecture=1`) the app respells on load: a shorter URL, a coarser QR.
+    short = {key: {v: k for k, v in aliases.items()} for key, aliases in _URL_ALIASES.items()}
+    query = [
+        (key, short.get(key, {}).get(value, value))
+        for key in st.query_params
+        for value in st.query_params.get_all(key)
+    ]
+    return share.view_url(st.context.url, st.context.headers.to_dict(), page_path, query)
+
+
+def _show_join_code() -> None:
+    """A large QR code of the current view, so a class joins at the lecturer's settings."""
+    from ui import page, share
+
+    url = current_view_url()
+
+    @st.dialog(t("common.join_qr_title"), width="large")
+    def join() -> None:
+        st.markdown(t("common.join_qr_caption"))
+        page.image(share.qr_png(url), alt=t("common.join_qr_alt", url=url), width=440, output_format="PNG")
+        st.code(url, language=None, wrap_lines=True)
+        if share.is_local_only(url):
+            st.warning(t("common.join_qr_local"), icon=":material/warning:")
+
+    join()
 
 
 def lecture_requested() -> bool:

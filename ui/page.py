@@ -4,9 +4,7 @@ header -> columns (controls | figure) -> prose -> try_this -> math -> download_c
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,11 +13,13 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from ui.i18n import t
 from ui.layout import is_lecture
+from ui.store import STORE, trim
 
 if TYPE_CHECKING:  # the home page must not pay for importing pandas
     import pandas as pd
 
 T = TypeVar("T")
+_MISSING = object()
 
 
 def ensure_router() -> None:
@@ -135,26 +135,20 @@ def keep_last_good(
 Report = Callable[..., None]  # report(fraction in [0, 1], text=None): moves the progress bar
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _results(store: str) -> tuple[OrderedDict, threading.Lock]:
-    """One bounded store of results per kind of heavy work, shared by every session."""
-    return OrderedDict(), threading.Lock()
-
-
 def with_progress(
     store: str, key: Hashable, work: Callable[[Report], T], *, text: str, max_entries: int = 24
 ) -> T:
     """`work(report)` once per key, behind a progress bar; later calls return the stored result.
 
     Not st.cache_data: the work draws on a progress bar the page owns, which a
-    cached function may not touch (its elements would be replayed). The store
-    keeps the newest `max_entries` results, shared by every session.
+    cached function may not touch (its elements would be replayed). Results go
+    to the server's one bounded store (`ui.store.STORE`), shared by every
+    session: at most `max_entries` of this kind (`store`), and every kind
+    together within the store's byte budget; the least recently used go first.
     """
-    results, lock = _results(store)
-    with lock:
-        if key in results:
-            results.move_to_end(key)
-            return results[key]
+    found = STORE.get(store, key, _MISSING)
+    if found is not _MISSING:
+        return found
     bar = st.progress(0.0, text=text)
     shown = [-1.0]
 
@@ -168,15 +162,11 @@ def with_progress(
         result = work(report)
     finally:
         bar.empty()
-    with lock:
-        results[key] = result
-        while len(results) > max_entries:
-            results.popitem(last=False)
+    STORE.put(store, key, result, max_entries=max_entries)
+    trim()  # the work's temporaries (activations, gradients) go back to the system
     return result
 
 
 def has_result(store: str, key: Hashable) -> bool:
     """Whether `with_progress` has this result stored (so showing it costs nothing)."""
-    results, lock = _results(store)
-    with lock:
-        return key in results
+    return (store, key) in STORE

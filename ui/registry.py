@@ -39,12 +39,15 @@ PAGES: list[PageSpec] = [
         "receptive_field",
     ),
     PageSpec("transformer_vs_rnn", "pages/transformer_vs_rnn.py", "sequence", ":material/timeline:", "transformer_vs_rnn"),
+    PageSpec("transformer", "pages/transformer.py", "sequence", ":material/hub:", "transformer"),
     PageSpec("online_action", "pages/online_action.py", "sequence", ":material/videocam:", "online_action"),
     PageSpec("diffusion", "pages/diffusion.py", "generative", ":material/blur_on:", "diffusion"),
+    PageSpec("rl_basics", "pages/rl_basics.py", "rl", ":material/smart_toy:", "rl_basics"),
     PageSpec("gridworld", "pages/gridworld.py", "rl", ":material/grid_on:", "gridworld"),
     PageSpec("monte_carlo", "pages/monte_carlo.py", "rl", ":material/casino:", "monte_carlo"),
     PageSpec("robbins_monro", "pages/robbins_monro.py", "rl", ":material/trending_down:", "robbins_monro"),
     PageSpec("grpo", "pages/grpo.py", "post_training", ":material/psychology:", "grpo"),
+    PageSpec("post_training", "pages/post_training.py", "post_training", ":material/account_tree:", "post_training"),
 ]
 
 

@@ -18,10 +18,20 @@ def keep_within(key: str, hi: int) -> None:
     A scrubber's range (iteration k, an output unit) depends on the current
     run; a value left from an earlier run, a preset or a URL may lie above the
     new maximum, and Streamlit would raise rather than clamp. Call before the slider.
+
+    A slider's identity includes its maximum, so when the maximum moves Streamlit
+    registers a new widget. Its value then comes from the URL if valid there,
+    else from whatever the key last held as session state, which can be a
+    stale value from runs ago, above the new maximum (the fuzz found k=4 coming
+    back when the maximum moved to 3). So when the maximum moved, the reader's
+    current value is written to the key, clamped.
     """
     value = st.session_state.get(key)
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > hi:
-        st.session_state[key] = hi
+    last_hi = f"_keep_within.{key}"
+    moved = st.session_state.get(last_hi, hi) != hi
+    st.session_state[last_hi] = hi
+    if isinstance(value, int | float) and not isinstance(value, bool) and (value > hi or moved):
+        st.session_state[key] = min(value, hi)
 
 
 def labels(keys: dict[str, str]):

@@ -10,7 +10,10 @@ from __future__ import annotations
 import pytest
 
 from tests.apptest_utils import ALL_PAGES
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser import axe
+from tests.browser.conftest import ROOT, SCREENSHOTS
+
+ARTIFACTS = ROOT / "artifacts"
 
 VIEWS = {  # name -> (query string, viewport)
     "en": ("lang=en", (1440, 900)),
@@ -19,6 +22,7 @@ VIEWS = {  # name -> (query string, viewport)
     "lecture-zh": ("lang=zh&lecture=1", (1280, 720)),
 }
 DONE = "[data-testid=stApp][data-test-script-state=notRunning]"
+AXE_VIEWS = ("en", "zh", "lecture")  # axe-core runs on these visits too (issue 20)
 
 
 def page_url(base: str, spec) -> str:
@@ -47,7 +51,7 @@ def wait_until_idle(page, timeout_ms: int = 90_000) -> None:
 
 @pytest.mark.parametrize("view", list(VIEWS))
 @pytest.mark.parametrize("spec", [pytest.param(s, id=s.key) for s in ALL_PAGES])
-def test_page_in_browser(browser, server, spec, view):
+def test_page_in_browser(browser, server, spec, view, subtests, request):
     base, _ = server
     query, (width, height) = VIEWS[view]
     context = browser.new_context(viewport={"width": width, "height": height})
@@ -73,6 +77,15 @@ def test_page_in_browser(browser, server, spec, view):
             assert box["y"] + box["height"] <= height + 1, (
                 f"main figure ends at {box['y'] + box['height']:.0f} px"
             )
+        if view in AXE_VIEWS:  # the same visit, checked by axe-core at 1280x900 (a subtest of its own)
+            with subtests.test(msg="axe"):
+                page.set_viewport_size(axe.VIEWPORT)
+                page.wait_for_timeout(300)
+                page.wait_for_selector(DONE)
+                report = axe.run(page, spec.key, view)
+                request.node.user_properties.append(("axe", report.counts()))
+                report.save(ARTIFACTS / "axe" / f"{spec.key}-{view}.json")
+                assert not report.blocking and not report.stale, report.explain()
     finally:
         context.close()
 

@@ -402,3 +402,32 @@ def test_short_retraining_lowers_the_loss(tmp_path):
     model = ld.load(tmp_path / "diffusion_model.pt")
     assert model.decode(np.zeros((1, 4, 8, 8))).shape == (1, 32, 32, 3)
     assert (tmp_path / "diffusion_quality.csv").exists() and (tmp_path / "diffusion_metrics.json").exists()
+
+
+# ------------------------------------------------------------------ what the "Try this" sentences measure
+
+
+def test_foreground_saturation_matches_colorsys():
+    rng = np.random.default_rng(0)
+    hues, sats = rng.uniform(0, 1, 5), rng.uniform(0.2, 1, 5)
+    img01 = np.zeros((5, 32, 32, 3))
+    for i, (h, s) in enumerate(zip(hues, sats, strict=True)):
+        img01[i, 4:20, 6:18] = colorsys.hsv_to_rgb(h, s, 0.9)
+        img01[i, 25:28, 25:28] = 0.2  # dark pixels: below the foreground threshold, ignored
+    got = ld.foreground_saturation(2 * img01 - 1)
+    np.testing.assert_allclose(got, sats, atol=1e-9)
+    assert ld.foreground_saturation(-np.ones((1, 32, 32, 3)))[0] == 0.0
+
+
+def test_settle_steps_matches_a_literal_loop():
+    model = _random_model()
+    traj = ld.sample(model, "a red circle", 12, "ddim", 1.0, 3.0, seed=4, num_samples=3, num_frames=None)
+    got = ld.settle_steps(traj, tol=0.02)
+    for n in range(3):
+        last_far = -1
+        for k in range(13):
+            if math.sqrt(((traj.x0_images[k, n] - traj.final[n]) ** 2).mean()) > 0.02:
+                last_far = k
+        assert got[n] == last_far + 1
+    with pytest.raises(ValueError):
+        ld.settle_steps(ld.sample(model, "a red circle", 12, seed=4, num_samples=1, num_frames=3))

@@ -8,6 +8,7 @@ and torch autograd for gradients. Every tolerance is stated next to its assert.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from decimal import Decimal, localcontext
@@ -355,3 +356,274 @@ def test_training_is_reproducible_and_every_method_runs():
 def test_example_group_property(c):
     g = grpo.example_group(c, 8, 0.05, 0.1, seed=c)
     np.testing.assert_allclose(g.advantages, grpo.group_advantages(g.rewards), atol=0)
+
+
+# ---------------------------------------------------------------------------
+# Every method learns, and each advantage is its formula (issue 21)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def baselines():
+    return {m: grpo.train(m, grpo.Config(), seed=0) for m in ("reinforce", "ppo")}
+
+
+def test_ppo_learns_on_the_seeded_toy(baselines):
+    # the base policy's exact pass@1 is 0.49; PPO must end (mean of the last 10 steps) at least 0.35 higher.
+    # A sign-flipped advantage (A = V - r) makes it fall instead (0.49 -> 0.40).
+    h = baselines["ppo"]
+    assert h.pass1[0] == pytest.approx(0.49, abs=0.01)
+    assert h.pass1[-10:].mean() >= h.pass1[0] + 0.35
+
+
+def test_reinforce_learns_on_the_seeded_toy(baselines):
+    # REINFORCE without a baseline learns more slowly, but at least +0.25 over the base policy
+    h = baselines["reinforce"]
+    assert h.pass1[-10:].mean() >= h.pass1[0] + 0.25
+
+
+def test_each_advantage_is_its_formula_on_a_hand_made_batch():
+    r = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5], [2.0, 0.0, 1.0, 1.0]], dtype=torch.float64)
+    v = torch.tensor([0.25, 0.5, 1.5], dtype=torch.float64)
+    rows = r.tolist()
+    # GRPO: (r - mean) / (pstdev + 1e-6) per row, 0 for an all-equal row (statistics module, literal)
+    ref = []
+    for row in rows:
+        mu, sd = statistics.fmean(row), statistics.pstdev(row)
+        ref.append([0.0 if sd == 0 else (x - mu) / (sd + 1e-6) for x in row])
+    np.testing.assert_allclose(grpo._advantages("grpo", r, None).numpy(), ref, atol=1e-12)
+    # REINFORCE: the raw reward
+    np.testing.assert_allclose(grpo._advantages("reinforce", r, None).numpy(), rows, atol=0)
+    # PPO: r - V(q), then whitened over the whole batch (literal loops)
+    raw = [[x - v[i].item() for x in row] for i, row in enumerate(rows)]
+    flat = [x for row in raw for x in row]
+    mu, sd = statistics.fmean(flat), statistics.pstdev(flat)
+    ref_ppo = [[(x - mu) / (sd + 1e-6) for x in row] for row in raw]
+    np.testing.assert_allclose(grpo._advantages("ppo", r, v).numpy(), ref_ppo, atol=1e-12)
+    # the sign matters: an answer that beat its value estimate gets a positive advantage
+    assert grpo._advantages("ppo", r, v)[2, 0] > 0 and grpo._advantages("ppo", r, v)[0, 1] < 0
+
+
+def _literal_adam(
+    p: list[float], grads: list[list[float]], lr: float, b1=0.9, b2=0.999, eps=1e-8
+) -> list[float]:
+    """Kingma & Ba (2015), Algorithm 1, one coordinate at a time in plain Python floats."""
+    m, v = [0.0] * len(p), [0.0] * len(p)
+    p = list(p)
+    for t, g in enumerate(grads, start=1):
+        for i in range(len(p)):
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] ** 2
+            m_hat, v_hat = m[i] / (1 - b1**t), v[i] / (1 - b2**t)
+            p[i] -= lr * m_hat / (math.sqrt(v_hat) + eps)
+    return p
+
+
+def test_adam_matches_a_literal_implementation_over_several_steps():
+    # bias correction only cancels at step 1; over 7 steps with changing gradients it matters (rtol 1e-12)
+    rng = np.random.default_rng(3)
+    p0 = [1.0, -2.0, 0.5, 3.0]
+    grads = rng.normal(size=(7, 4)) * np.array([1.0, 10.0, 1e-3, 0.1])
+    p = torch.tensor(p0, dtype=torch.float64)
+    opt = grpo.Adam([p], lr=0.05, betas=(0.8, 0.99))
+    for g in grads:
+        opt.step((torch.tensor(g, dtype=torch.float64),))
+    ref = _literal_adam(p0, grads.tolist(), 0.05, 0.8, 0.99)
+    np.testing.assert_allclose(p.numpy(), ref, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Test time: thinking budget and majority voting (issue 18)
+# ---------------------------------------------------------------------------
+
+
+def _literal_vote(row) -> int:
+    """Most frequent; ties to the answer seen first. A plain loop with a dict."""
+    counts: dict[int, int] = {}
+    order: list[int] = []
+    for a in row:
+        if a not in counts:
+            counts[a] = 0
+            order.append(a)
+        counts[a] += 1
+    best = order[0]
+    for a in order:
+        if counts[a] > counts[best]:
+            best = a
+    return best
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 4), min_size=1, max_size=9), min_size=1, max_size=6).filter(
+        lambda rows: len({len(r) for r in rows}) == 1
+    )
+)
+def test_majority_vote_matches_a_literal_loop(rows):
+    A = np.array(rows)
+    np.testing.assert_array_equal(grpo.majority_vote(A), [_literal_vote(r) for r in rows])
+
+
+def test_majority_vote_ties_go_to_the_answer_seen_first():
+    A = np.array([[7, 3, 3, 7], [3, 7, 7, 3], [5, 6, 7, 8], [1, 2, 2, 2]])
+    np.testing.assert_array_equal(grpo.majority_vote(A), [7, 3, 5, 2])
+    with pytest.raises(ValueError):
+        grpo.majority_vote(np.zeros((3, 0)))
+
+
+def test_consensus_curve_matches_a_literal_loop():
+    rng = np.random.default_rng(4)
+    truth = rng.integers(0, 5, size=40)
+    # right with probability 0.4, else one of 4 wrong answers: voting must help (0.4 > 0.15 each)
+    right = rng.random((40, 16)) < 0.4
+    A = np.where(right, truth[:, None], (truth[:, None] + rng.integers(1, 5, size=(40, 16))) % 5)
+    ks = [1, 2, 5, 16]
+    cons, pass1 = grpo.consensus_curve(A, truth, ks)
+    ref = [sum(_literal_vote(list(A[i, :k])) == truth[i] for i in range(40)) / 40 for k in ks]
+    np.testing.assert_allclose(cons, ref, atol=0)
+    assert float(pass1) == pytest.approx(right.mean(), abs=0)
+
+
+def test_capped_accuracy_matches_a_literal_loop_and_sampling():
+    rng = np.random.default_rng(5)
+    E, K = 30, 8
+    P = rng.dirichlet(np.ones(K + 1), size=E)
+    n = rng.integers(1, 6, size=E)
+    caps = [0, 1, 3, 8]
+    got = grpo.capped_accuracy(P, n, 0.3, caps)
+    for c, g in zip(caps, got, strict=True):
+        ref = statistics.fmean(
+            sum(P[e, k] * 0.7 ** max(n[e] - min(k, c), 0) for k in range(K + 1)) for e in range(E)
+        )
+        assert g == pytest.approx(ref, abs=1e-12)
+    assert np.all(np.diff(got) >= 0)  # a larger budget never hurts in this toy
+    # uncapped accuracy = the frequency of right sampled answers (5 binomial standard errors)
+    a, b, _ = grpo.sample_problems(E, 5, rng)
+    a, b = a % 10**n, b % 10**n
+    answers = grpo.sample_answers(a, b, n, P, 2000, 0.3, rng)
+    freq = (answers == (a + b)[:, None]).mean()
+    N = answers.size
+    assert abs(freq - got[-1]) <= 5 * math.sqrt(got[-1] * (1 - got[-1]) / N)
+
+
+# ---------------------------------------------------------------------------
+# The learned reward model and check lines (issue 18)
+# ---------------------------------------------------------------------------
+
+
+def test_reward_model_is_the_regularised_logistic_optimum():
+    # at the fitted theta the autograd gradient of mean cross-entropy + l2/2 |theta_1:|^2 is 0 (1e-8)
+    rng = np.random.default_rng(6)
+    n = rng.integers(1, 6, size=500)
+    k = rng.integers(0, 9, size=500)
+    c = rng.integers(0, 3, size=500)
+    y = rng.random(500) < 0.7 ** np.maximum(n - k, 0)
+    rm = grpo.fit_reward_model(n, k, c, y, 5, l2=1e-2)
+    X = torch.tensor(grpo.reward_features(n, k, c, 5))
+    theta = torch.tensor(rm.theta, requires_grad=True)
+    z = X @ theta
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(z, torch.tensor(y, dtype=torch.float64))
+    loss = loss + 0.5 * 1e-2 * (theta[1:] ** 2).sum()
+    (g,) = torch.autograd.grad(loss, theta)
+    assert g.abs().max().item() < 1e-8
+    # features: [1, one-hot n, k, c], and the score is their dot product with theta
+    assert grpo.reward_features([3], [2], [1], 5).tolist() == [[1, 0, 0, 1, 0, 0, 2, 1]]
+    assert rm.score([3], [2], [1])[0] == pytest.approx(rm.theta @ [1, 0, 0, 1, 0, 0, 2, 1], abs=1e-12)
+
+
+def test_check_counts_fit_the_budget_and_the_base_checks_as_stated():
+    head = grpo.CheckHead(4, max_checks=8, p_agree=0.5, p_disagree=0.02, p_one=0.9)
+    with torch.no_grad():
+        head.lin.weight.zero_()  # the prompt part aside: the stated base probabilities exactly
+        x = torch.zeros(4, 4)
+        agree = torch.tensor([1, 0, 1, 0])
+        k = torch.tensor([0, 0, 8, 5])
+        P = grpo.check_logprobs(head(x, agree), k, 8).exp()
+    np.testing.assert_allclose(P.sum(1).numpy(), 1.0, atol=1e-6)
+    assert P[0, 0].item() == pytest.approx(0.5, abs=1e-6) and P[0, 1].item() == pytest.approx(0.45, abs=1e-6)
+    assert P[1, 0].item() == pytest.approx(0.98, abs=1e-6)
+    assert P[2, 0].item() == pytest.approx(1.0, abs=1e-6)  # k = 8 leaves no room for a check line
+    assert torch.all(P[3, 4:] == 0) and P[3, :4].sum().item() == pytest.approx(1.0, abs=1e-6)  # c <= 8 - 5
+
+
+def test_train_records_proxy_gold_and_kl_whichever_reward():
+    cfg = grpo.Config(num_steps=6, max_checks=8)
+    for reward in ("rule", "learned"):
+        h = grpo.train("grpo", dataclasses.replace(cfg, reward=reward), seed=1)
+        for curve in (h.proxy_reward, h.gold_accuracy, h.kl, h.checks):
+            assert curve.shape == (6,) and np.all(np.isfinite(curve))
+        assert np.all(h.kl >= 0)
+        np.testing.assert_array_equal(h.gold_accuracy, h.pass1)
+        if reward == "learned":  # the batch reward is the reward model's score
+            np.testing.assert_allclose(h.reward, h.proxy_reward, atol=1e-5)
+    with pytest.raises(ValueError):
+        grpo.train("grpo", dataclasses.replace(cfg, reward="human"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def hacking():
+    """The shipped reward-hacking settings (core.grpo.HACK_CONFIG), seed 0: learned reward and rule."""
+    return {
+        "learned": grpo.train("grpo", grpo.HACK_CONFIG, seed=0),
+        "rule": grpo.train("grpo", dataclasses.replace(grpo.HACK_CONFIG, reward="rule"), seed=0),
+    }
+
+
+def test_learned_reward_is_overoptimised_gold_falls_while_proxy_rises(hacking):
+    # issue 18 target: after its peak the gold accuracy falls by >= 0.10 while the proxy is still higher
+    h = hacking["learned"]
+    peak = int(np.argmax(h.gold_accuracy))
+    assert h.gold_accuracy[peak] - h.gold_accuracy[peak:].min() >= 0.10
+    assert h.gold_accuracy[peak] - h.gold_accuracy[-1] >= 0.10
+    assert h.proxy_reward[-5:].mean() > h.proxy_reward[peak]
+    # gold first rises with the proxy (Gao et al. 2022, Fig. 1): the peak is well above the base policy
+    assert h.gold_accuracy[peak] >= h.gold_accuracy[0] + 0.3
+    # the mechanism: check lines crowd out work lines (8-line budget)
+    assert h.checks[-5:].mean() >= 3.0 and h.length[-5:].mean() <= h.length[peak] - 2.0
+    # what the reward model learned: a check line is worth more than a work line
+    assert h.reward_model.theta[-1] > h.reward_model.theta[-2] > 0
+
+
+def test_rule_reward_run_ends_near_its_best(hacking):
+    h = hacking["rule"]
+    assert h.gold_accuracy.max() - h.gold_accuracy[-1] <= 0.05
+    assert h.gold_accuracy[-1] >= h.gold_accuracy[0] + 0.3
+    # same base policy and same reward model for both runs: the proxy is recorded, not trained on
+    np.testing.assert_array_equal(h.reward_model.theta, hacking["learned"].reward_model.theta)
+    assert h.gold_accuracy[0] == pytest.approx(hacking["learned"].gold_accuracy[0], abs=1e-12)
+
+
+def test_a_larger_beta_holds_off_the_hack(hacking):
+    # issue 18: beta as a control. With beta = 0.2 and 0.5 the gold accuracy never falls 0.10 below its
+    # peak in the shipped 100 steps, while with the default beta = 0.04 it does (see the test above).
+    for beta in (0.2, 0.5):
+        h = grpo.train("grpo", dataclasses.replace(grpo.HACK_CONFIG, beta=beta), seed=0)
+        g = h.gold_accuracy
+        assert np.all(g[int(np.argmax(g)) :] >= g.max() - 0.10), beta
+        assert h.checks[-10:].mean() < hacking["learned"].checks[-10:].mean() - 2.0, beta
+
+
+def test_shipped_runs_match_a_recomputed_run(hacking):
+    # assets/grpo_runs.npz was written by scripts/precompute_grpo_runs.py with these calls;
+    # recomputing two of them must give the same curves (float32 training; tolerance 1e-6)
+    from pathlib import Path
+
+    with np.load(Path(__file__).resolve().parents[2] / "assets" / "grpo_runs.npz") as z:
+        for name, h in (("hack_learned_0.04", hacking["learned"]), ("hack_rule_0.04", hacking["rule"])):
+            for curve in ("proxy_reward", "gold_accuracy", "kl", "length", "checks"):
+                np.testing.assert_allclose(z[f"{name}/{curve}"], getattr(h, curve), atol=1e-6, err_msg=name)
+
+
+def test_check_tokens_sum_to_the_count_log_probability():
+    # per-line tokens (c "write another" tokens and the stop) sum to log P(c) (1e-12), for every c that fits
+    z = torch.randn(6, 9, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    k = torch.tensor([0, 2, 5, 8, 3, 7])
+    logP = grpo.check_logprobs(z, k, 8)
+    np.testing.assert_allclose(logP.exp().sum(1).numpy(), 1.0, atol=1e-12)
+    for c in range(9):
+        cc = torch.full((6,), c)
+        fits = c <= 8 - k
+        tok, mask = grpo.check_token_logprobs(z, cc, k, 8)
+        np.testing.assert_allclose(tok.sum(1)[fits].numpy(), logP[fits, c].numpy(), atol=1e-12)
+        assert torch.all(mask.sum(1) == c + 1)
+        assert torch.all(torch.isinf(logP[~fits, c]))

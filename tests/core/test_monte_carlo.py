@@ -193,3 +193,119 @@ def test_history_shapes_and_visit_counts():
     assert res.visits.sum() == 4 * 10 * 20  # every step of every episode is one visit
     assert np.all(np.diff(h.visits.sum((1, 2))) == 200)
     np.testing.assert_allclose(h.policy.sum(-1), 1.0)
+
+
+# --- issue 21: the block carry of discounted_returns, with the block honoured as passed ---------------
+
+
+@pytest.mark.parametrize("block", [None, 7, 32, 100, 512, 700])
+def test_discounted_returns_block_carry_gamma_0_9_long_episode(block):
+    """T = 1,500 > 512 with gamma = 0.9: several blocks, so G carries across block ends."""
+    r = np.random.default_rng(5).normal(size=(3, 1_500))
+    G = mc.discounted_returns(r, 0.9, block=block)
+    literal = np.empty_like(r)
+    g = np.zeros(3)
+    for t in range(r.shape[1] - 1, -1, -1):  # g <- gamma g + r_{t+1}
+        g = 0.9 * g + r[:, t]
+        literal[:, t] = g
+    np.testing.assert_allclose(G, literal, rtol=1e-9, atol=1e-9)
+
+
+def test_discounted_returns_rejects_a_block_that_would_underflow():
+    with pytest.raises(ValueError):
+        mc.discounted_returns(np.ones((1, 10)), 0.1, block=400)  # 0.1^399 underflows
+
+
+# --- issue 19: the book's running averages Returns(s,a) / Num(s,a) over every episode ------------------
+
+
+def literal_running_mc_epsilon_greedy(P, R, gamma, eps_k, T, n, K, rng, first_visit):
+    """Book Algorithm 5.3 as written: episode by episode, backwards, Returns and Num kept since the start."""
+    S, A = R.shape
+    Q = np.zeros((S, A))
+    returns, num = np.zeros((S, A)), np.zeros((S, A))
+    policy = np.full((S, A), 1.0 / A)
+    history = [Q.copy()]
+    for k in range(K):
+        starts = rng.integers(0, S, size=n)  # the same draws as mc_epsilon_greedy's make_starts
+        ep = mc.simulate_episodes(P, R, policy, starts, None, T, rng)
+        for i in range(n):
+            g = 0.0
+            pairs = list(zip(ep.states[i].tolist(), ep.actions[i].tolist(), strict=True))
+            for t in range(T - 1, -1, -1):
+                g = gamma * g + ep.rewards[i, t]
+                s, a = pairs[t]
+                if first_visit and (s, a) in pairs[:t]:
+                    continue
+                returns[s, a] += g
+                num[s, a] += 1
+        for s in range(S):
+            for a in range(A):
+                if num[s, a] > 0:
+                    Q[s, a] = returns[s, a] / num[s, a]
+        policy = mdp.epsilon_greedy_policy(Q, eps_k[k])
+        history.append(Q.copy())
+    return np.stack(history)
+
+
+@pytest.mark.parametrize("first_visit", [False, True])
+@pytest.mark.parametrize("n", [1, 5])
+def test_running_average_matches_the_books_literal_loop(first_visit, n):
+    gw = GridWorld(r_forbidden=-10)
+    K = 6
+    eps_k = mc.epsilon_schedule("harmonic", 0.5, K)
+    res = mc.mc_epsilon_greedy(
+        gw.P,
+        gw.R,
+        0.9,
+        eps_k,
+        30,
+        n,
+        K,
+        np.random.default_rng(2),
+        first_visit=first_visit,
+        averaging="running",
+    )
+    lit = literal_running_mc_epsilon_greedy(
+        gw.P, gw.R, 0.9, eps_k, 30, n, K, np.random.default_rng(2), first_visit
+    )
+    np.testing.assert_allclose(res.history.Q, lit, rtol=1e-12, atol=1e-12)
+
+
+def test_running_and_batch_averages_differ_and_batch_forgets():
+    """With more than one iteration the two estimators give different q; batch uses only the last batch."""
+    gw = GridWorld(r_forbidden=-10)
+    kw = dict(first_visit=False)
+    a = mc.mc_epsilon_greedy(
+        gw.P, gw.R, 0.9, 0.5, 30, 20, 4, np.random.default_rng(0), averaging="batch", **kw
+    )
+    b = mc.mc_epsilon_greedy(
+        gw.P, gw.R, 0.9, 0.5, 30, 20, 4, np.random.default_rng(0), averaging="running", **kw
+    )
+    np.testing.assert_allclose(a.history.Q[1], b.history.Q[1])  # after one iteration they agree
+    assert np.abs(a.history.Q[-1] - b.history.Q[-1]).max() > 0.1
+
+
+def test_epsilon_schedules():
+    np.testing.assert_allclose(mc.epsilon_schedule("harmonic", 0.6, 3), [0.6, 0.3, 0.2])
+    np.testing.assert_allclose(mc.epsilon_schedule("linear", 0.6, 3), [0.4, 0.2, 0.0])
+    np.testing.assert_allclose(mc.epsilon_schedule("constant", 0.6, 2), [0.6, 0.6])
+    # the last improvement of a linear schedule is greedy: one action with probability 1 per state
+    gw = GridWorld(r_forbidden=-10)
+    res = mc.mc_epsilon_greedy(
+        gw.P, gw.R, 0.9, mc.epsilon_schedule("linear", 0.5, 3), 50, 50, 3, np.random.default_rng(0)
+    )
+    np.testing.assert_allclose(res.policy.max(1), 1.0)
+    # and the first one used eps_1 = 0.5 (1 - 1/3): the greedy action gets 1 - eps 4/5
+    np.testing.assert_allclose(res.history.policy[1].max(1), 1 - (0.5 * 2 / 3) * 4 / 5)
+
+
+def test_running_sample_mean_against_a_literal_average_and_the_model_mean():
+    x, p = np.array([-1.0, 0.0, 1.0, 5.0]), np.array([0.2, 0.4, 0.3, 0.1])
+    exact, path = mc.running_sample_mean(x, p, 20_000, np.random.default_rng(0))
+    assert exact == pytest.approx(0.6)  # -0.2 + 0 + 0.3 + 0.5
+    draws = x[np.random.default_rng(0).choice(4, size=20_000, p=p)]
+    for k in (1, 10, 20_000):
+        assert path[k - 1] == pytest.approx(sum(draws[:k]) / k)
+    sd = np.sqrt(p @ (x - 0.6) ** 2)
+    assert abs(path[-1] - 0.6) < 4 * sd / np.sqrt(20_000)

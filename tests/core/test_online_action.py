@@ -144,7 +144,9 @@ def test_history_windows_are_causal_and_padded():
 CFG = oa.ModelConfig(history=8, decoder_steps=3)
 
 
-def model_and_stream(kind: str, model_seed: int, frames: int, stream_seed: int) -> tuple[torch.nn.Module, oa.Stream]:
+def model_and_stream(
+    kind: str, model_seed: int, frames: int, stream_seed: int
+) -> tuple[torch.nn.Module, oa.Stream]:
     """An untrained model of `kind` (history 8, 3 decoder steps) in eval mode, and a fresh stream."""
     torch.manual_seed(model_seed)
     model = oa.build_model(kind, 16, 5, CFG).eval()
@@ -261,7 +263,9 @@ def test_oadtr_equals_a_literal_per_window_computation(kind, layers):
                 m.bias.normal_(0.0, 0.3)
     x = torch.randn(5, 6, 5, dtype=torch.float64)
     no_pad = torch.zeros(5, 6, dtype=torch.bool)
-    some_pad = torch.arange(6)[None, :] < torch.tensor([0, 1, 3, 5, 0])[:, None]  # windows at the stream's start
+    some_pad = (
+        torch.arange(6)[None, :] < torch.tensor([0, 1, 3, 5, 0])[:, None]
+    )  # windows at the stream's start
     for pad in (no_pad, some_pad):
         for training in (True, False):
             model.train(training)
@@ -343,7 +347,50 @@ def test_live_run_trains_oadtr_well_at_the_longest_history():
     fresh = oa.build_model("oadtr", exp.stream.feature_dim, exp.stream.num_actions + 1, exp.model)
     # PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...)   (Vaswani et al. Sec. 3.5)
     pos, i = np.arange(33)[:, None], np.arange(0, 32, 2)[None, :]
-    np.testing.assert_allclose(fresh.pos.detach().numpy()[:, 0::2], np.sin(pos / 10000 ** (i / 32)), atol=1e-6)
-    np.testing.assert_allclose(fresh.pos.detach().numpy()[:, 1::2], np.cos(pos / 10000 ** (i / 32)), atol=1e-6)
+    np.testing.assert_allclose(
+        fresh.pos.detach().numpy()[:, 0::2], np.sin(pos / 10000 ** (i / 32)), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        fresh.pos.detach().numpy()[:, 1::2], np.cos(pos / 10000 ** (i / 32)), atol=1e-6
+    )
     _, results, _ = oa.run_experiment(exp, ("oadtr",))
     assert results["oadtr"].mAP >= 0.70
+
+
+# ---------------------------------------------------------------- the decoder's targets (issue 21)
+
+
+def literal_future_labels(labels: list[int], steps: int) -> tuple[list[list[int]], list[list[bool]]]:
+    """For every frame t and i = 1..steps: the label of frame t + i, valid only if that frame exists."""
+    targets, valid = [], []
+    for t in range(len(labels)):
+        row, ok = [], []
+        for i in range(1, steps + 1):
+            if t + i < len(labels):
+                row.append(labels[t + i])
+                ok.append(True)
+            else:
+                row.append(None)
+                ok.append(False)
+        targets.append(row)
+        valid.append(ok)
+    return targets, valid
+
+
+@settings(max_examples=100, deadline=None)
+@given(labels=st.lists(st.integers(0, 4), min_size=1, max_size=30), steps=st.integers(1, 8))
+def test_future_labels_against_a_literal_loop(labels, steps):
+    """Targets are frames t+1..t+l (never t itself: a shift by one would train the decoder on the present)."""
+    fut, valid = oa.future_labels(np.array(labels), steps)
+    want, want_valid = literal_future_labels(labels, steps)
+    assert fut.shape == valid.shape == (len(labels), steps)
+    assert valid.tolist() == want_valid
+    got = [[int(fut[t, i]) if valid[t, i] else None for i in range(steps)] for t in range(len(labels))]
+    assert got == want
+
+
+def test_future_labels_on_a_hand_made_stream():
+    """A stream whose labels are their own frame numbers makes the offsets visible."""
+    fut, valid = oa.future_labels(np.arange(5), 2)
+    assert fut[valid].tolist() == [1, 2, 2, 3, 3, 4, 4]
+    assert valid.tolist() == [[True, True], [True, True], [True, True], [True, False], [False, False]]

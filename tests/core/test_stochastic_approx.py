@@ -304,3 +304,24 @@ def test_run_experiment_theory_matches_monte_carlo():
     assert exp.theory_rmse is None and exp.target == 1.0  # no closed form for c / k^0.7
     exp = sa.run_experiment("tanh", sa.StepSizes("harmonic")(50), 1.0, 5, 3.0, np.random.default_rng(0))
     assert exp.theory_rmse[-1] == pytest.approx(math.sqrt(1.0 / 50))  # Sacks: V = 1 for c = g' = 1, sigma = 1
+
+
+@pytest.mark.parametrize(
+    ("c", "slope", "sigma"), [(0.7, 1.0, 1.0), (2.0, 1.0, 0.5), (0.3, 3.0, 1.3), (1.5, 0.6, 2.0)]
+)
+def test_sacks_variance_at_c_not_one_against_the_exact_linear_recursion(c, slope, sigma):
+    """Issue 21: c != 1, where c and c^2 differ. Independent reference: for a linear
+    g(w) = slope (w - w*) with a_k = c/k, the error e_k = w_k - w* obeys
+    e_{k+1} = (1 - a_k slope) e_k - a_k eta_k exactly, so its variance follows
+    v_{k+1} = (1 - a_k slope)^2 v_k + a_k^2 sigma^2 (a literal loop); k v_k must tend to
+    Sacks's c^2 sigma^2 / (2 c slope - 1). Tolerance 1% at k = 200,000 (the O(1/k) and
+    O(k^(1 - 2 c slope)) corrections are far below that)."""
+    v = 0.0
+    K = 200_000
+    for k in range(1, K + 1):
+        a = c / k
+        v = (1 - a * slope) ** 2 * v + a * a * sigma**2
+    assert (K + 1) * v == pytest.approx(sa.asymptotic_variance(c, slope, sigma), rel=1e-2)
+    if c != 1.0:  # the formula with c instead of c^2 is visibly wrong here
+        wrong = c * sigma**2 / (2 * c * slope - 1)
+        assert abs((K + 1) * v - wrong) / wrong > 0.05

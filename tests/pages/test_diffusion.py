@@ -64,7 +64,10 @@ def test_hostile_prompt_is_never_rendered(lang):
 
 
 def test_empty_prompt_samples_unconditionally():
-    at = open_page(SPEC, "en", {"prompt": ""})
+    # typed into the field: an empty URL value (`?prompt=`) is dropped app-wide on a session's
+    # first run (ui.layout), so a link falls back to the default prompt
+    at = open_page(SPEC, "en")
+    at.text_input(key="prompt").set_value("").run()
     assert_healthy(at)
     text = _text(at)
     assert "(empty prompt)" in text and "no words to attend to" in text

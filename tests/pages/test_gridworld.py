@@ -1,7 +1,10 @@
 """Grid-world page: bad grid-editor input gives a translated warning and keeps the last good result."""
 
+import numpy as np
 import pytest
 
+from core import mdp
+from core.gridworld import GridWorld
 from tests.apptest_utils import assert_healthy, find, open_page
 from ui import i18n
 from ui.registry import by_key
@@ -58,3 +61,13 @@ def test_a_valid_custom_grid_is_solved():
     assert_healthy(at)
     assert not at.warning
     assert "3 (1,3)" in " ".join(map(str, at.dataframe[0].value.iloc[:, 0]))
+
+
+def test_table_values_and_status_match_core():
+    """v(s) in the Bellman table and the caption's iteration count, recomputed with core (issue 21)."""
+    at = open_page(SPEC, "en")
+    gw = GridWorld()
+    res = mdp.value_iteration(gw.P, gw.R, 0.9, tol=1e-8, max_iter=5000)
+    v = mdp.policy_evaluation(gw.P, gw.R, res.policy, 0.9)
+    np.testing.assert_allclose(at.dataframe[0].value["v(s)"].to_numpy(), np.round(v, 3))
+    assert any(f"{len(res.history) - 1} iterations" in c.value for c in at.caption)

@@ -66,3 +66,27 @@ def test_url_settings_reach_the_training(at):
     grpo_part = summary[0].split("·")[0]
     l0, l1 = (float(x) for x in grpo_part.split("thinking")[1].replace("tokens", "").split("→"))
     assert l1 <= l0
+
+
+def test_summary_numbers_are_core_numbers(at):
+    """Issue 21: the accuracy and thinking the page prints for each method are core.grpo.train_all's, default setting."""
+    from core import grpo
+
+    at.run()
+    line = next(m.value for m in at.markdown if "GRPO" in m.value and "→" in m.value)
+    runs = grpo.train_all(grpo.Config(), seed=0)
+    for m, name in (("grpo", "GRPO"), ("reinforce", "REINFORCE"), ("ppo", "PPO")):
+        h = runs[m]
+        expected = (
+            f"**{name}**: accuracy {h.pass1[0]:.0%} → {h.pass1[-10:].mean():.0%}, "
+            f"thinking {h.length[0]:.1f} → {h.length[-10:].mean():.1f} tokens"
+        )
+        assert expected in line, (expected, line)
+
+
+def test_length_tax_sentence_reads_the_computed_accuracy():
+    at = open_page(SPEC, "en")
+    at.button(key="try_grpo_length_tax").click().run()
+    assert_healthy(at)
+    watch = next(i.value for i in at.info if "λ = 0.3" in i.value)
+    assert "falls from 49% to 40%" in watch, watch

@@ -43,7 +43,9 @@ def test_run_trains_a_new_setting_and_caches_it():
     assert_healthy(at, "Run with T=8")
     trained = next(c.value for c in at.caption if "Trained just now" in c.value)
     # the caption compares the live step count with the shipped one, both read from their sources
-    shipped_steps = json.loads((ROOT / "assets" / oa.METRICS_FILE).read_text())["runs"][0]["settings"]["steps"]
+    shipped_steps = json.loads((ROOT / "assets" / oa.METRICS_FILE).read_text())["runs"][0]["settings"][
+        "steps"
+    ]
     assert f"{oa.Experiment().steps} steps per model" in trained and f"had {shipped_steps}," in trained
     assert len(table_models(at)) == 3  # ablations off: MLP, GRU, OadTR
     # moving the frame slider afterwards reuses the cached training

@@ -33,6 +33,14 @@ from tests.apptest_utils import (
 FUZZ_SETTINGS = 20  # per page in `make test`; benchmarks/fuzz.py runs 10,000
 SUBMIT_P = 0.25  # share of settings that also press Run on every form (training, sampling: slow)
 PAGE_IDS = [pytest.param(s, id=s.key) for s in ALL_PAGES]
+# Known failures, open (page key -> reason): none now; the fuzz's gridworld and transformer findings are fixed.
+KNOWN: dict[str, str] = {}
+FUZZ_IDS = [
+    pytest.param(s, id=s.key, marks=pytest.mark.xfail(reason=KNOWN[s.key], strict=False))
+    if s.key in KNOWN
+    else pytest.param(s, id=s.key)
+    for s in ALL_PAGES
+]
 
 
 def random_value(w, rng: random.Random):
@@ -79,7 +87,7 @@ def random_setting(at, rng: random.Random) -> dict | None:
     return changed
 
 
-@pytest.mark.parametrize("spec", PAGE_IDS)
+@pytest.mark.parametrize("spec", FUZZ_IDS)
 def test_fuzz_random_settings(spec):
     rng = random.Random(f"fuzz-{spec.key}")
     at = open_page(spec)

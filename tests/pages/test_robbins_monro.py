@@ -127,3 +127,11 @@ def test_zero_error_has_no_log_plot_but_no_traceback():
     at = open_page(SPEC, "en", {"ex": EX["tanh"], "sigma": "0.0", "w1": "1.0", "K": "100", "runs": "10"})
     assert_healthy(at)
     assert len(at.get("vega_lite_chart")) == 1 and at.info
+
+
+def test_status_error_matches_core():
+    """The caption's RMS error of the last iterate, recomputed with core at the defaults (issue 21)."""
+    at = open_page(SPEC, "en")
+    exp = sa.run_experiment("mean", sa.StepSizes("harmonic")(500), 1.0, 200, 3.0, np.random.default_rng(0))
+    err = sa.summarize_runs(exp.W, exp.target).rmse[-1]
+    assert any(f"(k = 501): {err:.3g}" in c.value for c in at.caption)  # w_{K+1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 
 import pandas as pd
 
@@ -54,3 +55,51 @@ def test_page_never_trains_at_load() -> None:
     assert at.button(key="transformer_vs_rnn_run")
     assert at.session_state["_transformer_vs_rnn_runs"] == []
     assert not at.success
+
+
+def test_caption_ratios_are_the_core_values() -> None:
+    """Issue 21: the first/last gradient ratios in the caption are core's, at a non-default setting."""
+    at = open_page(SPEC, "en", {"T": "30", "rho": "0.8", "H": "16", "seed": "3"})
+    assert_healthy(at)
+    caption = next(c.value for c in at.caption if "First token vs last token" in c.value)
+    with core.one_thread():
+        for kind in core.KINDS:
+            g = core.input_gradient_norms(kind, 30, 16, 0.8, 3)
+            name = {"rnn": "RNN (tanh)", "lstm": "LSTM", "gru": "GRU", "attention": "Self-attention"}[kind]
+            assert f"{name}: {g[0] / g[-1]:.1e}" in caption, (kind, caption)
+
+
+def test_gates_start_at_sigmoid_of_their_bias() -> None:
+    """The explanation states the keep gates' starting value from the code: sigma(1) = 0.7311 (not 'half open')."""
+    import math
+
+    assert core.GATE_KEEP_BIAS == 1.0
+    assert abs(core.initial_keep_gate() - 1 / (1 + math.exp(-1.0))) < 1e-15
+    cell = core.make_cell("lstm", 8, 1.0, 0)
+    # forget-gate rows (block 1 of i, f, g, o) carry the bias; for x = 0, h = 0 the gate is sigma(b)
+    f = torch_sigmoid(cell.b[8:16])
+    assert all(abs(v - 0.7310585786300049) < 1e-12 for v in f)
+    for lang, words in (("en", "σ(1) ≈ 0.73"), ("zh", "σ(1) ≈ 0.73")):
+        at = open_page(SPEC, lang)
+        assert_healthy(at)
+        text = " ".join(m.value for m in at.markdown)
+        assert words in text, lang
+        assert "half open" not in text and "一半" not in text
+
+
+def torch_sigmoid(x) -> list[float]:
+    return [1 / (1 + math.exp(-float(v))) for v in x]
+
+
+def test_recurrence_figures_render_each_cell() -> None:
+    """'Recurrence, drawn': every figure draws (no error) with its own caption, in both languages."""
+    for lang in ("en", "zh"):
+        for cell in ("rnn", "lstm", "gru"):
+            at = open_page(SPEC, lang)
+            at.session_state["cell"] = cell
+            at.run()
+            assert_healthy(at, f"{lang} {cell}")
+            from ui.i18n import strings
+
+            caption = strings(lang)[f"transformer_vs_rnn.draw_caption_{cell}"].format(gate="0.73")
+            assert caption in [c.value for c in at.caption], (lang, cell)

@@ -1,0 +1,85 @@
+"""What a "Try this" claim test needs: a page's presets (read from its source), its defaults (read from the
+page as AppTest renders it), and the setting a preset makes (issue 22).
+
+A claim test applies `setting(page, preset)` and computes the claim with the core functions, called the
+way the page calls them.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from pathlib import Path
+from typing import Any
+
+from tests.apptest_utils import open_page, page_widgets
+from ui.registry import ROOT, by_key
+
+
+class Expr(str):
+    """A preset value the page computes (e.g. `boundary - 3`): its source text, for the test to evaluate."""
+
+
+def _literal(node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return Expr(ast.unparse(node))
+
+
+def _presets_node(tree: ast.Module) -> ast.Dict | None:
+    """The dict passed to page.try_this(P, presets, ...): a literal, or a module-level name bound to one."""
+    assigned = {
+        target.id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "try_this"
+            and len(node.args) >= 2
+        ):
+            arg = node.args[1]
+            if isinstance(arg, ast.Name):
+                arg = assigned.get(arg.id)
+            return arg if isinstance(arg, ast.Dict) else None
+    return None
+
+
+def preset_names(page_file: str | Path) -> list[str]:
+    """The preset names of a page, in order, parsed from its try_this call ([] if it has none)."""
+    tree = ast.parse(Path(ROOT / page_file).read_text(encoding="utf-8"))
+    node = _presets_node(tree)
+    return [] if node is None else [ast.literal_eval(k) for k in node.keys]
+
+
+@functools.cache
+def presets(page: str) -> dict[str, dict[str, Any]]:
+    """{preset: {widget key: value}} as written in the page (computed values as `Expr`)."""
+    tree = ast.parse((ROOT / by_key(page).file).read_text(encoding="utf-8"))
+    node = _presets_node(tree)
+    assert node is not None, f"{page}: no try_this presets found"
+    return {
+        ast.literal_eval(k): {
+            ast.literal_eval(kk): _literal(vv) for kk, vv in zip(v.keys, v.values, strict=True)
+        }
+        for k, v in zip(node.keys, node.values, strict=True)
+    }
+
+
+@functools.cache
+def defaults(page: str) -> dict[str, Any]:
+    """Every keyed widget's value when the page opens with no query string (English)."""
+    at = open_page(by_key(page))
+    assert not at.exception, at.exception
+    return {w.key: w.value for w in page_widgets(at) if w.key and not w.key.startswith(("try_", "csv_"))}
+
+
+def setting(page: str, preset: str) -> dict[str, Any]:
+    """The page's defaults with the preset's values on top: what the page computes after the button."""
+    values = {**defaults(page), **presets(page)[preset]}
+    return values
