@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> dict:
     train_cpu = time.process_time() - cpu_start
     log(f"denoiser done ({time.time() - t_start:.0f}s, cpu {train_cpu:.0f}s)")
     ld.save(model, str(out / "diffusion_model.pt"))
+    # measure what ships: the saved weights are float16, and rounding moves the samples slightly
+    model = ld.load(out / "diffusion_model.pt")
 
     def curve(name: str, loss: np.ndarray) -> pd.DataFrame:
         k = max(1, len(loss) // 200)  # <= ~200 points per curve, mean over each window
