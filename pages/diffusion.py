@@ -25,6 +25,7 @@ from core import diffusion as dm
 from core import latent_diffusion as ld
 from ui import charts, page, widgets
 from ui.i18n import current_lang, t
+from ui.layout import is_lecture
 
 P = "diffusion"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -363,28 +364,27 @@ def quality_frames(sweep: str, lang: str) -> dict[str, pa.Table]:
 
 
 @charts.template
-def quality_template(sweep: str) -> alt.VConcatChart:
-    """Shape and colour accuracy and distance against the sweep's x, per sampler ("quality").
+def quality_template(sweep: str, metric: str, legend: bool) -> alt.LayerChart:
+    """One measure (shape or colour accuracy, distance) against the sweep's x, per sampler ("quality").
 
-    Marked: the real images' own level ("real", grey) and the current setting ("now").
+    Marked: the real images' own level ("real", grey) and the current setting ("now"). One chart
+    per measure, not a vconcat: Streamlit stretches each vconcat panel's plot area to the column
+    and the axes then spilled out of it (cut off in lecture mode).
     """
-    metric_names = {m: t(f"{P}.metric_{m}") for m in QUALITY_METRICS}
     steps = sweep == "steps"
     x_title = t(f"{P}.steps_axis") if steps else t(f"{P}.guidance_axis")
-    panels = []
-    for i, metric in enumerate(QUALITY_METRICS):
-        chart = charts.line("quality", "x", metric, x_title=x_title, y_title=metric_names[metric], color="sampler",
-                            log_x=steps, whole_x=steps, points=True)  # fmt: skip
-        # the sampler legend on top of the first panel (a legend on the right was cut off in vconcat)
-        legend = alt.Legend(orient="top") if i == 0 else None
-        chart = chart.encode(
-            color=alt.Color("sampler", type="nominal", title=t(f"{P}.sampler"), legend=legend),
-            strokeDash=alt.StrokeDash("sampler", type="nominal", legend=None),  # a second channel besides colour
-        )
-        baseline = alt.Chart(charts.named("real")).mark_rule(color="gray", strokeDash=[4, 4])
-        baseline = baseline.encode(y=alt.Y(metric, type="quantitative"))
-        panels.append(alt.layer(chart, baseline, charts.rule("now", "x")).properties(height=charts.height(120)))
-    return alt.vconcat(*panels)
+    chart = charts.line("quality", "x", metric, x_title=x_title, y_title=t(f"{P}.metric_{metric}"), color="sampler",
+                        log_x=steps, whole_x=steps, points=True)  # fmt: skip
+    chart = chart.encode(
+        # the sampler legend on top of the first chart only
+        color=alt.Color("sampler", type="nominal", title=t(f"{P}.sampler"),
+                        legend=alt.Legend(orient="top") if legend else None),  # fmt: skip
+        strokeDash=alt.StrokeDash("sampler", type="nominal", legend=None),  # a second channel besides colour
+    )
+    baseline = alt.Chart(charts.named("real")).mark_rule(color="gray", strokeDash=[4, 4])
+    baseline = baseline.encode(y=alt.Y(metric, type="quantitative"))
+    # the same room for every chart's y labels, so the stacked plot areas line up
+    return alt.layer(chart, baseline, charts.rule("now", "x")).configure_axisY(minExtent=44 if is_lecture() else 36)
 
 
 # ---------------------------------------------------------------------------- page
@@ -558,9 +558,16 @@ def quality_charts(sampler: str, steps: int, w: float) -> None:
     best = quality_row("steps")
     for col, sweep, now_x in ((cols[0], "steps", steps), (cols[1], "guidance", w)):
         with col:
-            now = charts.now("x", now_x)
-            charts.show(quality_template(sweep), data={**quality_frames(sweep, current_lang()), "now": now},
-                        description=t(f"{P}.desc_quality_{sweep}", shape=best["shape"], colour=best["colour"]))  # fmt: skip
+            data = {**quality_frames(sweep, current_lang()), "now": charts.now("x", now_x)}
+            axis = t(f"{P}.steps_axis") if sweep == "steps" else t(f"{P}.guidance_axis")
+            for i, metric in enumerate(QUALITY_METRICS):
+                desc = (t(f"{P}.desc_quality_{sweep}", shape=best["shape"], colour=best["colour"]) if i == 0
+                        else t(f"{P}.desc_quality_panel", metric=t(f"{P}.metric_{metric}"), axis=axis))  # fmt: skip
+                # the height includes the axes (autosize "fit", padding contained) and the legend on top:
+                # about 150 px of plot area each, room for the y title
+                chart_height = charts.height(200 + (50 if i == 0 else 0))
+                charts.show(quality_template(sweep, metric, i == 0, chart_height=chart_height), data=data,
+                            description=desc)  # fmt: skip
     n = len(quality_table().query("sweep == 'heldout'"))
     st.caption(t(f"{P}.quality_caption", g=3, s=50, n_prompts=len(ld.training_pairs()) * len(ld.SIZES), n=n))
 
@@ -579,8 +586,10 @@ def held_out_section() -> None:
               zip(res["shape"], res["colour"], strict=True)]  # fmt: skip
         with col:
             st.markdown(f"`{res['prompt']}`")
-            page.image(res["images"], width=GRID_WIDTH - 20, output_format="PNG", caption=ok,
+            # the mark alone under each small image (the words wrapped to three lines); legend below
+            page.image(res["images"], width=GRID_WIDTH - 20, output_format="PNG", caption=[o[0] for o in ok],
                        alt=[t(f"{P}.alt_sample", i=i + 1, prompt=res["prompt"], verdict=o) for i, o in enumerate(ok)])  # fmt: skip
+    st.caption(t(f"{P}.held_legend"))
 
 
 sampling_section()
