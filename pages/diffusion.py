@@ -36,6 +36,7 @@ LIVE_STEPS_FOR_ALL_SAMPLES = 250
 NUM_FRAMES = 8
 NUM_SWAP = 4  # samples shown side by side in the word swap
 FORWARD_WIDTH, GRID_WIDTH = 150, 78  # display widths of the forward images and the sample grid
+SWAP_WIDTH, HELD_WIDTH = GRID_WIDTH - 8, GRID_WIDTH - 20  # the word swap's and the held-out samples' widths
 T = ld.NUM_TRAIN_STEPS
 SAMPLERS = ("DDIM", "DDPM")  # the same in every language, so the URL reads ?sampler=DDPM
 DDPM_STEPS = ("1", "2", "5", "10", "20", "50", "100", "250", "500", "1000")  # strings: URL-safe options
@@ -69,10 +70,13 @@ def metrics() -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def quality_row(sweep: str, steps: int = 50, w: float = 3.0, sampler: str = "ddim") -> pd.Series:
+@st.cache_data(max_entries=16, show_spinner=False)
+def quality_row(sweep: str, steps: int = 50, w: float = 3.0, sampler: str = "ddim") -> dict:
+    """One measured row of the sweep, as plain numbers (cached: a pandas filter on every rerun
+    cost more than the rest of the page's text)."""
     q = quality_table()
     hit = q[(q["sweep"] == sweep) & (q["sampler"] == sampler) & (q["steps"] == steps) & (q["guidance"] == w)]
-    return hit.iloc[0]
+    return hit.iloc[0].to_dict()
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -136,6 +140,8 @@ def run_view(traj: ld.Trajectory, seconds: float) -> dict:
         "strip_zt": png(strip(traj.images[:, 0])),
         "strip_x0": png(strip(traj.x0_images[:, 0])),
         "final": [png(to_uint8(im), GRID_WIDTH) for im in traj.final],
+        # the word swap's smaller copies, at their display width (Streamlit re-encodes a larger PNG on every rerun)
+        "final_swap": [png(to_uint8(im), SWAP_WIDTH) for im in traj.final[:NUM_SWAP]],
         "tokens": traj.tokens,
         # one strip per word (not <start>), each word's map scaled by its own maximum
         "attention": [png(attention_strip(attn[:, k])) for k in range(1, len(traj.tokens))],
@@ -175,7 +181,7 @@ def held_out_samples(seed: int) -> list[dict]:
     out = []
     for j, prompt in enumerate(HELD_OUT_PROMPTS):
         sl = slice(4 * j, 4 * j + 4)
-        out.append({"prompt": prompt, "images": [png(to_uint8(im), GRID_WIDTH) for im in traj.final[sl]],
+        out.append({"prompt": prompt, "images": [png(to_uint8(im), HELD_WIDTH) for im in traj.final[sl]],
                     "shape": probs["shape"][sl].argmax(1), "colour": probs["colour"][sl].argmax(1)})  # fmt: skip
     return out
 
@@ -548,7 +554,7 @@ def swap_section(words: str, neg: str, settings: tuple, run: dict) -> None:
             with col:
                 st.markdown(shown_prompt(w))
                 vs = [verdict(r["probs"], i) for i in range(k)]
-                page.image(r["final"][:k], width=GRID_WIDTH - 8, output_format="PNG", caption=vs,
+                page.image(r["final_swap"][:k], width=SWAP_WIDTH, output_format="PNG", caption=vs,
                            alt=[t(f"{P}.alt_sample", i=i + 1, prompt=w, verdict=v) for i, v in enumerate(vs)])  # fmt: skip
 
 
@@ -587,7 +593,7 @@ def held_out_section() -> None:
         with col:
             st.markdown(f"`{res['prompt']}`")
             # the mark alone under each small image (the words wrapped to three lines); legend below
-            page.image(res["images"], width=GRID_WIDTH - 20, output_format="PNG", caption=[o[0] for o in ok],
+            page.image(res["images"], width=HELD_WIDTH, output_format="PNG", caption=[o[0] for o in ok],
                        alt=[t(f"{P}.alt_sample", i=i + 1, prompt=res["prompt"], verdict=o) for i, o in enumerate(ok)])  # fmt: skip
     st.caption(t(f"{P}.held_legend"))
 
