@@ -545,9 +545,17 @@ def swap_section(words: str, neg: str, settings: tuple, run: dict) -> None:
         word = st.selectbox(t(f"{P}.swap_word"), SWAP_WORDS, index=SWAP_WORDS.index("blue"), key="swap",
                             bind="query-params", help=t(f"{P}.swap_help"))  # fmt: skip
     swapped = ld.swap_word(words, word)
+    ddpm = settings[0] == "ddpm"
+    if ddpm:
+        # a DDPM run of 250-500 steps takes 3-4 s: a second one for the swap would pass the 5 s budget,
+        # so the swap compares both prompts with DDIM, 50 steps, eta = 0 (the same w and seed)
+        settings = ("ddim", 50, 0.0, *settings[3:])
+        run = sampled(words, neg, *settings)
     other = sampled(swapped, neg, *settings)
     with c2:
         st.caption(t(f"{P}.swap_caption", a=shown_prompt(words), b=shown_prompt(swapped), seed=settings[-1]))
+        if ddpm:
+            st.caption(t(f"{P}.swap_ddim"))
         left, right = st.columns(2)
         for col, w, r in ((left, words, run), (right, swapped, other)):
             k = min(NUM_SWAP, len(r["final"]))

@@ -120,6 +120,8 @@ def test_other_ddpm_settings_are_sampled_live():
     assert_healthy(at)
     summary = _text(at)
     assert "5 steps" in summary and "w = 2.5" in summary
+    # the word swap does not repeat a DDPM run: it compares both prompts with DDIM-50
+    assert "the swap uses DDIM with 50 steps" in summary
 
 
 def test_a_long_live_run_draws_fewer_samples_and_says_why():
