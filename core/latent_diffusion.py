@@ -8,8 +8,9 @@ The pieces mirror Stable Diffusion at toy scale:
   ("a small red triangle on the left"); four colour-shape pairs (``HELD_OUT``) never
   appear in training at all, to test whether the model composes words;
 * a fixed word-level vocabulary (``VOCAB``, 23 entries: 21 words and two special tokens)
-  and a text encoder: a 2-layer pre-norm Transformer over the prompt's tokens, trained jointly with the denoiser, as
-  the LDM paper's own text-to-image model (SD v1 instead uses a frozen, pretrained CLIP);
+  and a text encoder: a 2-layer pre-norm Transformer over the prompt's tokens, trained
+  jointly with the denoiser, as the LDM paper's own text-to-image model (SD v1 instead
+  uses a frozen, pretrained CLIP);
 * an autoencoder with downsampling factor f = 4 and 4 latent channels, so an image
   of 3 x 32 x 32 = 3072 numbers becomes a latent of 4 x 8 x 8 = 256 (SD v1: f = 8,
   4 channels, 3 x 512 x 512 -> 4 x 64 x 64); latents are scaled to unit variance, as SD
