@@ -125,7 +125,7 @@ def test_other_ddpm_settings_are_sampled_live():
 
 
 def test_a_long_live_run_draws_fewer_samples_and_says_why():
-    at = open_page(SPEC, "en", {"sampler": "DDPM", "dsteps": "500", "w": "1", "seed": "7"})
+    at = open_page(SPEC, "en", {"sampler": "DDPM", "dsteps": "250", "w": "1", "seed": "7"})
     assert_healthy(at)
     assert "for 4 samples" in _text(at)
     assert "draws 4 samples instead of 8" in _text(at)
