@@ -227,7 +227,7 @@ def bench_hall(students: int, duration: int, workdir: Path, fault: bool = False)
                 os.kill(victim.proc.pid, signal.SIGKILL)
                 down = None
                 while time.time() - t_kill < 30:
-                    if server_status(hall.stats_socket).get(victim.name, "").startswith("DOWN"):
+                    if server_status(hall.stats_socket).get(victim.name, "").startswith(("DOWN", "MAINT")):
                         down = time.time() - t_kill
                         break
                     time.sleep(0.05)
@@ -318,7 +318,7 @@ def report(rows: list[dict]) -> None:
             f = r["fault"]
             print(
                 f"\nFault run: {f['worker']} killed; balancer marked it down after "
-                f"{f['down_after_s']:.2f} s, back up after {f['back_up_after_s'] or float('nan'):.1f} s; "
+                f"{f['down_after_s'] or float('nan'):.2f} s, back up after {f['back_up_after_s'] or float('nan'):.1f} s; "
                 f"failed changes: {f['changes_failed_in_flight_on_dead']} in flight on {f['worker']}, "
                 f"{f['changes_failed_elsewhere']} elsewhere; failed page opens: "
                 f"{f['opens_failed_in_flight_on_dead']} in flight on {f['worker']} or not yet placed, "
@@ -359,9 +359,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         rows += [bench_hall(n, args.duration, workdir) for n in counts]
     if args.only in (None, "fault"):
         rows.append(bench_hall(40, args.duration, workdir, fault=True))
-    report(rows)
     (ROOT / "artifacts").mkdir(exist_ok=True)
-    (ROOT / "artifacts" / "bench-hall.json").write_text(json.dumps(rows, indent=1))
+    (ROOT / "artifacts" / "bench-hall.json").write_text(json.dumps(rows, indent=1))  # before the report can fail
+    report(rows)
     print(f"\nLocust logs and CSVs: {workdir}")
     return rows
 

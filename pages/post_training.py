@@ -100,6 +100,7 @@ def hack_curves(reward: str, beta: float, seed: int) -> tuple[pd.DataFrame, np.n
         cols = {c: getattr(h, c) for c in (*HACK_CURVES, "length", "checks")}
         theta = h.reward_model.theta
     df = pd.DataFrame({"step": np.arange(1, len(cols["kl"]) + 1), "reward": reward, **cols})
+    df["sqrt_kl"] = np.sqrt(np.maximum(df["kl"], 0.0))  # d, Gao et al. (2022) Sec. 1
     return df, theta
 
 
@@ -205,8 +206,10 @@ def cap_template() -> alt.LayerChart:
                 "accuracy", type="quantitative", title=t(f"{P}.y_accuracy"), scale=alt.Scale(domain=[0, 1])
             ),
             color=alt.Color("name", type="nominal", title=t(f"{P}.policy")),
-            strokeDash=alt.StrokeDash("name", type="nominal", legend=None),
-            shape=alt.Shape("name", type="nominal", legend=None),
+            # same field and title as the colour: one legend shows colour, dash and marker together
+            # (legend=None on a channel that shares the field dropped the whole legend)
+            strokeDash=alt.StrokeDash("name", type="nominal", title=t(f"{P}.policy")),
+            shape=alt.Shape("name", type="nominal", title=t(f"{P}.policy")),
             tooltip=[
                 alt.Tooltip("name", type="nominal"),
                 alt.Tooltip("cap", type="quantitative"),
@@ -297,30 +300,38 @@ test_time_section()
 
 # Part 3: reward hacking ------------------------------------------------------------------------------
 @charts.template
-def hack_template() -> alt.ConcatChart:
-    """Proxy score, gold accuracy and KL per step, learned vs rule reward: one spec, three panels ("hack")."""
+def hack_template(x: str = "step") -> alt.ConcatChart:
+    """Proxy score, gold accuracy and KL, learned vs rule reward: one spec, three panels ("hack").
+
+    x = "step", or "sqrt_kl": the distance d = √KL(π ‖ π_ref) that Gao et al. (2022, Sec. 1, Fig. 1)
+    put on the horizontal axis; the KL panel is then dropped (it would plot d against d²).
+    """
     titles = {"proxy_reward": t(f"{P}.y_proxy"), "gold_accuracy": t(f"{P}.y_gold"), "kl": t(f"{P}.y_kl")}
+    x_title = t(f"{P}.x_step") if x == "step" else t(f"{P}.x_sqrt_kl")
+    curves = HACK_CURVES if x == "step" else tuple(c for c in HACK_CURVES if c != "kl")
     parts = []
-    for i, c in enumerate(HACK_CURVES):
+    for i, c in enumerate(curves):
         legend = alt.Legend(orient="top", title=None) if i == 0 else None
         chart = (
             alt.Chart(charts.named("hack"))
             .mark_line()
             .encode(
-                x=alt.X("step", type="quantitative", title=t(f"{P}.x_step")),
+                x=alt.X(x, type="quantitative", title=x_title),
                 y=alt.Y(c, type="quantitative", title=titles[c]),
                 color=alt.Color("trained_on", type="nominal", legend=legend),
                 strokeDash=alt.StrokeDash("trained_on", type="nominal", legend=None),
+                order=alt.Order("step", type="quantitative"),  # along training, whatever the x axis
                 tooltip=[
                     alt.Tooltip("trained_on", type="nominal"),
                     alt.Tooltip("step", type="quantitative"),
+                    alt.Tooltip("sqrt_kl", type="quantitative", format=".2f"),
                     alt.Tooltip(c, type="quantitative", format=".3f"),
                 ],
             )
-            .properties(width=235, height=charts.height(190))
+            .properties(width=235 if x == "step" else 360, height=charts.height(190))
         )
         parts.append(chart)
-    return alt.concat(*parts, columns=3)
+    return alt.concat(*parts, columns=len(curves))
 
 
 @charts.template
@@ -335,7 +346,7 @@ def beta_template() -> alt.Chart:
                 "gold_accuracy", type="quantitative", title=t(f"{P}.y_gold"), scale=alt.Scale(domain=[0, 1])
             ),
             color=alt.Color("beta", type="nominal", title="β"),
-            strokeDash=alt.StrokeDash("beta", type="nominal", legend=None),
+            strokeDash=alt.StrokeDash("beta", type="nominal", title="β"),
             tooltip=[
                 alt.Tooltip("beta", type="nominal"),
                 alt.Tooltip("step", type="quantitative"),
@@ -387,11 +398,21 @@ def hacking_section() -> None:
                 rend=f"{sr['end']:.1%}",
             )
         )
-    # full width: three panels side by side
+    # full width: three panels side by side (two against √KL)
+    # a toggle, not a labelled choice: its URL value (true/false) is the same in every language
+    x = "sqrt_kl" if st.toggle(t(f"{P}.hack_x_kl"), False, key="hkl", bind="query-params") else "step"
     labels = {"learned": t(f"{P}.on_learned"), "rule": t(f"{P}.on_rule")}
     data = {"hack": both.assign(trained_on=both["reward"].map(labels))}
     desc = t(f"{P}.hack_desc", peak=f"{sm['peak']:.0%}", step=sm["peak_step"], end=f"{sm['end']:.0%}")
-    charts.show(hack_template(), data=data, description=desc)
+    charts.show(hack_template(x), data=data, description=desc)
+    if x == "sqrt_kl":
+        st.caption(
+            t(
+                f"{P}.hack_x_note",
+                d_rule=f"{rule['sqrt_kl'].iloc[-1]:.2f}",
+                d_learned=f"{learned['sqrt_kl'].iloc[-1]:.2f}",
+            )
+        )
     st.markdown(t(f"{P}.rm_learned", wk=f"{theta[-2]:.2f}", wc=f"{theta[-1]:.2f}"))
     names = [t(f"{P}.feat_{f}") for f in FEATURES]
     st.dataframe(pd.DataFrame([np.round(theta, 3)], columns=names, index=["θ"]), width="stretch")

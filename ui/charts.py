@@ -63,11 +63,15 @@ def _tooltip(x: str, y: str, color: str | None) -> list[alt.Tooltip]:
     return tips + ([alt.Tooltip(color, type="nominal")] if color else [])
 
 
-def _axis(source: Source, column: str, whole: bool | None) -> alt.Axis:
+def _axis(source: Source, column: str, whole: bool | None, log: bool = False) -> alt.Axis:
     """Whole-number data (epochs, counts) get whole-number ticks.
 
     `whole=None` looks at a frame's dtype; a named dataset is not whole unless told.
+    A log axis gets about five ticks: over many decades Vega's default labels every power
+    and draws a grid line at each 2..9 multiple, a crowded block on a short chart.
     """
+    if log:
+        return alt.Axis(tickCount=5)
     if whole is None:
         whole = isinstance(source, pd.DataFrame) and pd.api.types.is_integer_dtype(source[column])
     return alt.Axis(tickMinStep=1, format="d") if whole else alt.Axis()
@@ -91,8 +95,8 @@ def _xy(
     whole_y: bool | None = None,
 ) -> dict:
     enc = {
-        "x": alt.X(x, type="quantitative", title=x_title, scale=_scale(log_x), axis=_axis(df, x, whole_x)),
-        "y": alt.Y(y, type="quantitative", title=y_title, scale=_scale(log_y), axis=_axis(df, y, whole_y)),
+        "x": alt.X(x, type="quantitative", title=x_title, scale=_scale(log_x), axis=_axis(df, x, whole_x, log_x)),
+        "y": alt.Y(y, type="quantitative", title=y_title, scale=_scale(log_y), axis=_axis(df, y, whole_y, log_y)),
         "tooltip": _tooltip(x, y, color),
     }
     if color:

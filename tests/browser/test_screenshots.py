@@ -45,6 +45,11 @@ def wait_until_idle(page, timeout_ms: int = 90_000) -> None:
                  .every(el => el.querySelector('canvas, svg'))""",
         timeout=timeout_ms,
     )
+    # ... and no element is still a grey loading placeholder (seen in viewport shots under load)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stSkeleton], [data-testid=stAppSkeleton]')",
+        timeout=timeout_ms,
+    )
     page.wait_for_timeout(300)
     page.wait_for_selector(DONE, timeout=timeout_ms)
 

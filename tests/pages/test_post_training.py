@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -71,6 +73,26 @@ def test_hacking_numbers_match_a_fresh_training(at):
     line = next(m.value for m in at.markdown if "Learned reward: gold accuracy peaks" in m.value)
     assert f"peaks at **{g[peak]:.1%}** (step {peak + 1})" in line, line
     assert f"ends at **{g[-1]:.1%}**" in line, line
+
+
+def test_hacking_against_sqrt_kl_as_gao_fig_1():
+    """hkl=true: the panels' x is d = √KL of a fresh training (Gao et al. 2022, Sec. 1), and the caption
+    states each run's last d; the learned reward's proxy still rises past the gold peak along d."""
+    at2 = open_page(SPEC, "en", {"hkl": "true"})
+    assert_healthy(at2)
+    learned = grpo.train("grpo", grpo.HACK_CONFIG, seed=0)
+    rule = grpo.train("grpo", replace(grpo.HACK_CONFIG, reward="rule"), seed=0)
+    d_learned, d_rule = np.sqrt(learned.kl), np.sqrt(rule.kl)
+    caption = next(c.value for c in at2.caption if "Gao, Schulman & Hilton" in c.value)
+    assert f"run is at d = {d_learned[-1]:.2f}, the rule-trained run at d = {d_rule[-1]:.2f}." in caption, caption
+    assert d_rule[-1] < d_learned[-1]
+    (frame,) = _frames(at2, {"sqrt_kl", "proxy_reward", "gold_accuracy", "trained_on"})
+    ours = frame[frame["reward"] == "learned"].sort_values("step")
+    np.testing.assert_allclose(ours["sqrt_kl"], d_learned, rtol=1e-6)  # float32 in the shipped runs
+    spec = next(c.proto.spec for c in at2.get("vega_lite_chart") if '"sqrt_kl"' in c.proto.spec)
+    assert '"field": "sqrt_kl"' in spec.replace('":"', '": "') and '"field": "kl"' not in spec.replace('":"', '": "')
+    peak = int(np.argmax(learned.gold_accuracy))
+    assert learned.proxy_reward[-5:].mean() > learned.proxy_reward[peak]
 
 
 def test_a_new_setting_trains_on_run_and_keeps_the_page_healthy():
