@@ -32,8 +32,8 @@ WORST: list[tuple[str, str, dict[str, object]]] = [
     ("online_action", "T = 32, ℓ = 8, ablations (5 models)", {"hist": 32, "dec": 8, "noise": 1.8, "abl": "true"}),
     ("online_action", "T = 32, ℓ = 8, no ablations (3 models)", {"hist": 32, "dec": 8, "noise": 1.8, "abl": "false"}),
     ("online_action", "T = 28, ℓ = 8, ablations (5 models)", {"hist": 28, "dec": 8, "noise": 1.8, "abl": "true"}),
-    ("diffusion", "DDPM 1000 steps, seed 1 (live, 4 samples)", {"sampler": "DDPM", "dsteps": "1000", "seed": 1}),
-    ("diffusion", "DDPM 500 steps, seed 1 (live, 8 samples)", {"sampler": "DDPM", "dsteps": "500", "seed": 1}),
+    ("diffusion", "DDPM 250 steps, seed 1 (live, 4 samples)", {"sampler": "DDPM", "dsteps": "250", "seed": 1}),
+    ("diffusion", "DDIM 100 steps, seed 1 (live, 8 samples)", {"steps": 100, "seed": 1}),
     ("grpo", "G = 16, 120 steps", {"G": 16, "steps": 120}),
     ("post_training", "learned + rule reward, 2 x 100 steps (not shipped)", {"hbeta": "0.3", "hseed": 1}),
     # the page refuses more than MAX_STEPS = 4,000,000 simulated steps per Run, with a message

@@ -1,16 +1,17 @@
-"""Latent diffusion you can step through: schedules, forward noising, sampling steps, guidance.
+"""Text-to-image latent diffusion you can step through: schedules, forward noising, sampling
+steps, guidance, and how the prompt's words steer the image through cross-attention.
 
-Runs a small latent diffusion model trained by scripts/train_latent_diffusion.py (weights
-in assets/, loaded once); the page never trains. Sampling runs are cached and show a
-progress bar while they run. 1000-step DDPM runs take longer than the 5 s budget for heavy
-work, so the settings a lecturer picks (every class x every guidance slider value, seed 0)
-are sampled ahead of time by scripts/precompute_diffusion_runs.py (assets/diffusion_runs.npz);
-the page decodes them and says so.
+Runs a small text-conditioned latent diffusion model trained by
+scripts/train_latent_diffusion.py (weights in assets/, loaded once); the page never trains.
+Sampling runs are cached and show a progress bar while they run. A run too long for the 5 s
+budget for heavy work (DDPM with more than LIVE_STEPS_FOR_ALL_SAMPLES steps) draws fewer
+samples; nothing is computed ahead of time except the quality sweep (assets/diffusion_quality.csv).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import time
 from pathlib import Path
 
@@ -24,23 +25,28 @@ from core import diffusion as dm
 from core import latent_diffusion as ld
 from ui import charts, page, widgets
 from ui.i18n import current_lang, t
+from ui.layout import is_lecture
 
 P = "diffusion"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 UPSCALE = 3  # nearest-neighbour: a 32-pixel image becomes 96 pixels, crisp on a projector
 NUM_SAMPLES = 8
-# A live run longer than this draws half the samples: one guided step costs ~5.5-6.5 ms for
-# 8 samples on one core, so 1000 DDPM steps took 5.5-6.5 s (over DESIGN.md's 5 s); 4 samples
-# take 3.7-4.5 s. The 1000-step runs at the default seed are shipped with all 8.
-LIVE_STEPS_FOR_ALL_SAMPLES = 500
+# A live run longer than this draws half the samples, so that it stays within DESIGN.md's 5 s.
+LIVE_STEPS_FOR_ALL_SAMPLES = 100
 NUM_FRAMES = 8
-NUM_GALLERY = 4 * len(ld.CLASSES)  # data-set images to noise and reconstruct, 4 per class
+NUM_SWAP = 4  # samples shown side by side in the word swap
 FORWARD_WIDTH, GRID_WIDTH = 150, 78  # display widths of the forward images and the sample grid
+SWAP_WIDTH, HELD_WIDTH = GRID_WIDTH - 8, GRID_WIDTH - 20  # the word swap's and the held-out samples' widths
 T = ld.NUM_TRAIN_STEPS
 SAMPLERS = ("DDIM", "DDPM")  # the same in every language, so the URL reads ?sampler=DDPM
-DDPM_STEPS = ("1", "2", "5", "10", "20", "50", "100", "250", "500", "1000")  # strings: URL-safe options
-SHIPPED_RUNS = ASSETS / "diffusion_runs.npz"  # 1000-step DDPM runs, too slow live
-PRECOMPUTE_SCRIPT = "scripts/precompute_diffusion_runs.py"  # wrote SHIPPED_RUNS
+# strings: URL-safe options. Up to 250: the text model's U-Net costs ~7-11 ms a step on a quiet host
+# (2-8 samples; convolutions), so a live 500-step run with the word swap measured ~7 s (benchmarks.heavy,
+# scaled by its reference workload), over the 5 s budget
+DDPM_STEPS = ("1", "2", "5", "10", "20", "50", "100", "250")
+DEFAULT_PROMPT = "a large red triangle"
+SWAP_WORDS = (*ld.COLOURS, *ld.SHAPES, *ld.SIZES, *ld.POSITIONS)
+HELD_OUT_PROMPTS = tuple(f"a large {c} {s}" for c, s in ld.HELD_OUT)
+GALLERY = [(c, s) for c, s in ld.training_pairs()][::3] + [(3, 0), (0, 1), (1, 2), (2, 3)]  # colour, shape
 
 
 # ---------------------------------------------------------------------------- cached work
@@ -53,12 +59,27 @@ def load_model() -> ld.LatentDiffusion:
     # These nets are tiny (batch 16 on an 8x8 grid): a second OpenMP thread buys nothing and,
     # on a busy 2-core machine, its spin-waiting made a 50-step run >10x slower (measured).
     torch.set_num_threads(1)
-    return ld.load(str(ASSETS / "diffusion_model.pt"))
+    return ld.load(ASSETS / "diffusion_model.pt")
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
 def quality_table() -> pd.DataFrame:
     return pd.read_csv(ASSETS / "diffusion_quality.csv")
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def metrics() -> dict:
+    path = ASSETS / "diffusion_metrics.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def quality_row(sweep: str, steps: int = 50, w: float = 3.0, sampler: str = "ddim") -> dict:
+    """One measured row of the sweep, as plain numbers (cached: a pandas filter on every rerun
+    cost more than the rest of the page's text)."""
+    q = quality_table()
+    hit = q[(q["sweep"] == sweep) & (q["sampler"] == sampler) & (q["steps"] == steps) & (q["guidance"] == w)]
+    return hit.iloc[0].to_dict()
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -74,10 +95,17 @@ def schedule_table() -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
-def gallery() -> tuple[np.ndarray, np.ndarray]:
-    """A fixed set of data-set images to noise and reconstruct (4 per class)."""
-    labels = np.tile(np.arange(len(ld.CLASSES)), NUM_GALLERY // len(ld.CLASSES))
-    return ld.make_shapes(len(labels), seed=2024, labels=labels)
+def gallery() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A fixed set of scenes to noise and reconstruct: trained and held-out colour-shape pairs."""
+    n = len(GALLERY)
+    attrs = {"colour": np.array([c for c, _ in GALLERY]), "shape": np.array([s for _, s in GALLERY]),
+             "size": np.ones(n, dtype=np.int64), "position": np.full(n, 4)}  # fmt: skip
+    return ld.make_scenes(attrs, seed=2024), attrs
+
+
+def scene_name(attrs: dict[str, np.ndarray], i: int) -> str:
+    return t(f"{P}.verdict_name", colour=t(f"{P}.col_{ld.COLOURS[attrs['colour'][i]]}"),
+             shape=t(f"{P}.cls_{ld.SHAPES[attrs['shape'][i]]}"))  # fmt: skip
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -94,63 +122,69 @@ def forward_images(img: int, kind: str, t_step: int) -> dict[str, bytes | float]
     return {**{k: png(to_uint8(im, 5), FORWARD_WIDTH) for k, im in images.items()}, "alpha_bar": alpha_bar}
 
 
-@st.cache_resource(show_spinner=False)
-def shipped_runs() -> dict[ld.RunKey, ld.StoredRun]:
-    """DDPM runs too slow to sample live within the 5 s budget, computed ahead of time (84 runs, ~0.9 MB)."""
-    return ld.load_runs(str(SHIPPED_RUNS)) if SHIPPED_RUNS.exists() else {}
-
-
-def run_key(cls: int, sampler: str, steps: int, eta: float, w: float, seed: int) -> ld.RunKey:
-    """How runs are stored: by the page and by scripts/precompute_diffusion_runs.py."""
-    return (cls, sampler, steps, round(eta, 3), round(w, 3), seed)
-
-
 def live_samples(steps: int) -> int:
-    """How many samples a live run draws: all of them, or half for runs too long for 5 s."""
+    """How many samples a live run draws: all of them, or half for the 250-step DDPM run (~2 s on a
+    quiet host with 4 samples, ~2.7 s with 8, before the word swap's two DDIM-50 runs)."""
     return NUM_SAMPLES if steps <= LIVE_STEPS_FOR_ALL_SAMPLES else NUM_SAMPLES // 2
 
 
-def run_view(frame_t: np.ndarray, strip_zt: np.ndarray, strip_x0: np.ndarray, final: np.ndarray,
-             seconds: float, shipped: bool = False) -> dict:  # fmt: skip
-    """What the page shows of a run: the first sample's filmstrips and the final samples, as PNG."""
+def run_view(traj: ld.Trajectory, seconds: float) -> dict:
+    """What the page shows of a run: filmstrips, attention strips, final samples (PNG), verdicts."""
+    model = load_model()
+    S = len(traj.timesteps)
+    frames = traj.frame_index
+    attn = traj.cross_attention[np.minimum(frames, S - 1), 0]  # (F, L, 8, 8), sample 1
+    probs = model.classify(traj.final)
+    hue, sat = ld.foreground_hue((traj.final + 1) / 2)
     return {
-        "frame_t": frame_t,  # -1: after the last step (z_0)
-        "strip_zt": png(strip(strip_zt)),
-        "strip_x0": png(strip(strip_x0)),
-        "final": [png(to_uint8(im), GRID_WIDTH) for im in final],
-        "probs": load_model().classify(final),
-        "seconds": seconds,  # the live run's wall time (for a shipped run: when the script made it)
-        "shipped": shipped,  # computed ahead of time by PRECOMPUTE_SCRIPT
+        "frame_t": np.r_[traj.timesteps, -1][frames],  # -1: after the last step (z_0)
+        "strip_zt": png(strip(traj.images[:, 0])),
+        "strip_x0": png(strip(traj.x0_images[:, 0])),
+        "final": [png(to_uint8(im), GRID_WIDTH) for im in traj.final],
+        # the word swap's smaller copies, at their display width (Streamlit re-encodes a larger PNG on every rerun)
+        "final_swap": [png(to_uint8(im), SWAP_WIDTH) for im in traj.final[:NUM_SWAP]],
+        "tokens": traj.tokens,
+        # one strip per word (not <start>), each word's map scaled by its own maximum
+        "attention": [png(attention_strip(attn[:, k])) for k in range(1, len(traj.tokens))],
+        "attention_peak": [float(attn[:, k].max()) for k in range(1, len(traj.tokens))],
+        "probs": probs,
+        "hue_colour": ld.hue_colour(hue),
+        "saturation": sat,
+        "seconds": seconds,
     }
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def shipped_view(key: ld.RunKey) -> dict:
-    """A shipped run as `sampled` returns it: its latents decoded and classified (milliseconds)."""
-    run, model = shipped_runs()[key], load_model()
-    return run_view(run.frame_t, model.decode(run.z_frames), model.decode(run.x0_frames), model.decode(run.final),
-                    run.seconds, shipped=True)  # fmt: skip
+def sampled(prompt: str, neg: str, sampler: str, steps: int, eta: float, w: float, seed: int) -> dict:
+    """A sampling run, kept for later visits (24 runs); a new one shows a progress bar.
 
-
-def sampled(cls: int, sampler: str, steps: int, eta: float, w: float, seed: int) -> dict:
-    """A sampling run, kept for later visits (24 runs of ~100 kB); a new one shows a progress bar.
-
-    A setting scripts/precompute_diffusion_runs.py computed ahead of time is read from its file.
+    Raises ValueError (before any work) for an unknown word in either prompt.
     """
-    key = run_key(cls, sampler, steps, eta, w, seed)
-    if key in shipped_runs():
-        return shipped_view(key)
+    words, neg_words = " ".join(ld.tokenize(prompt)), " ".join(ld.tokenize(neg))
+    key = (words, neg_words, sampler, steps, round(eta, 3), round(w, 3), seed)
 
     def sample(report: page.Report) -> dict:
         t0 = time.perf_counter()
-        traj = ld.sample(load_model(), cls, steps, sampler=sampler, eta=eta, guidance_scale=w, seed=seed,
-                         num_samples=live_samples(steps), num_frames=NUM_FRAMES,
+        traj = ld.sample(load_model(), words, steps, sampler=sampler, eta=eta, guidance_scale=w, seed=seed,
+                         num_samples=live_samples(steps), num_frames=NUM_FRAMES, negative_prompt=neg_words,
                          progress=lambda i, n: report(i / n, t(f"{P}.sampling_progress", i=i, n=n)))  # fmt: skip
-        seconds = time.perf_counter() - t0
-        frame_t = np.r_[traj.timesteps, -1][traj.frame_index]
-        return run_view(frame_t, traj.images[:, 0], traj.x0_images[:, 0], traj.final, seconds)
+        return run_view(traj, time.perf_counter() - t0)
 
     return page.with_progress(P, key, sample, text=t(f"{P}.sampling_progress", i=0, n=steps))
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def held_out_samples(seed: int) -> list[dict]:
+    """Each held-out pair at the page's default settings: 4 samples each, in one batch, decoded."""
+    model = load_model()
+    texts = [p for p in HELD_OUT_PROMPTS for _ in range(4)]
+    traj = ld.sample(model, texts, 50, guidance_scale=3.0, seed=seed, num_samples=len(texts), num_frames=1)
+    probs = model.classify(traj.final)
+    out = []
+    for j, prompt in enumerate(HELD_OUT_PROMPTS):
+        sl = slice(4 * j, 4 * j + 4)
+        out.append({"prompt": prompt, "images": [png(to_uint8(im), HELD_WIDTH) for im in traj.final[sl]],
+                    "shape": probs["shape"][sl].argmax(1), "colour": probs["colour"][sl].argmax(1)})  # fmt: skip
+    return out
 
 
 @st.cache_resource(show_spinner=False)
@@ -159,22 +193,27 @@ def step_costs() -> dict[str, float]:
     import torch
 
     model = load_model()
-    pixel_net = ld.NoisePredictor(in_channels=3, width=model.eps_model.width).eval()
-    t1, c1 = torch.zeros(1, dtype=torch.int64), torch.zeros(1, dtype=torch.int64)
+    net = model.denoiser.unet
+    pixel_net = ld.NoisePredictor(in_channels=3, width=net.width).eval()
+    ids, mask = ld.encode_tokens([DEFAULT_PROMPT])
+    with torch.no_grad():
+        ctx = model.denoiser.text(ids, mask)
+    t1 = torch.zeros(1, dtype=torch.int64)
     z = torch.zeros(1, ld.LATENT_CHANNELS, ld.LATENT_SIZE, ld.LATENT_SIZE)
     x = torch.zeros(1, 3, ld.IMAGE_SIZE, ld.IMAGE_SIZE)
     out = {
-        "latent_macs": ld.count_macs(model.eps_model, z, t1, c1),
-        "pixel_macs": ld.count_macs(pixel_net, x, t1, c1),
+        "latent_macs": ld.count_macs(net, z, t1, ctx, mask),
+        "pixel_macs": ld.count_macs(pixel_net, x, t1, ctx, mask),
     }
     batch = 2 * NUM_SAMPLES  # a guided step evaluates conditional + unconditional
-    for name, net, inp in (("latent", model.eps_model, z), ("pixel", pixel_net, x)):
-        xb, tb, cb = inp.expand(batch, -1, -1, -1), t1.expand(batch), c1.expand(batch)
+    for name, m, inp in (("latent", net, z), ("pixel", pixel_net, x)):
+        xb, tb = inp.expand(batch, -1, -1, -1), t1.expand(batch)
+        cb, mb = ctx.expand(batch, -1, -1), mask.expand(batch, -1)
         with torch.no_grad():
-            net(xb, tb, cb)
+            m(xb, tb, cb, mb)
             reps, t0 = 2, time.perf_counter()
             for _ in range(reps):
-                net(xb, tb, cb)
+                m(xb, tb, cb, mb)
         out[f"{name}_ms"] = (time.perf_counter() - t0) / reps * 1000
     return out
 
@@ -201,17 +240,40 @@ def to_uint8(img: np.ndarray, scale: int = UPSCALE) -> np.ndarray:
 
 def strip(images: np.ndarray, scale: int = UPSCALE, gap: int = 6) -> np.ndarray:
     """Images (F, H, W, 3) in [-1, 1] side by side with white gaps: one PNG instead of F."""
-    tiles = [to_uint8(im, scale) for im in images]
+    return tiles_row([to_uint8(im, scale) for im in images], gap)
+
+
+def tiles_row(tiles: list[np.ndarray], gap: int = 6) -> np.ndarray:
     white = np.full((tiles[0].shape[0], gap, 3), 255, dtype=np.uint8)
     return np.concatenate([p for tile in tiles for p in (tile, white)][:-1], axis=1)
+
+
+# magma-like colour map: dark (no attention) -> light yellow (most attention)
+_CMAP = np.array([(0, 0, 4), (80, 18, 123), (183, 55, 121), (252, 137, 97), (252, 253, 191)], dtype=np.float64)
+
+
+def heat(a: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] (H, W) -> uint8 RGB through the colour map."""
+    x = np.clip(a, 0, 1) * (len(_CMAP) - 1)
+    i = np.minimum(x.astype(int), len(_CMAP) - 2)
+    f = (x - i)[..., None]
+    return ((1 - f) * _CMAP[i] + f * _CMAP[i + 1]).round().astype(np.uint8)
+
+
+def attention_strip(maps: np.ndarray) -> np.ndarray:
+    """One word's attention maps over the frames (F, 8, 8), scaled by their maximum, as a strip
+    aligned with the filmstrips (each 8 x 8 map drawn 96 x 96)."""
+    scale = UPSCALE * ld.DOWNSAMPLE
+    top = max(float(maps.max()), 1e-6)
+    return tiles_row([np.repeat(np.repeat(heat(m / top), scale, axis=0), scale, axis=1) for m in maps])
 
 
 def png(img: np.ndarray, width: int | None = None) -> bytes:
     """A uint8 image as PNG bytes, shrunk to `width` as st.image would shrink it (bilinear).
 
     Done once, in the cached work: st.image would otherwise encode every image
-    again on every rerun (~2-5 ms each, 16 images on this page). Shown with
-    output_format="PNG", the bytes go to the browser untouched.
+    again on every rerun (~2-5 ms each). Shown with output_format="PNG", the bytes go
+    to the browser untouched.
     """
     from PIL import Image
 
@@ -233,12 +295,20 @@ def latent_tile(z: np.ndarray, scale: int = 12) -> np.ndarray:
     return np.repeat(np.repeat(u8, scale, axis=0), scale, axis=1)
 
 
-def class_name(k: int) -> str:
-    return t(f"{P}.cls_{ld.CLASSES[k]}")
+def verdict(probs: dict[str, np.ndarray], i: int) -> str:
+    """The classifier's reading of sample i: "red triangle 97%" (the product of both heads)."""
+    c, s = int(probs["colour"][i].argmax()), int(probs["shape"][i].argmax())
+    name = t(f"{P}.verdict_name", colour=t(f"{P}.col_{ld.COLOURS[c]}"), shape=t(f"{P}.cls_{ld.SHAPES[s]}"))
+    return f"{name} {probs['colour'][i, c] * probs['shape'][i, s]:.0%}"
 
 
 def frame_caption(ts: int) -> str:
     return "0" if ts < 0 else f"{ts + 1}"
+
+
+def shown_prompt(words: str) -> str:
+    """A prompt for markdown: its known words only (never raw input), in a code span."""
+    return f"`{words}`" if words else t(f"{P}.empty_prompt")
 
 
 # ---------------------------------------------------------------------------- charts
@@ -278,6 +348,9 @@ def schedule_template() -> alt.LayerChart:
     return alt.layer(lines, charts.rule("now", "t"))
 
 
+QUALITY_METRICS = ("shape", "colour", "distance")
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def quality_frames(sweep: str, lang: str) -> dict[str, pa.Table]:
     """A sweep's measured quality per sampler ("quality") and the real images' own ("real").
@@ -292,44 +365,33 @@ def quality_frames(sweep: str, lang: str) -> dict[str, pa.Table]:
         .rename(columns={"steps" if sweep == "steps" else "guidance": "x"})
     )
     return {
-        "quality": pa.Table.from_pandas(d[["x", "sampler", "accuracy", "distance"]], preserve_index=False),
-        "real": pa.Table.from_pandas(q[q["sweep"] == "real"][["accuracy", "distance"]], preserve_index=False),
+        "quality": pa.Table.from_pandas(d[["x", "sampler", *QUALITY_METRICS]], preserve_index=False),
+        "real": pa.Table.from_pandas(q[q["sweep"] == "real"][list(QUALITY_METRICS)], preserve_index=False),
     }
 
 
 @charts.template
-def quality_template(sweep: str) -> alt.VConcatChart:
-    """Accuracy above distance against the sweep's x, per sampler ("quality", from `quality_frames`).
+def quality_template(sweep: str, metric: str, legend: bool) -> alt.LayerChart:
+    """One measure (shape or colour accuracy, distance) against the sweep's x, per sampler ("quality").
 
-    Marked: the real images' own level ("real", grey) and the current setting ("now").
+    Marked: the real images' own level ("real", grey) and the current setting ("now"). One chart
+    per measure, not a vconcat: Streamlit stretches each vconcat panel's plot area to the column
+    and the axes then spilled out of it (cut off in lecture mode).
     """
-    metric_names = {"accuracy": t(f"{P}.accuracy"), "distance": t(f"{P}.distance")}
     steps = sweep == "steps"
     x_title = t(f"{P}.steps_axis") if steps else t(f"{P}.guidance_axis")
-    panels = []
-    for i, metric in enumerate(("accuracy", "distance")):
-        chart = charts.line(
-            "quality",
-            "x",
-            metric,
-            x_title=x_title,
-            y_title=metric_names[metric],
-            color="sampler",
-            log_x=steps,
-            whole_x=steps,
-            points=True,
-        )
-        # the sampler legend on top of the first panel (a legend on the right was cut off in vconcat)
-        legend = alt.Legend(orient="top") if i == 0 else None
-        chart = chart.encode(
-            color=alt.Color("sampler", type="nominal", title=t(f"{P}.sampler"), legend=legend)
-        )
-        baseline = alt.Chart(charts.named("real")).mark_rule(color="gray", strokeDash=[4, 4])
-        baseline = baseline.encode(y=alt.Y(metric, type="quantitative"))
-        panels.append(
-            alt.layer(chart, baseline, charts.rule("now", "x")).properties(height=charts.height(160))
-        )
-    return alt.vconcat(*panels)
+    chart = charts.line("quality", "x", metric, x_title=x_title, y_title=t(f"{P}.metric_{metric}"), color="sampler",
+                        log_x=steps, whole_x=steps, points=True)  # fmt: skip
+    chart = chart.encode(
+        # the sampler legend on top of the first chart only
+        color=alt.Color("sampler", type="nominal", title=t(f"{P}.sampler"),
+                        legend=alt.Legend(orient="top") if legend else None),  # fmt: skip
+        strokeDash=alt.StrokeDash("sampler", type="nominal", legend=None),  # a second channel besides colour
+    )
+    baseline = alt.Chart(charts.named("real")).mark_rule(color="gray", strokeDash=[4, 4])
+    baseline = baseline.encode(y=alt.Y(metric, type="quantitative"))
+    # the same room for every chart's y labels, so the stacked plot areas line up
+    return alt.layer(chart, baseline, charts.rule("now", "x")).configure_axisY(minExtent=44 if is_lecture() else 36)
 
 
 # ---------------------------------------------------------------------------- page
@@ -353,16 +415,16 @@ def forward_section() -> None:
         t_step = st.slider(
             t(f"{P}.t_slider"), 0, T, 250, 10, key="t", bind="query-params", help=t(f"{P}.t_help")
         )
-        img = st.slider(t(f"{P}.image"), 0, NUM_GALLERY - 1, 0, key="img", bind="query-params")
+        img = st.slider(t(f"{P}.image"), 0, len(GALLERY) - 1, 0, key="img", bind="query-params")
     f = forward_images(img, kind, t_step)
     alpha_bar = f["alpha_bar"]
+    name = scene_name(gallery()[1], img)
     with right:
         cols = st.columns(3)
-        shape = class_name(int(gallery()[1][img]))
-        for col, name in zip(cols, ("x0", "x_t", "z_t"), strict=True):
+        for col, key in zip(cols, ("x0", "x_t", "z_t"), strict=True):
             with col:
-                page.image(f[name], alt=t(f"{P}.alt_fwd_{name}", cls=shape, t=t_step, T=T),
-                           caption=t(f"{P}.fwd_{name}", t=t_step), width=FORWARD_WIDTH, output_format="PNG")  # fmt: skip
+                page.image(f[key], alt=t(f"{P}.alt_fwd_{key}", name=name, t=t_step, T=T),
+                           caption=t(f"{P}.fwd_{key}", t=t_step), width=FORWARD_WIDTH, output_format="PNG")  # fmt: skip
         m1, m2, m3 = st.columns(3)
         m1.metric("ᾱ_t", f"{alpha_bar:.4f}")
         m2.metric(t(f"{P}.signal_weight"), f"{np.sqrt(alpha_bar):.3f}")
@@ -371,7 +433,7 @@ def forward_section() -> None:
     charts.show(
         schedule_template(chart_height=charts.height(280)),
         data={"schedules": schedule_frame(current_lang()), "now": now},
-        description=t(f"{P}.desc_schedule", t=t_step, a=f"{alpha_bar:.4f}", sched=sched_label[kind]),
+        description=t(f"{P}.desc_schedule", t=t_step, a=f"{alpha_bar:.4f}", sched=t(f"{P}.sched_{kind}")),
     )
     page.prose(t(f"{P}.explain_forward"))
 
@@ -380,15 +442,24 @@ forward_section()
 
 
 # 2. Sampling ----------------------------------------------------------------------
+def unknown_word_message(exc: Exception) -> str:
+    if isinstance(exc, ld.UnknownWordError):
+        return t(f"{P}.unknown_word", word=exc.word, close=", ".join(f"`{w}`" for w in exc.suggestions))
+    if isinstance(exc, ld.PromptTooLongError):
+        return t(f"{P}.too_long", n=exc.num_words, limit=exc.limit)
+    return t(f"{P}.bad_prompt")
+
+
 @st.fragment
 def sampling_section() -> None:
     st.subheader(t(f"{P}.sampling_title"))
     left, right = page.columns()
     with left:
-        # the prompt sits outside the form: a new class resamples at once (50 DDIM steps: < 1 s)
-        cls_label = {c: t(f"{P}.cls_{c}") for c in ld.CLASSES}
-        cls_name = st.selectbox(t(f"{P}.prompt"), ld.CLASSES, format_func=cls_label.__getitem__, key="cls",
-                                bind="query-params")  # fmt: skip
+        # the prompts sit outside the form: a new prompt resamples at once (50 DDIM steps: ~1 s)
+        prompt = st.text_input(t(f"{P}.prompt"), DEFAULT_PROMPT, max_chars=120, key="prompt", bind="query-params",
+                               help=t(f"{P}.prompt_help", words=", ".join(ld.WORDS)))  # fmt: skip
+        neg = st.text_input(t(f"{P}.negative"), "", max_chars=120, key="neg", bind="query-params",
+                            help=t(f"{P}.negative_help"))  # fmt: skip
     with left, st.form("diffusion_sampling", border=True):
         sampler = st.radio(t(f"{P}.sampler"), SAMPLERS, key="sampler", bind="query-params", horizontal=True)
         ddim_steps = st.slider(t(f"{P}.ddim_steps"), 1, 100, 50, key="steps", bind="query-params")
@@ -402,51 +473,142 @@ def sampling_section() -> None:
                       help=t(f"{P}.guidance_help"))  # fmt: skip
         seed = widgets.seed()
         st.form_submit_button(t(f"{P}.run"), type="primary", width="stretch")
-    cls = ld.CLASSES.index(cls_name)
     steps = ddim_steps if sampler == "DDIM" else int(ddpm_steps)
     eta_used = eta if sampler == "DDIM" else 1.0
-    run = sampled(int(cls), sampler.lower(), int(steps), float(eta_used), float(w), int(seed))
+    settings = (sampler.lower(), int(steps), float(eta_used), float(w), int(seed))
     with right:
-        # a shipped run says so, with the time it takes live
-        summary = f"{P}.run_summary_shipped" if run["shipped"] else f"{P}.run_summary"
+        got = page.keep_last_good(
+            "diffusion_run",
+            lambda: (" ".join(ld.tokenize(prompt or "")), " ".join(ld.tokenize(neg or "")),
+                     sampled(prompt or "", neg or "", *settings)),  # fmt: skip
+            unknown_word_message,
+        )
+        if got is None:
+            return
+        words, neg_words, run = got
         n = len(run["final"])
-        st.markdown(t(summary, sampler=sampler, steps=steps, w=w, seconds=run["seconds"], cls=class_name(int(cls)),
-                      script=PRECOMPUTE_SCRIPT, n=n))  # fmt: skip
+        st.markdown(t(f"{P}.run_summary", prompt=shown_prompt(words), sampler=sampler, steps=steps, w=w,
+                      seconds=run["seconds"], n=n))  # fmt: skip
+        if neg_words:
+            st.caption(t(f"{P}.negative_used", neg=shown_prompt(neg_words)))
         if n < NUM_SAMPLES:
             st.caption(t(f"{P}.fewer_samples", n=n, all=NUM_SAMPLES, steps=LIVE_STEPS_FOR_ALL_SAMPLES))
         frames = "t = " + " → ".join(frame_caption(ts) for ts in run["frame_t"])
-        name = class_name(int(cls))
+        label = shown_prompt(words).strip("`")
         st.caption(t(f"{P}.filmstrip_zt"))
-        page.image(run["strip_zt"], alt=t(f"{P}.alt_strip_zt", cls=name, frames=frames), caption=frames,
+        page.image(run["strip_zt"], alt=t(f"{P}.alt_strip_zt", prompt=label, frames=frames), caption=frames,
                    output_format="PNG")  # fmt: skip
         st.caption(t(f"{P}.filmstrip_x0"))
-        page.image(run["strip_x0"], alt=t(f"{P}.alt_strip_x0", cls=name, frames=frames), caption=frames,
+        page.image(run["strip_x0"], alt=t(f"{P}.alt_strip_x0", prompt=label, frames=frames), caption=frames,
                    output_format="PNG")  # fmt: skip
         st.caption(t(f"{P}.grid_title", n=n))
-        pred = run["probs"].argmax(axis=1)
-        verdicts = [f"{class_name(int(k))} {p.max():.0%}" for k, p in zip(pred, run["probs"], strict=True)]
+        verdicts = [verdict(run["probs"], i) for i in range(n)]
         page.image(run["final"], width=GRID_WIDTH, output_format="PNG", caption=verdicts,
-                   alt=[t(f"{P}.alt_sample", i=i + 1, cls=name, verdict=v) for i, v in enumerate(verdicts)])  # fmt: skip
-        a1, a2 = st.columns(2)
-        a1.metric(t(f"{P}.accuracy"), f"{(pred == int(cls)).mean():.0%}")
-        a2.metric(t(f"{P}.confidence"), f"{run['probs'][:, int(cls)].mean():.0%}")
+                   alt=[t(f"{P}.alt_sample", i=i + 1, prompt=label, verdict=v) for i, v in enumerate(verdicts)])  # fmt: skip
+        asked = ld.parse_caption(words)
+        m = st.columns(3)
+        for col, key in zip(m, ("shape", "colour", "colour_hue"), strict=True):
+            target = asked.get("colour" if key == "colour_hue" else key)
+            if target is None:
+                col.metric(t(f"{P}.metric_{key}"), "–")
+                continue
+            pred = run["hue_colour"] if key == "colour_hue" else run["probs"][key].argmax(axis=1)
+            col.metric(t(f"{P}.metric_{key}"), f"{(pred == target).mean():.0%}")
+        if "colour" in asked and "shape" in asked:
+            pair = (ld.COLOURS[asked["colour"]], ld.SHAPES[asked["shape"]])
+            if pair in ld.HELD_OUT:
+                h = quality_row("heldout")
+                st.info(t(f"{P}.held_out_note", shape=h["shape"], colour=h["colour"]), icon=":material/science:")
+    attention_section(run, words, frames)
+    swap_section(words, neg, settings, run)
     quality_charts(sampler, int(steps), float(w))
     page.prose(t(f"{P}.explain_sampling"))
+
+
+def attention_section(run: dict, words: str, frames: str) -> None:
+    st.markdown(f"**{t(f'{P}.attention_title')}**")
+    if not run["attention"]:
+        st.caption(t(f"{P}.attention_empty"))
+        return
+    st.caption(t(f"{P}.attention_caption"))
+    for word, pic, peak in zip(run["tokens"][1:], run["attention"], run["attention_peak"], strict=True):
+        c1, c2 = st.columns([1, 5])
+        c1.markdown(f"`{word}`")
+        with c2:
+            page.image(pic, alt=t(f"{P}.alt_attention", word=word, frames=frames, peak=peak),
+                       caption=t(f"{P}.attention_peak", peak=peak), output_format="PNG")  # fmt: skip
+
+
+def swap_section(words: str, neg: str, settings: tuple, run: dict) -> None:
+    st.markdown(f"**{t(f'{P}.swap_title')}**")
+    c1, c2 = st.columns([1, 2.6])
+    with c1:
+        word = st.selectbox(t(f"{P}.swap_word"), SWAP_WORDS, index=SWAP_WORDS.index("blue"), key="swap",
+                            bind="query-params", help=t(f"{P}.swap_help"))  # fmt: skip
+    swapped = ld.swap_word(words, word)
+    ddpm = settings[0] == "ddpm"
+    if ddpm:
+        # a DDPM run of 250-500 steps takes 3-4 s: a second one for the swap would pass the 5 s budget,
+        # so the swap compares both prompts with DDIM, 50 steps, eta = 0 (the same w and seed)
+        settings = ("ddim", 50, 0.0, *settings[3:])
+        run = sampled(words, neg, *settings)
+    other = sampled(swapped, neg, *settings)
+    with c2:
+        st.caption(t(f"{P}.swap_caption", a=shown_prompt(words), b=shown_prompt(swapped), seed=settings[-1]))
+        if ddpm:
+            st.caption(t(f"{P}.swap_ddim"))
+        left, right = st.columns(2)
+        for col, w, r in ((left, words, run), (right, swapped, other)):
+            k = min(NUM_SWAP, len(r["final"]))
+            with col:
+                st.markdown(shown_prompt(w))
+                vs = [verdict(r["probs"], i) for i in range(k)]
+                page.image(r["final_swap"][:k], width=SWAP_WIDTH, output_format="PNG", caption=vs,
+                           alt=[t(f"{P}.alt_sample", i=i + 1, prompt=w, verdict=v) for i, v in enumerate(vs)])  # fmt: skip
 
 
 def quality_charts(sampler: str, steps: int, w: float) -> None:
     st.markdown(f"**{t(f'{P}.quality_title')}**")
     cols = st.columns(2)
+    best = quality_row("steps")
     for col, sweep, now_x in ((cols[0], "steps", steps), (cols[1], "guidance", w)):
         with col:
-            now = charts.now("x", now_x)
-            row = quality_table().query("sweep == 'guidance' and guidance == 3.0").iloc[0]
-            charts.show(quality_template(sweep), data={**quality_frames(sweep, current_lang()), "now": now},
-                        description=t(f"{P}.desc_quality_{sweep}", acc=row["accuracy"], dist=row["distance"]))  # fmt: skip
-    st.caption(t(f"{P}.quality_caption", g=3, s=50))
+            data = {**quality_frames(sweep, current_lang()), "now": charts.now("x", now_x)}
+            axis = t(f"{P}.steps_axis") if sweep == "steps" else t(f"{P}.guidance_axis")
+            for i, metric in enumerate(QUALITY_METRICS):
+                desc = (t(f"{P}.desc_quality_{sweep}", shape=best["shape"], colour=best["colour"]) if i == 0
+                        else t(f"{P}.desc_quality_panel", metric=t(f"{P}.metric_{metric}"), axis=axis))  # fmt: skip
+                # the height includes the axes (autosize "fit", padding contained) and the legend on top:
+                # about 150 px of plot area each, room for the y title
+                chart_height = charts.height(200 + (50 if i == 0 else 0))
+                charts.show(quality_template(sweep, metric, i == 0, chart_height=chart_height), data=data,
+                            description=desc)  # fmt: skip
+    n = len(quality_table().query("sweep == 'heldout'"))
+    st.caption(t(f"{P}.quality_caption", g=3, s=50, n_prompts=len(ld.training_pairs()) * len(ld.SIZES), n=n))
+
+
+@st.fragment
+def held_out_section() -> None:
+    st.subheader(t(f"{P}.held_title"))
+    h = quality_row("heldout")
+    trained = quality_row("guidance")
+    st.markdown(t(f"{P}.held_lead", pairs=", ".join(f"`{c} {s}`" for c, s in ld.HELD_OUT), shape=h["shape"],
+                  colour=h["colour"], t_shape=trained["shape"], t_colour=trained["colour"]))  # fmt: skip
+    cols = st.columns(len(HELD_OUT_PROMPTS))
+    for col, res in zip(cols, held_out_samples(0), strict=True):
+        c, s = ld.parse_caption(res["prompt"])["colour"], ld.parse_caption(res["prompt"])["shape"]
+        ok = [t(f"{P}.held_ok" if (a == s and b == c) else f"{P}.held_wrong") for a, b in
+              zip(res["shape"], res["colour"], strict=True)]  # fmt: skip
+        with col:
+            st.markdown(f"`{res['prompt']}`")
+            # the mark alone under each small image (the words wrapped to three lines); legend below
+            page.image(res["images"], width=HELD_WIDTH, output_format="PNG", caption=[o[0] for o in ok],
+                       alt=[t(f"{P}.alt_sample", i=i + 1, prompt=res["prompt"], verdict=o) for i, o in enumerate(ok)])  # fmt: skip
+    st.caption(t(f"{P}.held_legend"))
 
 
 sampling_section()
+held_out_section()
 
 
 # 3. Why latent ----------------------------------------------------------------------
@@ -472,60 +634,86 @@ def latent_section() -> None:
     st.caption(t(f"{P}.latent_channels"))
     page.image(rec["latent"], alt=t(f"{P}.alt_latent"), output_format="PNG")
     page.prose(t(f"{P}.explain_latent"))
+    system_table()
+
+
+def system_table() -> None:
+    """Stable Diffusion v1 next to this model: each part, its size, its source."""
+    st.markdown(f"**{t(f'{P}.system_title')}**")
+    counts = load_model().parameter_counts()
+    rows = [
+        ("sys_text", t(f"{P}.sys_text_sd"), t(f"{P}.sys_text_ours", n=counts["text_encoder"])),
+        ("sys_tokens", "77 × 768", f"≤ {ld.MAX_TOKENS} × {ld.TEXT_DIM}"),
+        ("sys_unet", t(f"{P}.sys_unet_sd"), t(f"{P}.sys_unet_ours", n=counts["unet"])),
+        ("sys_vae", t(f"{P}.sys_vae_sd"), t(f"{P}.sys_vae_ours", n=counts["autoencoder"])),
+        ("sys_latent", "3×512×512 → 4×64×64", "3×32×32 → 4×8×8"),
+        ("sys_data", t(f"{P}.sys_data_sd"), t(f"{P}.sys_data_ours", vocab=len(ld.WORDS))),
+    ]
+    table = "| | Stable Diffusion v1 | " + t(f"{P}.sys_ours") + " |\n|---|---|---|\n"
+    table += "\n".join(f"| {t(f'{P}.{k}')} | {sd} | {ours} |" for k, sd, ours in rows)
+    st.markdown(table)
+    st.caption(t(f"{P}.system_flow"))
+    st.caption(t(f"{P}.system_sources"))
+    page.prose(t(f"{P}.explain_context"))
 
 
 latent_section()
 
+
 # 4. Try this --------------------------------------------------------------------------
-PRESETS = {
-    "one_step": {"sampler": "DDIM", "steps": 1, "eta": 0.0, "w": 3.0},
-    "guidance": {"sampler": "DDIM", "steps": 50, "eta": 0.0, "w": 7.5},
-    "cosine": {"sched": "cosine", "t": 600},
-    "eta": {"sampler": "DDIM", "steps": 50, "eta": 1.0, "w": 3.0},
-}
-
-
 @st.cache_data(max_entries=8, show_spinner=False)
-def guidance_facts(cls: int, seed: int, lang: str) -> dict:
-    """Saturation and accuracy of the page's 8 samples at w = 1, 3, 7.5 (50 DDIM steps)."""
+def guidance_facts(words: str, seed: int, lang: str) -> dict:
+    """Colour accuracy and foreground saturation of the page's 8 samples at w = 1, 3, 7.5 (50 DDIM steps)."""
     model, out = load_model(), {}
+    colour = ld.parse_caption(words).get("colour")
     for key, w in (("1", 1.0), ("3", 3.0), ("75", 7.5)):
-        traj = ld.sample(model, cls, 50, "ddim", 0.0, w, seed=seed, num_samples=NUM_SAMPLES, num_frames=1)
+        traj = ld.sample(model, words, 50, guidance_scale=w, seed=seed, num_samples=NUM_SAMPLES, num_frames=1)
         out[f"s{key}"] = float(ld.foreground_saturation(traj.final).mean())
-        out[f"acc{key}"] = float((model.classify(traj.final).argmax(1) == cls).mean())
+        pred = model.classify(traj.final)["colour"].argmax(1)
+        out[f"c{key}"] = float((pred == colour).mean()) if colour is not None else float("nan")
     out["trend"] = t(f"{P}.trend_paler" if out["s75"] < out["s1"] else f"{P}.trend_more_saturated")
     return out
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def eta_facts(cls: int, seed: int) -> dict:
+def eta_facts(words: str, seed: int) -> dict:
     """When the predicted image settles, with eta = 0 and eta = 1 (mean over the 8 samples)."""
-    model, out = load_model(), {}
+    model, finals, out = load_model(), {}, {}
     for key, eta in (("0", 0.0), ("1", 1.0)):
-        traj = ld.sample(model, cls, 50, "ddim", eta, 3.0, seed=seed, num_samples=NUM_SAMPLES, num_frames=None)
+        traj = ld.sample(model, words, 50, eta=eta, guidance_scale=3.0, seed=seed, num_samples=NUM_SAMPLES)
         out[f"settle{key}"] = float(ld.settle_steps(traj).mean())
-        out[f"final{key}"] = traj.final
-    out["change"] = float(np.abs(out.pop("final0") - out.pop("final1")).mean())
+        finals[key] = traj.final
+    out["change"] = float(np.abs(finals["0"] - finals["1"]).mean())
     return out
 
 
-def try_facts() -> dict:
-    """The numbers of the chosen preset's sentence, for the prompt and seed on the page now."""
-    chosen = st.session_state.get(f"_try_{P}")
-    cls = ld.CLASSES.index(st.session_state.get("cls", ld.CLASSES[0]))
-    seed = int(st.session_state.get("seed", 0))
+def try_facts() -> dict[str, dict]:
+    """The numbers the "Try this" sentences read out: the measured sweep, or the page's own runs."""
+    h, tr = quality_row("heldout"), quality_row("guidance")
     ab = {k: float(dm.alphas_cumprod(dm.beta_schedule(k, T))[599]) for k in dm.SCHEDULES}
-    facts = {"cosine": {"cos": ab["cosine"], "sd": ab["scaled_linear"], "lin": ab["linear"]}}
+    facts = {
+        "held_out": {"shape": h["shape"], "colour": h["colour"], "t_shape": tr["shape"], "t_colour": tr["colour"]},
+        "cosine": {"cos": ab["cosine"], "sd": ab["scaled_linear"], "lin": ab["linear"]},
+    }
+    chosen = st.session_state.get(f"_try_{P}")
+    seed = int(st.session_state.get("seed", 0))
+    try:
+        words = " ".join(ld.tokenize(st.session_state.get("prompt", DEFAULT_PROMPT) or ""))
+    except ValueError:
+        words = DEFAULT_PROMPT
     if chosen == "guidance":
-        facts["guidance"] = guidance_facts(cls, seed, current_lang())
+        facts["guidance"] = guidance_facts(words, seed, current_lang())
     if chosen == "eta":
-        facts["eta"] = eta_facts(cls, seed)
-    if chosen == "one_step":
-        q = quality_table().query("sweep == 'steps' and sampler == 'ddim'").set_index("steps")
-        facts["one_step"] = {"acc1": q.loc[1, "accuracy"], "acc50": q.loc[50, "accuracy"]}
+        facts["eta"] = eta_facts(words, seed)
     return facts
 
 
+PRESETS = {
+    "held_out": {"prompt": "a large blue triangle", "neg": "", "sampler": "DDIM", "steps": 50, "eta": 0.0, "w": 3.0},
+    "guidance": {"sampler": "DDIM", "steps": 50, "eta": 0.0, "w": 7.5},
+    "cosine": {"sched": "cosine", "t": 600},
+    "eta": {"sampler": "DDIM", "steps": 50, "eta": 1.0, "w": 3.0, "seed": 0},
+}
 page.try_this(P, PRESETS, facts=try_facts())
 
 # 5. The math ----------------------------------------------------------------------------
@@ -545,13 +733,18 @@ page.math(
         ),
         (r"\mathrm{SNR}(t) = \frac{\bar\alpha_t}{1-\bar\alpha_t}", t(f"{P}.src_snr")),
         (
-            r"L = \mathbb E_{z_0=\mathcal E(x),\,c,\,\varepsilon,\,t}\big\lVert \varepsilon - "
-            r"\varepsilon_\theta(z_t, t, c)\big\rVert^2,\quad c \to \varnothing \text{ with prob. } 0.15",
+            r"\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\Big(\frac{QK^\top}{\sqrt d}\Big)V,\quad "
+            r"Q = W_Q\,\varphi(z_t),\ K = W_K\,\tau_\theta(y),\ V = W_V\,\tau_\theta(y)",
+            t(f"{P}.src_cross"),
+        ),
+        (
+            r"L = \mathbb E_{z_0=\mathcal E(x),\,y,\,\varepsilon,\,t}\big\lVert \varepsilon - "
+            r"\varepsilon_\theta(z_t, t, \tau_\theta(y))\big\rVert^2,\quad y \to \text{“”} \text{ with prob. } 0.1",
             t(f"{P}.src_loss"),
         ),
         (
-            r"\tilde\varepsilon = \varepsilon_\theta(z_t, t, \varnothing) + w\,\big(\varepsilon_\theta(z_t, t, c) - "
-            r"\varepsilon_\theta(z_t, t, \varnothing)\big)",
+            r"\tilde\varepsilon = \varepsilon_\theta(z_t, t, \tau(y_-)) + w\,\big(\varepsilon_\theta(z_t, t, \tau(y)) - "
+            r"\varepsilon_\theta(z_t, t, \tau(y_-))\big)",
             t(f"{P}.src_cfg"),
         ),
         (
