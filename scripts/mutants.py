@@ -6,11 +6,14 @@
     make mutants MODULE=core/mdp.py ARGS="--functions bellman_backup,value_iteration"
 
 mutmut runs with one worker (`--max-children 1`; the machine is shared) and with
-CI=true, so Hypothesis draws the same examples for every mutant (a verdict does
-not depend on a random draw). `--survivors` re-checks only the mutants that
+Hypothesis' "mutants" profile (tests/conftest.py): derandomised, so a verdict does
+not depend on a random draw, and without shrinking, so a property test that a
+mutant fails stops at the first failing example instead of shrinking it until the
+mutant's CPU-time limit (a timeout, minutes later). `--survivors` re-checks only the mutants that
 survived the last run of the module (after new tests: a test added can only kill
 more, so the killed ones stand); the table then shows the full run's time and the
-re-run's. `--functions` restricts a module to some functions (mutmut's names
+re-run's. `--resume` checks only the mutants without a verdict (a run stopped half-way;
+the time adds up). `--functions` restricts a module to some functions (mutmut's names
 `core.<module>.x_<function>__mutmut_N`); the others count as "not checked".
 
 mutmut (settings in setup.cfg) copies the project into `mutants/`, plants one
@@ -36,6 +39,7 @@ References:
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -74,17 +78,61 @@ def equivalent() -> dict[str, str]:
 TIMES = ROOT / "mutants" / "times.json"
 
 
-def run(names: list[str], max_children: int) -> float:
-    """mutmut over the named mutants (globs allowed); returns the wall time in seconds."""
+def core_imports(path: Path) -> set[str]:
+    """The core modules a file imports (`from core import x`, `from core.x import ...`, `import core.x`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "core":
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("core.")}
+    return found
+
+
+def test_files_reaching(module: str) -> list[Path]:
+    """tests/core files that import the module, directly or through another core module."""
+    users, grew = {module}, True
+    while grew:  # core modules that import a user are users too
+        more = {p.stem for p in (ROOT / "core").glob("*.py") if core_imports(p) & users} - users
+        users |= more
+        grew = bool(more)
+    return [p for p in sorted((ROOT / "tests" / "core").glob("test_*.py")) if core_imports(p) & users]
+
+
+def run(names: list[str], max_children: int, module: str) -> float:
+    """mutmut over the named mutants (globs allowed); returns the wall time in seconds.
+
+    Only the core test files that can reach the module are collected (PYTEST_ADDOPTS
+    --ignore for the others): mutmut runs a mutant against the tests that call its
+    function anyway, and its first step times the whole selection, which for all of
+    tests/core (the training tests of grpo, diffusion, ...) takes many minutes.
+    """
+    reaching = set(test_files_reaching(module))
+    ignore = [
+        f"--ignore={p.relative_to(ROOT)}"
+        for p in sorted((ROOT / "tests" / "core").glob("test_*.py"))
+        if reaching and p not in reaching
+    ]
+    env = {**os.environ, "CI": "true", "HYPOTHESIS_PROFILE": "mutants", "PYTEST_ADDOPTS": " ".join(ignore)}
     start = time.perf_counter()
     subprocess.run(
         [str(MUTMUT), "run", "--max-children", str(max_children), *names],
         cwd=ROOT,
         check=False,
         stdout=subprocess.DEVNULL,
-        env={**os.environ, "CI": "true"},
+        env=env,
     )
     return time.perf_counter() - start
+
+
+def unchecked(module: str) -> list[str]:
+    """The module's mutants without a verdict yet (a run stopped half-way)."""
+    meta = ROOT / "mutants" / "core" / f"{module}.py.meta"
+    if not meta.exists():
+        return []
+    return [k for k, code in json.loads(meta.read_text())["exit_code_by_key"].items() if code is None]
 
 
 def last_survivors(module: str, equivalents: dict[str, str]) -> list[str]:
@@ -123,6 +171,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("module", nargs="?", default=None, help="core/x.py or x; nothing: every module")
     parser.add_argument("--survivors", action="store_true", help="re-run only the last run's survivors")
+    parser.add_argument("--resume", action="store_true", help="check only the mutants without a verdict yet")
     parser.add_argument("--functions", default="", help="comma-separated functions of the module to mutate")
     parser.add_argument("--max-children", type=int, default=1, help="mutmut workers (default 1)")
     args = parser.parse_args(argv[1:])
@@ -146,14 +195,20 @@ def main(argv: list[str]) -> int:
     for module in names:
         if args.survivors:
             todo = last_survivors(module, equivalents)
+        elif args.resume:
+            todo = unchecked(module)
         elif args.functions:
             todo = [f"core.{module}.x_{f.strip()}__mutmut_*" for f in args.functions.split(",") if f.strip()]
         else:
             todo = [f"core.{module}.*"]
-        seconds = run(todo, args.max_children) if todo else 0.0
+        seconds = run(todo, args.max_children, module) if todo else 0.0
         entry = times.setdefault(module, {})
-        entry["rerun" if args.survivors else "full"] = round(seconds)
-        if not args.survivors:
+        if args.survivors:
+            entry["rerun"] = round(seconds)
+        elif args.resume:  # the full run's time is the sum of its parts
+            entry["full"] = entry.get("full", 0) + round(seconds)
+        else:
+            entry["full"] = round(seconds)
             entry.pop("rerun", None)
         TIMES.parent.mkdir(exist_ok=True)
         TIMES.write_text(json.dumps(times, indent=1))
