@@ -157,11 +157,11 @@ def test_line_in_box_against_dense_points_on_the_line(w, b):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(kind="bogus", n=10, margin=0.1), "unknown dataset kind 'bogus'"),
-        (dict(kind="offset", n=3, margin=0.1), "n must be at least 4"),
-        (dict(kind="offset", n=10, margin=-0.01), r"margin must be in \[0, 1\)"),
-        (dict(kind="offset", n=10, margin=1.0), r"margin must be in \[0, 1\)"),
-        (dict(kind="offset", n=10, margin=1.5), r"margin must be in \[0, 1\)"),
+        (dict(kind="bogus", n=10, margin=0.1), "^unknown dataset kind 'bogus'$"),
+        (dict(kind="offset", n=3, margin=0.1), "^n must be at least 4$"),
+        (dict(kind="offset", n=10, margin=-0.01), r"^margin must be in \[0, 1\)$"),
+        (dict(kind="offset", n=10, margin=1.0), r"^margin must be in \[0, 1\)$"),
+        (dict(kind="offset", n=10, margin=1.5), r"^margin must be in \[0, 1\)$"),
     ],
 )
 def test_make_dataset_rejects_bad_arguments(kwargs, message):
@@ -345,3 +345,48 @@ def test_train_edge_cases_keep_integer_histories():
     assert h.sample.dtype.kind == h.epoch.dtype.kind == h.mistakes_per_epoch.dtype.kind == "i"
     h = pc.train(X, np.ones(3, int), max_epochs=0)
     assert not h.converged and h.mistakes_per_epoch.shape == (0,) and h.mistakes_per_epoch.dtype.kind == "i"
+
+
+def test_predictions_are_integers():
+    X = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    w = np.array([1.0, 0.0])
+    for out in (pc.predict(X, w, 0.0), pc.predict_threshold(X, w, 0.0)):
+        assert out.dtype.kind == "i" and out.tolist() == [1, 0]
+
+
+def test_line_in_box_axis_parallel_lines_by_hand():
+    """Lines with a zero (or a one) in w, in a box whose y-range is not [-1, 1]; ends in either order."""
+    box = (-1.0, 2.0, -2.0, 3.0)
+
+    def ends(w, b):
+        return sorted(map(tuple, np.round(pc.line_in_box(np.array(w), b, box), 12).tolist()))
+
+    assert ends((0.0, 1.0), -0.5) == [(-1.0, 0.5), (2.0, 0.5)]  # y = 0.5: left side to right side
+    assert ends((1.0, 0.0), -0.5) == [(0.5, -2.0), (0.5, 3.0)]  # x = 0.5: bottom to top
+    assert ends((1.0, 1.0), -1.0) == [(-1.0, 2.0), (2.0, -1.0)]  # x + y = 1: left side to right side
+    assert ends((2.0, 1.0), 0.0) == [(-1.0, 2.0), (1.0, -2.0)]  # 2x + y = 0: left side to bottom
+
+
+def test_line_in_box_touching_one_corner_is_none():
+    # x + y = 2 meets the unit box only at its corner (1, 1)
+    assert pc.line_in_box(np.array([1.0, 1.0]), -2.0, (0.0, 1.0, 0.0, 1.0)) is None
+
+
+def test_line_in_box_edge_tolerance():
+    """A crossing may lie outside the box by eps = 1e-9 (x1 - x0 + y1 - y0) (rounding), inclusive, not more."""
+    box = (10.0, 20.0, 10.0, 20.0)  # eps = 2e-8
+    w = np.array([0.0, 1.0])  # horizontal lines y = -b
+    assert pc.line_in_box(w, -(20.0 + 1e-8), box) is not None  # 0.5 eps above the top: kept
+    assert pc.line_in_box(w, -(20.0 + 3e-8), box) is None  # 1.5 eps above: outside
+    assert pc.line_in_box(w, -(10.0 - 1e-8), box) is not None
+    assert pc.line_in_box(w, -(10.0 - 3e-8), box) is None
+    # exactly eps outside, each side (the floats are built to be equal): still inside
+    unit = (0.0, 1.0, 0.0, 1.0)  # eps = 2e-9
+    eps = 1e-9 * 2.0
+    for w, b in [
+        ((1.0, 0.0), eps),  # x = -eps
+        ((1.0, 0.0), -(1.0 + eps)),  # x = 1 + eps
+        ((0.0, 1.0), eps),  # y = -eps
+        ((0.0, 1.0), -(1.0 + eps)),  # y = 1 + eps
+    ]:
+        assert pc.line_in_box(np.array(w), b, unit) is not None, (w, b)
