@@ -171,6 +171,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("module", nargs="?", default=None, help="core/x.py or x; nothing: every module")
     parser.add_argument("--survivors", action="store_true", help="re-run only the last run's survivors")
+    parser.add_argument("--report", action="store_true", help="run nothing: the table of the last results")
     parser.add_argument("--resume", action="store_true", help="check only the mutants without a verdict yet")
     parser.add_argument("--functions", default="", help="comma-separated functions of the module to mutate")
     parser.add_argument("--max-children", type=int, default=1, help="mutmut workers (default 1)")
@@ -193,7 +194,9 @@ def main(argv: list[str]) -> int:
     rows = []
     untriaged: dict[str, list[str]] = {}
     for module in names:
-        if args.survivors:
+        if args.report:
+            todo = []
+        elif args.survivors:
             todo = last_survivors(module, equivalents)
         elif args.resume:
             todo = unchecked(module)
@@ -203,7 +206,9 @@ def main(argv: list[str]) -> int:
             todo = [f"core.{module}.*"]
         seconds = run(todo, args.max_children, module) if todo else 0.0
         entry = times.setdefault(module, {})
-        if args.survivors:
+        if args.report:
+            pass
+        elif args.survivors:
             entry["rerun"] = round(seconds)
         elif args.resume:  # the full run's time is the sum of its parts
             entry["full"] = entry.get("full", 0) + round(seconds)
