@@ -233,6 +233,8 @@ def test_offset_dataset_spec():
     assert along[y == 0].min() < -0.95 and along[y == 0].max() > 0.95
     assert dist[y == 1].min() < 1 + margin + 0.02 and dist[y == 1].max() > 1.98
     assert dist[y == 0].min() < -(1 - margin) + 0.02 and dist[y == 0].max() > 1 - margin - 0.02
+    # both class-0 coordinates fill their ranges (uniform, so some points lie near the middle)
+    assert np.abs(dist[y == 0]).min() < 0.05 and np.abs(along[y == 0]).min() < 0.05
     # every class-0 point has its mirror image in class 0 (a literal search)
     X0 = X[y == 0]
     assert all(np.any(np.all(np.abs(X0 + x) < 1e-12, axis=1)) for x in X0)
@@ -390,3 +392,17 @@ def test_line_in_box_edge_tolerance():
         ((0.0, 1.0), -(1.0 + eps)),  # y = 1 + eps
     ]:
         assert pc.line_in_box(np.array(w), b, unit) is not None, (w, b)
+
+
+def test_offset_dataset_unpaired_point_spans_the_class_0_band():
+    """With an odd class 0, its one unpaired point is drawn from the same band [-(1 - margin), 1 - margin]."""
+    margin = 0.2
+    dists = []
+    for seed in range(60):
+        data = pc.make_dataset_info("offset", 6, margin, np.random.default_rng(seed))  # n0 = 3: 1 pair + 1
+        X0 = data.X[data.y == 0]
+        (x,) = [x for x in X0 if not np.any(np.all(np.abs(X0 + x) < 1e-12, axis=1))]
+        dists.append(x @ data.normal)
+    dists = np.array(dists)
+    assert (np.abs(dists) <= 1 - margin + 1e-12).all()
+    assert dists.min() < -0.6 and dists.max() > 0.6  # the whole band, both sides
