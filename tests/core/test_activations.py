@@ -321,3 +321,18 @@ def test_ffn_param_counts_every_entry():
     # multiple_of is passed on: d = 1000 -> int(8000 / 3) = 2666 -> next multiple of 128 = 2688
     assert A.ffn_param_counts(1000, multiple_of=128)["swiglu_hidden"] == 2688
     assert A.llama_hidden_size(1000, multiple_of=128) == 2688
+
+
+def test_llama_rounding_at_exact_and_one_past_multiples():
+    """Round up to a multiple, by hand: 8 * 96 / 3 = 256 is already one (stays 256);
+    8 * 3 / 3 = 8 is one past 7, so it becomes 14 with multiple_of = 7."""
+    assert A.llama_hidden_size(96) == 256
+    assert A.llama_hidden_size(3, multiple_of=7) == 14
+    assert A.llama_hidden_size(3, multiple_of=8) == 8
+
+
+def test_step_fires_at_zero_in_numpy_and_torch():
+    """The threshold unit fires at x = 0 (w.x >= T), in both the numpy f and the torch f of the depth chart."""
+    act = A.ACTIVATIONS["step"]
+    assert act.f(np.array([0.0, -1e-300, 1e-300])).tolist() == [1.0, 0.0, 1.0]
+    assert act.torch_f(torch.tensor([0.0, -1e-300, 1e-300], dtype=torch.float64)).tolist() == [1.0, 0.0, 1.0]
