@@ -115,7 +115,16 @@ def run(names: list[str], max_children: int, module: str) -> float:
         for p in sorted((ROOT / "tests" / "core").glob("test_*.py"))
         if reaching and p not in reaching
     ]
-    env = {**os.environ, "CI": "true", "HYPOTHESIS_PROFILE": "mutants", "PYTEST_ADDOPTS": " ".join(ignore)}
+    # one BLAS / OpenMP thread: mutmut forks a child per mutant, and a torch thread pool that
+    # existed before the fork deadlocks in the child (the mutant then "times out" whatever it does)
+    threads = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    env = {
+        **os.environ,
+        **threads,
+        "CI": "true",
+        "HYPOTHESIS_PROFILE": "mutants",
+        "PYTEST_ADDOPTS": " ".join(ignore),
+    }
     start = time.perf_counter()
     subprocess.run(
         [str(MUTMUT), "run", "--max-children", str(max_children), *names],
@@ -127,12 +136,16 @@ def run(names: list[str], max_children: int, module: str) -> float:
     return time.perf_counter() - start
 
 
-def unchecked(module: str) -> list[str]:
-    """The module's mutants without a verdict yet (a run stopped half-way)."""
+TIMEOUTS = {36, -24, 24, 152, 255}
+
+
+def unchecked(module: str, timeouts: bool) -> list[str]:
+    """The module's mutants without a verdict yet (a run stopped half-way), and its timeouts if asked."""
     meta = ROOT / "mutants" / "core" / f"{module}.py.meta"
     if not meta.exists():
         return []
-    return [k for k, code in json.loads(meta.read_text())["exit_code_by_key"].items() if code is None]
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    return [k for k, code in codes.items() if code is None or (timeouts and code in TIMEOUTS)]
 
 
 def last_survivors(module: str, equivalents: dict[str, str]) -> list[str]:
@@ -173,6 +186,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--survivors", action="store_true", help="re-run only the last run's survivors")
     parser.add_argument("--report", action="store_true", help="run nothing: the table of the last results")
     parser.add_argument("--resume", action="store_true", help="check only the mutants without a verdict yet")
+    parser.add_argument("--timeouts", action="store_true", help="with --resume: re-check timeouts too")
     parser.add_argument("--functions", default="", help="comma-separated functions of the module to mutate")
     parser.add_argument("--max-children", type=int, default=1, help="mutmut workers (default 1)")
     args = parser.parse_args(argv[1:])
@@ -199,7 +213,7 @@ def main(argv: list[str]) -> int:
         elif args.survivors:
             todo = last_survivors(module, equivalents)
         elif args.resume:
-            todo = unchecked(module)
+            todo = unchecked(module, args.timeouts)
         elif args.functions:
             todo = [f"core.{module}.x_{f.strip()}__mutmut_*" for f in args.functions.split(",") if f.strip()]
         else:

@@ -336,3 +336,44 @@ def test_step_fires_at_zero_in_numpy_and_torch():
     act = A.ACTIVATIONS["step"]
     assert act.f(np.array([0.0, -1e-300, 1e-300])).tolist() == [1.0, 0.0, 1.0]
     assert act.torch_f(torch.tensor([0.0, -1e-300, 1e-300], dtype=torch.float64)).tolist() == [1.0, 0.0, 1.0]
+
+
+def test_defaults_without_params_match_torch_defaults():
+    """Called with no parameters, every f, f' and torch f uses the defaults torch uses
+    (leaky slope 0.01, ELU alpha 1, SiLU/softplus beta 1); f' against autograd."""
+    x = np.array([-3.0, -0.5, 0.7, 2.0])
+    for name, act in A.ACTIVATIONS.items():
+        ref = torch_reference(name, torch.from_numpy(x), **act.defaults()).numpy()
+        np.testing.assert_allclose(act.f(x), ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(act.torch_f(torch.from_numpy(x)).numpy(), ref, rtol=1e-12, atol=1e-12)
+        if name != "step":
+            xt = torch.from_numpy(x).requires_grad_()
+            (g,) = torch.autograd.grad(torch_reference(name, xt, **act.defaults()).sum(), xt)
+            np.testing.assert_allclose(act.df(x), g.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name, params", [("leaky_relu", {"slope": 0.2}), ("elu", {"alpha": 2.0}), ("relu", {})]
+)
+def test_derivative_at_the_kink_follows_autograd(name, params):
+    """At x = 0 f' is a convention; ours is torch autograd's (the negative side: slope, alpha, 0),
+    which is also what makes a ReLU unit with a = 0 count as dead."""
+    act = A.ACTIVATIONS[name]
+    xt = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(torch_reference(name, xt, **params).sum(), xt)
+    assert act.df(np.zeros(1), **params)[0] == g.item()
+    assert act.f(np.zeros(1), **params)[0] == 0.0
+
+
+def test_erf_is_computed_in_float64():
+    """erf in float64 whatever the input's precision (its docstring): against math.erf, to 1e-15."""
+    z = np.linspace(-3, 3, 61, dtype=np.float32)
+    np.testing.assert_allclose(A._erf(z), [math.erf(float(v)) for v in z], rtol=0, atol=1e-15)
+
+
+def test_swiglu_passes_beta_to_the_gate():
+    rng = np.random.default_rng(8)
+    x, W, V = rng.normal(size=(3, 4)), rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    xt, Wt, Vt = (torch.from_numpy(a) for a in (x, W, V))
+    ref = (F.silu(2.0 * (xt @ Wt)) / 2.0 * (xt @ Vt)).numpy()  # Swish_2(z) = silu(2 z) / 2
+    np.testing.assert_allclose(A.swiglu(x, W, V, beta=2.0), ref, rtol=1e-12, atol=1e-12)
