@@ -219,7 +219,7 @@ def main(argv: list[str]) -> int:
         else:
             todo = [f"core.{module}.*"]
         seconds = run(todo, args.max_children, module) if todo else 0.0
-        entry = times.setdefault(module, {})
+        entry = times.get(module, {}) if args.report else times.setdefault(module, {})
         if args.report:
             pass
         elif args.survivors:
@@ -229,8 +229,9 @@ def main(argv: list[str]) -> int:
         else:
             entry["full"] = round(seconds)
             entry.pop("rerun", None)
-        TIMES.parent.mkdir(exist_ok=True)
-        TIMES.write_text(json.dumps(times, indent=1))
+        if not args.report:  # a report only reads (it may run beside a real run)
+            TIMES.parent.mkdir(exist_ok=True)
+            TIMES.write_text(json.dumps(times, indent=1))
         counts, survivors = tally(module, equivalents)
         live = counts["mutants"] - counts["equivalent"] - counts["not checked"]
         score = f"{counts['killed'] / live:.0%}" if live else "-"
