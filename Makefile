@@ -42,8 +42,9 @@ bench: $(VENV)/.dev-installed
 # Mutation testing of core/ (hours for all of it on 2 cores; not part of `make test`):
 #   make mutants                      every module, then the per-module table
 #   make mutants MODULE=core/grpo.py  one module
+#   make mutants MODULE=core/grpo.py ARGS=--survivors   re-check only its last survivors (scripts/mutants.py)
 mutants: $(VENV)/.dev-installed
-	nice -n 10 $(BIN)/python scripts/mutants.py $(MODULE)
+	nice -n 10 $(BIN)/python scripts/mutants.py $(MODULE) $(ARGS)
 
 # A lecture hall on one machine: WORKERS streamlit processes behind HAProxy on PORT (deploy/hall.py).
 WORKERS ?= $(shell nproc)

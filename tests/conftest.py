@@ -2,7 +2,7 @@ import os
 import sys
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -51,6 +51,12 @@ settings.register_profile(
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
+)
+# mutants: the ci profile without shrinking, for mutation testing (scripts/mutants.py): a mutant that fails
+#          a property test is killed at its first failing example; shrinking it would only spend the
+#          mutant's CPU-time limit (mutmut then reports a timeout, still a kill, minutes later).
+settings.register_profile(
+    "mutants", parent=settings.get_profile("ci"), phases=[Phase.explicit, Phase.reuse, Phase.generate]
 )
 settings.register_profile("dev", parent=BASE, deadline=None, print_blob=True, max_examples=500)
 settings.register_profile("local", parent=BASE, deadline=None, print_blob=True)
