@@ -256,7 +256,9 @@ def bench_hall(students: int, duration: int, workdir: Path, fault: bool = False)
             t_kill, dead = fault_info["t_kill"], fault_info["worker"]
             for kind in ("change", "open"):
                 failed = [e for e in events if e.get("kind") == kind and not e["ok"]]
-                in_flight = sum(e["worker"] in (dead, None) and e["t"] <= t_kill + 0.05 for e in failed)
+                # on the dead worker's connections: in flight at the kill, or sent on the closed websocket
+                # before the student's tab noticed (a browser would reconnect instead of sending)
+                in_flight = sum(e["worker"] in (dead, None) and e["t"] >= t_kill - 60 for e in failed)
                 fault_info[f"{kind}s_failed_in_flight_on_dead"] = in_flight
                 fault_info[f"{kind}s_failed_elsewhere"] = len(failed) - in_flight
             row["fault"] = fault_info
@@ -319,7 +321,7 @@ def report(rows: list[dict]) -> None:
             print(
                 f"\nFault run: {f['worker']} killed; balancer marked it down after "
                 f"{f['down_after_s'] or float('nan'):.2f} s, back up after {f['back_up_after_s'] or float('nan'):.1f} s; "
-                f"failed changes: {f['changes_failed_in_flight_on_dead']} in flight on {f['worker']}, "
+                f"failed changes: {f['changes_failed_in_flight_on_dead']} on {f['worker']}'s connections, "
                 f"{f['changes_failed_elsewhere']} elsewhere; failed page opens: "
                 f"{f['opens_failed_in_flight_on_dead']} in flight on {f['worker']} or not yet placed, "
                 f"{f['opens_failed_elsewhere']} elsewhere; reconnects {r['reconnects']}, "

@@ -152,7 +152,14 @@ class Student(User):
         except Exception as exc:  # noqa: BLE001 - a failed change, then the tab reconnects
             seconds = time.time() - t0
             LOG.append(
-                {"t": t0, "s": seconds, "ok": False, "worker": self.cookie, "error": type(exc).__name__}
+                {
+                    "kind": "change",
+                    "t": t0,
+                    "s": seconds,
+                    "ok": False,
+                    "worker": self.cookie,
+                    "error": type(exc).__name__,
+                }
             )
             self._fire("change", t0, seconds, exc)
             self._drop_session()
