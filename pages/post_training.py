@@ -403,7 +403,12 @@ def hacking_section() -> None:
     x = "sqrt_kl" if st.toggle(t(f"{P}.hack_x_kl"), False, key="hkl", bind="query-params") else "step"
     labels = {"learned": t(f"{P}.on_learned"), "rule": t(f"{P}.on_rule")}
     data = {"hack": both.assign(trained_on=both["reward"].map(labels))}
-    desc = t(f"{P}.hack_desc", peak=f"{sm['peak']:.0%}", step=sm["peak_step"], end=f"{sm['end']:.0%}")
+    desc = t(
+        f"{P}.hack_desc" if x == "step" else f"{P}.hack_desc_kl",
+        peak=f"{sm['peak']:.0%}",
+        step=sm["peak_step"],
+        end=f"{sm['end']:.0%}",
+    )
     charts.show(hack_template(x), data=data, description=desc)
     if x == "sqrt_kl":
         st.caption(

@@ -93,6 +93,9 @@ def test_hacking_against_sqrt_kl_as_gao_fig_1():
     assert '"field": "sqrt_kl"' in spec.replace('":"', '": "') and '"field": "kl"' not in spec.replace('":"', '": "')
     peak = int(np.argmax(learned.gold_accuracy))
     assert learned.proxy_reward[-5:].mean() > learned.proxy_reward[peak]
+    chart = next(c for c in at2.get("vega_lite_chart") if '"sqrt_kl"' in c.proto.spec)
+    # the text alternative (issue 20) describes the axis shown
+    assert chart.proto.alt.startswith("Two line charts against √KL"), chart.proto.alt
 
 
 def test_a_new_setting_trains_on_run_and_keeps_the_page_healthy():
