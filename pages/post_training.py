@@ -311,7 +311,8 @@ def hack_template(x: str = "step") -> alt.ConcatChart:
     curves = HACK_CURVES if x == "step" else tuple(c for c in HACK_CURVES if c != "kl")
     parts = []
     for i, c in enumerate(curves):
-        legend = alt.Legend(orient="top", title=None) if i == 0 else None
+        # whole labels: at lecture font sizes Vega's default limit cut "trained on the learned reward"
+        legend = alt.Legend(orient="top", title=None, labelLimit=0) if i == 0 else None
         chart = (
             alt.Chart(charts.named("hack"))
             .mark_line()
