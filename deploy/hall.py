@@ -67,6 +67,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def streamlit_command(port: int, *extra: str) -> list[str]:
+    """`streamlit run` of the app on 127.0.0.1:`port`, headless (a hall worker; tests/server.py too)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "streamlit_app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        *extra,
+    ]
+
+
 def _die_with_parent() -> None:
     """In the child: get SIGTERM if the hall itself dies (even by SIGKILL), so no worker is orphaned."""
     try:
@@ -177,21 +195,7 @@ class Hall:
         env = {**os.environ, **ONE_THREAD, "STREAMLIT_SERVER_COOKIE_SECRET": self.secret}
         assert self.log_dir is not None
         w.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "streamlit_app.py"),
-                "--server.port",
-                str(w.port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            streamlit_command(w.port, "--browser.gatherUsageStats", "false"),
             cwd=ROOT,
             env=env,
             stdout=open(self.log_dir / f"{w.name}.log", "ab"),

@@ -218,7 +218,7 @@ def compare_template() -> alt.LayerChart:
 
 
 # After a preset its session values beat the URL the page was loaded with (issue 22)
-url_state.prefer_session_values({key for values in PRESETS.values() for key in values})
+url_state.prefer_preset_values(PRESETS)
 
 # 1. Title and lead ------------------------------------------------------------------
 page.header(P)
@@ -414,6 +414,7 @@ def mean_template() -> alt.Chart:
                 type="quantitative",
                 title=t(f"{P}.samples_axis"),
                 scale=alt.Scale(type="log", nice=False),
+                axis=charts.log_axis(),
             ),
             y=alt.Y("mean", type="quantitative", title=t(f"{P}.mean_axis"), scale=alt.Scale(zero=False)),
             color=alt.Color(

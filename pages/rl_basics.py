@@ -366,7 +366,8 @@ def mc_template() -> alt.LayerChart:
     names = [t(f"{P}.series_mean"), t(f"{P}.series_exact")]
     label = f"{names!r}[datum.series]".replace("'", '"')
     x = alt.X(
-        "n", type="quantitative", title=t(f"{P}.episodes_axis"), scale=alt.Scale(type="log", nice=False)
+        "n", type="quantitative", title=t(f"{P}.episodes_axis"), scale=alt.Scale(type="log", nice=False),
+        axis=charts.log_axis(),
     )
     y_title = t(f"{P}.return_axis")
     band = (
@@ -422,7 +423,7 @@ PRESETS = {
     "through_forbidden": {**BASE, "pol": "det", "src": "straight", "task": "continuing", "t": 4},
     "uniform_slip": {**BASE, "grid": "5x5", "pol": "uniform", "slip": 0.2, "task": "continuing", "N": 1000},
 }
-url_state.prefer_session_values({key for values in PRESETS.values() for key in values})
+url_state.prefer_preset_values(PRESETS)
 
 # 1. Title and lead ------------------------------------------------------------------------------
 page.header(P)

@@ -134,6 +134,7 @@ def iterates_template() -> alt.LayerChart:
         type="quantitative",
         title=t(f"{P}.k_axis_log"),
         scale=alt.Scale(type="log", domainMin=1, nice=False),
+        axis=charts.log_axis(),
     )
     y = alt.Y("w", type="quantitative", title=t(f"{P}.w_axis"), scale=alt.Scale(zero=False))
 
@@ -209,6 +210,7 @@ def error_template() -> alt.LayerChart:
         type="quantitative",
         title=t(f"{P}.k_axis_log"),
         scale=alt.Scale(type="log", domainMin=1, nice=False),
+        axis=charts.log_axis(),
     )
     span = alt.Chart().transform_filter(alt.datum.s == SPAN).mark_rule(opacity=0).encode(x=x)
     lines = (
@@ -298,7 +300,7 @@ PRESETS = {
 }
 
 # After a preset its session values beat the URL the page was loaded with (issue 22)
-url_state.prefer_session_values({key for values in PRESETS.values() for key in values})
+url_state.prefer_preset_values(PRESETS)
 
 # 1. Title and lead ---------------------------------------------------------
 page.header(P)

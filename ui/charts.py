@@ -71,10 +71,16 @@ def _axis(source: Source, column: str, whole: bool | None, log: bool = False) ->
     and draws a grid line at each 2..9 multiple, a crowded block on a short chart.
     """
     if log:
-        return alt.Axis(tickCount=5)
+        return log_axis()
     if whole is None:
         whole = isinstance(source, pd.DataFrame) and pd.api.types.is_integer_dtype(source[column])
     return alt.Axis(tickMinStep=1, format="d") if whole else alt.Axis()
+
+
+def log_axis(**kwargs: Any) -> alt.Axis:
+    """The axis of a log scale: about five ticks, so a grid line per labelled tick rather than one at
+    every 2..9 multiple of each decade (pages that build their own log encodings use it too)."""
+    return alt.Axis(tickCount=5, **kwargs)
 
 
 def _scale(log: bool) -> alt.Scale:

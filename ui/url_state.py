@@ -12,7 +12,8 @@ that value is the truth; the URL it was loaded with is not needed any more.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -33,3 +34,9 @@ def prefer_session_values(keys: Iterable[str]) -> None:
         for key in keys:
             if key in initial and key in st.session_state:
                 del initial[key]
+
+
+def prefer_preset_values(presets: Mapping[str, Mapping[str, Any]]) -> None:
+    """`prefer_session_values` for every key a "Try this" preset sets: after a preset, its values beat
+    the URL the page was loaded with (issue 22). Call it before the page's first widget."""
+    prefer_session_values({key for values in presets.values() for key in values})

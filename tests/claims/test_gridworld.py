@@ -4,11 +4,11 @@ import numpy as np
 
 from core import mdp
 from core.gridworld import GridWorld
-from tests.claims.rl_presets import settings
+from tests.claims.helpers import setting
 
 
 def solve(preset: str):
-    v = settings("gridworld", preset)
+    v = setting("gridworld", preset)
     gw = GridWorld.from_layout(
         v["layout"], r_boundary=v["rb"], r_forbidden=v["rf"], r_target=v["rt"], r_other=v["ro"]
     )

@@ -7,11 +7,11 @@ import numpy as np
 from core import mdp
 from core import monte_carlo as mc
 from core.gridworld import ACTIONS, GridWorld
-from tests.claims.rl_presets import settings
+from tests.claims.helpers import setting
 
 
 def run(preset: str):
-    v = settings("monte_carlo", preset)
+    v = setting("monte_carlo", preset)
     gw = GridWorld(r_forbidden=v["rf"])
     rng = np.random.default_rng(v["seed"])
     first = v["visit"] == "first"

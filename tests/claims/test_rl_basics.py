@@ -6,7 +6,7 @@ import pytest
 from core import mdp
 from core import rl_basics as rb
 from core.gridworld import BOOK_CH1_LAYOUT, BOOK_LAYOUT, GridWorld
-from tests.claims.rl_presets import settings
+from tests.claims.helpers import setting
 
 GRIDS = {"3x3": BOOK_CH1_LAYOUT, "5x5": BOOK_LAYOUT}
 
@@ -21,7 +21,7 @@ def arrows(gw: GridWorld, source: str) -> np.ndarray:
 
 
 def episode(preset: str):
-    v = settings("rl_basics", preset)
+    v = setting("rl_basics", preset)
     gw = GridWorld.from_layout(GRIDS[v["grid"]])
     m = rb.slip_model(gw.P, gw.R, v["slip"])
     pol = (
@@ -66,7 +66,7 @@ def test_through_forbidden():
 
 def test_uniform_slip():
     """The mean of 1,000 returns from s1 is within two standard errors of the exact v_pi(s1)."""
-    v = settings("rl_basics", "uniform_slip")
+    v = setting("rl_basics", "uniform_slip")
     gw = GridWorld.from_layout(GRIDS[v["grid"]])
     m = rb.slip_model(gw.P, gw.R, v["slip"])
     pol = rb.uniform_policy(gw.num_states)

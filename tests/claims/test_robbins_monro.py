@@ -3,13 +3,14 @@
 import numpy as np
 
 from core import stochastic_approx as sa
-from tests.claims.rl_presets import settings
+from tests.claims.helpers import setting
 
 
 def experiment(v: dict):
     fam = v["fam"]
-    c = {"power": v["c"], "constant": v["a"]}.get(fam, 1.0)
-    alpha = {"power": v["alpha"], "constant": 0.0}.get(fam, 1.0)
+    # the page shows c and alpha for the power family, a for the constant one (the others are hidden)
+    c = v["c"] if fam == "power" else v["a"] if fam == "constant" else 1.0
+    alpha = v["alpha"] if fam == "power" else 0.0 if fam == "constant" else 1.0
     a = sa.StepSizes(fam, c, alpha)(v["K"])
     m = v["m"] if v["ex"] == "sgd" else 1
     exp = sa.run_experiment(
@@ -20,7 +21,7 @@ def experiment(v: dict):
 
 def test_too_fast():
     """sum a_k = pi^2/6 and |tanh| < 1: the band freezes above 1 and the error curve goes flat."""
-    v = settings("robbins_monro", "too_fast")
+    v = setting("robbins_monro", "too_fast")
     assert sum(1 / k**2 for k in range(1, 10_000)) < 1.65
     exp, s = experiment(v)
     assert s.quantiles[0, -1] > 1.2  # even the 10% quantile stays above the root
@@ -29,7 +30,7 @@ def test_too_fast():
 
 def test_constant_floor():
     """The RMS error levels off at sqrt(a sigma^2 / (2 - a)) ~ 0.33."""
-    v = settings("robbins_monro", "constant_floor")
+    v = setting("robbins_monro", "constant_floor")
     floor = np.sqrt(sa.constant_step_variance(v["a"], v["sigma"]))
     assert round(floor, 2) == 0.33
     exp, s = experiment(v)
@@ -39,7 +40,7 @@ def test_constant_floor():
 
 def test_cube():
     """a_k = 0.1/k from 2 converges to 5^(1/3) along Sacks's line; c = 0.3 from 3: about a third diverge."""
-    v = settings("robbins_monro", "cube")
+    v = setting("robbins_monro", "cube")
     exp, s = experiment(v)
     assert s.n_diverged == 0 and abs(s.mean[-1] - 5 ** (1 / 3)) < 0.01
     assert abs(s.rmse[-1] / exp.theory_rmse[-1] - 1) < 0.15
@@ -49,7 +50,7 @@ def test_cube():
 
 def test_minibatch():
     """The constant-step floor with m = 20 is about sqrt(20) ~ 4.5 times lower than with m = 1."""
-    v = settings("robbins_monro", "minibatch")
+    v = setting("robbins_monro", "minibatch")
 
     def floor(m: int) -> float:
         exp, s = experiment({**v, "m": m})

@@ -8,16 +8,17 @@ far_sighted -> short_sighted -> strict -> truncated left k at 8 instead of 10.
 import pytest
 
 from tests.apptest_utils import assert_healthy, find, open_page
-from tests.claims.rl_presets import PAGES
+from tests.claims.helpers import presets as page_presets
 from ui.registry import by_key
 
+PAGES = ("rl_basics", "gridworld", "monte_carlo", "robbins_monro")
 # scrubbers whose maximum follows the result: a preset's value is clamped to it
 CLAMPED = {"k", "t"}
 
 
 def check(at, page: str, preset: str, context: str) -> None:
     assert_healthy(at, context)
-    for key, value in PAGES[page][1][preset].items():
+    for key, value in page_presets(page)[preset].items():
         w = find(at, key)
         if key in CLAMPED and w is not None:
             value = min(value, w.max)
@@ -28,9 +29,9 @@ def check(at, page: str, preset: str, context: str) -> None:
             assert w.value == value, f"{context}: widget {key} shows {w.value!r}, preset says {value!r}"
 
 
-@pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.parametrize("page", PAGES)
 def test_every_preset_after_every_preset(page):
-    presets = list(PAGES[page][1])
+    presets = list(page_presets(page))
     for first in presets:
         at = open_page(by_key(page), "en")
         for second in presets:
