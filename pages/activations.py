@@ -141,7 +141,7 @@ def depth_template(names: tuple[str, ...], view: str, points: bool) -> alt.Chart
                 type="quantitative",
                 title=t(f"{P}.{axis_key}"),
                 scale=alt.Scale(type="log") if log else alt.Scale(domain=[0, 1]),
-                axis=charts.log_axis() if log else alt.Axis(),
+                axis=charts.log_axis(5) if log else alt.Axis(),
             ),
             **colour(names),
             tooltip=[

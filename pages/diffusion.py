@@ -337,7 +337,7 @@ def schedule_template() -> alt.LayerChart:
     sched_names = [t(f"{P}.sched_{k}") for k in dm.SCHEDULES]
     lines = alt.Chart(charts.named("schedules")).mark_line().encode(
         x=alt.X("t", type="quantitative", title=t(f"{P}.t_axis")),
-        y=alt.Y("value", type="quantitative", title=t(f"{P}.schedule_axis"), scale=alt.Scale(type="log"), axis=charts.log_axis()),
+        y=alt.Y("value", type="quantitative", title=t(f"{P}.schedule_axis"), scale=alt.Scale(type="log"), axis=charts.log_axis(5)),
         color=alt.Color("schedule", type="nominal", title=t(f"{P}.schedule"),
                         scale=alt.Scale(domain=sched_names, range=charts.CATEGORY[:3])),
         strokeDash=alt.StrokeDash("quantity", type="nominal", title=t(f"{P}.quantity"),
