@@ -73,9 +73,6 @@ ITERATE_SERIES = ("band_outer", "band_inner", "mean_line", "single_runs", "targe
 OUTER, INNER, MEAN, SINGLE, TARGET = range(len(ITERATE_SERIES))
 ERROR_SERIES = {"rmse": "rmse_series", "theory_rmse": "theory_series"}  # table column: label
 SPAN = len(ERROR_SERIES)  # the error figure's row that carries its last k, so its k axis ends there
-# Every power of ten a double can hold: the error axis's ticks. Vega draws only those
-# inside the scale's domain, so the axis shows the decades the data span, never '3, 0.2, 0.01'.
-DECADES = [10.0**e for e in range(-323, 309)]
 
 
 def labels(keys: tuple[str, ...]) -> tuple[list[str], str]:
@@ -224,7 +221,7 @@ def error_template() -> alt.LayerChart:
                 type="quantitative",
                 title=t(f"{P}.err_axis"),
                 scale=alt.Scale(type="log"),
-                axis=alt.Axis(values=DECADES, format="~g"),
+                axis=charts.log_axis(),  # the decades the data span, never "3, 0.2, 0.01"
             ),
             color=alt.Color(
                 "series",

@@ -77,14 +77,22 @@ def _axis(source: Source, column: str, whole: bool | None, log: bool = False) ->
     return alt.Axis(tickMinStep=1, format="d") if whole else alt.Axis()
 
 
-def log_axis(ticks: int = 2, **kwargs: Any) -> alt.Axis:
+# Every power of ten from 1e-40 to 1e40: Vega draws only the values inside the scale's domain.
+DECADES = [10.0**e for e in range(-40, 41)]
+
+
+def log_axis(ticks: int | None = None, **kwargs: Any) -> alt.Axis:
     """The axis of a log scale (pages that build their own log encodings use it too).
 
-    Vega's log ticks (d3's `log.ticks(count)`) add every 2..9 multiple while the domain spans
-    fewer decades than the count, and otherwise pick about `count` powers of ten. At 5 a
-    1..500 axis (2.7 decades) drew 24 grid lines for 6 labels; at 2 it ticks 1, 10, 100.
-    An axis over many decades (an error falling to 1e-12) reads better with 5.
+    `ticks=None`: a tick and grid line at every power of ten in the domain, nothing between (for
+    axes over one to six decades: steps 1..250, iterations 1..500). Vega's own log ticks (d3's
+    `log.ticks(count)`) add every 2..9 multiple while the domain spans fewer decades than the
+    count: at 5 a 1..500 axis drew 24 grid lines for 6 labels, and at 2 a 1..250 axis showed
+    only 1 and 100. `ticks=n` keeps Vega's choice of about n powers of ten, for axes over many
+    decades (an error falling to 1e-12), where one label per decade would crowd.
     """
+    if ticks is None:
+        return alt.Axis(values=DECADES, format="~g", **kwargs)
     return alt.Axis(tickCount=ticks, **kwargs)
 
 
