@@ -325,3 +325,182 @@ def test_sacks_variance_at_c_not_one_against_the_exact_linear_recursion(c, slope
     if c != 1.0:  # the formula with c instead of c^2 is visibly wrong here
         wrong = c * sigma**2 / (2 * c * slope - 1)
         assert abs((K + 1) * v - wrong) / wrong > 0.05
+
+
+# ------------------------------------------------------------------------------------------------
+# Issue 21: what mutation testing found unpinned (defaults, edges, messages, the examples)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_step_size_defaults_are_c_1_alpha_1():
+    """StepSizes("power") is 1/k and StepSizes("constant") is 1 (documented defaults c = alpha = 1)."""
+    np.testing.assert_allclose(sa.StepSizes("power")(4), [1, 1 / 2, 1 / 3, 1 / 4], rtol=1e-15)
+    np.testing.assert_array_equal(sa.StepSizes("constant")(3), [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(sa.StepSizes("power", c=2.0)(3), [2, 1, 2 / 3], rtol=1e-15)
+    np.testing.assert_allclose(sa.StepSizes("power", alpha=2.0)(3), [1, 1 / 4, 1 / 9], rtol=1e-15)
+    assert sa.StepSizes("harmonic")(0).shape == (0,)
+
+
+def test_bad_arguments_messages():
+    with pytest.raises(ValueError, match=r"^unknown step-size family 'cosine'; expected one of \('harmonic', 'power', 'constant'\)$"):
+        sa.StepSizes("cosine")
+    for a in (0.0, 2.0, -0.5):
+        with pytest.raises(ValueError, match=r"^a constant step has a stationary variance only for 0 < a < 2$"):
+            sa.constant_step_variance(a, 1.0)
+    with pytest.raises(ValueError, match=r"^the 1/sqrt\(k\) rate needs 2 c g'\(w\*\) > 1$"):
+        sa.asymptotic_variance(0.5, 1.0, 1.0)  # 2 c g' = 1 exactly: the boundary is excluded
+    with pytest.raises(ValueError, match=r"^unknown example 'sine'; expected one of \('mean', 'tanh', 'cube', 'sgd'\)$"):
+        sa.run_experiment("sine", np.ones(3), 1.0, 2, 0.0, np.random.default_rng(0))
+
+
+def test_constant_step_variance_and_sacks_by_hand():
+    # a sigma^2 / (2 - a): 1.9 * 4 / 0.1 = 76 near the upper edge, 0.01 * 4 / 1.99 near the lower
+    assert sa.constant_step_variance(1.9, 2.0) == pytest.approx(76.0, rel=1e-12)
+    assert sa.constant_step_variance(0.01, 2.0) == pytest.approx(0.04 / 1.99, rel=1e-12)
+    # c^2 sigma^2 / (2 c g' - 1): c = 0.3, g' = 2, sigma = 1.5 -> 0.09 * 2.25 / 0.2 = 1.0125
+    assert sa.asymptotic_variance(0.3, 2.0, 1.5) == pytest.approx(1.0125, rel=1e-12)
+    assert sa.asymptotic_variance(0.26, 2.0, 1.0) == pytest.approx(0.0676 / 0.04, rel=1e-12)
+
+
+def test_partial_sums_by_hand():
+    S, Q = sa.partial_sums([0.5, 0.25, 2.0])
+    np.testing.assert_allclose(S, [0.5, 0.75, 2.75], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(Q, [0.25, 0.3125, 4.3125], rtol=0, atol=1e-15)
+
+
+def test_mean_estimation_default_start_is_zero():
+    # a = 0.5 throughout: w2 = 0.5 * x1 from w1 = 0, w3 = 0.5 w2 + 0.5 x2 (by hand)
+    W = sa.mean_estimation(np.array([[4.0, 2.0]]), np.array([0.5, 0.5]))
+    np.testing.assert_allclose(W, [[0.0, 2.0, 2.0]], rtol=0, atol=1e-15)
+
+
+def test_mean_estimation_mse_by_hand():
+    # a = (0.5, 0.5), w1 - mean = 2, sigma = 1: b = 2, 1, 0.5; v = 0, 0.25, 0.0625 + 0.25
+    mse = sa.mean_estimation_mse(np.array([0.5, 0.5]), w1=3.0, mean=1.0, noise_std=1.0)
+    np.testing.assert_allclose(mse, [4.0, 1.25, 0.25 + 0.3125], rtol=0, atol=1e-15)
+
+
+def test_divergence_bound_is_strict_and_silent():
+    """|w| = 1e8 exactly is kept, |w| = 1e8 + 0.5 is NaN from there on, and no RuntimeWarning escapes."""
+    import warnings
+
+    zero = lambda w: 0.0 * w  # noqa: E731
+    W = sa.robbins_monro(zero, 1e8, np.ones(2), 0.0, 1, np.random.default_rng(0))
+    np.testing.assert_array_equal(W, [[1e8, 1e8, 1e8]])
+    W = sa.robbins_monro(zero, -1e8 - 0.5, np.ones(2), 0.0, 1, np.random.default_rng(0))
+    assert np.isnan(W).all()
+    # a run that overflows to inf and then inf - inf = NaN: marked NaN, no warning raised
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        W = sa.robbins_monro(lambda w: w**3, 1e30, np.ones(4), 0.0, 2, np.random.default_rng(0))
+    assert np.isnan(W).all()
+    # escaping and coming back still counts as diverged (the mark is sticky)
+    back = lambda w: np.where(np.abs(w) > 1e8, w, -2e8 * np.ones_like(w))  # noqa: E731
+    W = sa.robbins_monro(back, 0.0, np.ones(2), 0.0, 1, np.random.default_rng(0))
+    assert W[0, 0] == 0.0 and np.isnan(W[0, 1:]).all()
+
+
+def test_the_two_examples_as_written():
+    """Zhao Sec. 6.2: g(w) = tanh(w - 1), w* = 1, w_1 = 3, g'(1) = 1; the cube: w^3 - 5 from 0, g' = 3 w*^2."""
+    t = sa.tanh_example()
+    assert (t.root, t.w1, t.slope_at_root) == (1.0, 3.0, 1.0)
+    np.testing.assert_allclose(t.g(np.array([3.0, 1.0, 0.0])), [math.tanh(2.0), 0.0, math.tanh(-1.0)], atol=1e-15)
+    c = sa.cube_example()
+    assert c.w1 == 0.0
+    np.testing.assert_allclose(c.g(np.array([2.0, 0.0])), [3.0, -5.0], atol=1e-15)
+    h = 1e-6  # central difference of g at the root
+    slope = (c.g(np.array([c.root + h]))[0] - c.g(np.array([c.root - h]))[0]) / (2 * h)
+    assert c.slope_at_root == pytest.approx(slope, rel=1e-8)
+    assert c.slope_at_root == pytest.approx(3 * 25 ** (1 / 3), rel=1e-14)
+
+
+def test_summarize_runs_defaults_and_all_diverged():
+    W = np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0], [0.0, 4.0], [0.0, 5.0], [0.0, 6.0]])
+    s = sa.summarize_runs(W, target=0.0)
+    # numpy's default (linear) quantiles of 1..6 at 0.1, 0.25, 0.5, 0.75, 0.9: 1 + q * 5
+    np.testing.assert_allclose(s.quantiles[:, 1], [1.5, 2.25, 3.5, 4.75, 5.5], atol=1e-12)
+    np.testing.assert_allclose(s.quantiles[:, 0], 0.0)
+    assert s.n_diverged == 0
+    s = sa.summarize_runs(np.array([[0.0, np.nan], [np.inf, 1.0]]), target=0.0, qs=(0.5, 0.9))
+    assert s.n_diverged == 2 and s.quantiles.shape == (2, 2) and np.isnan(s.quantiles).all()
+    assert s.mean.shape == (2,) and np.isnan(s.mean).all() and np.isnan(s.rmse).all()
+
+
+def test_log_spaced_indices_edges():
+    np.testing.assert_array_equal(sa.log_spaced_indices(200), np.arange(200))  # default max 200: all kept
+    idx = sa.log_spaced_indices(201)
+    assert idx[0] == 0 and idx[-1] == 200 and len(idx) < 201 and np.all(np.diff(idx) > 0)
+    idx = sa.log_spaced_indices(10_000, 20)
+    # geomspace(1, 10^4, 20) rounded, minus 1: dense at the start, 0 and the last always in
+    assert idx[0] == 0 and idx[-1] == 9999 and 15 <= len(idx) <= 22
+    assert idx[1] == 1 and idx[2] == 2  # round(10^(4/19)) - 1 = 1, round(10^(8/19)) - 1 = 2
+
+
+def test_run_experiment_theory_only_where_sacks_applies():
+    """Sacks's curve only for a_k = c/k with 2 c g'(w*) > 1, K > 1 and noise; NaN at k = 0 and sqrt(V / k) after."""
+    rng = np.random.default_rng(0)
+    run = lambda ex, a, sigma=1.0: sa.run_experiment(ex, a, sigma, 3, 3.0, rng)  # noqa: E731
+    e = run("tanh", sa.StepSizes("power", c=2.0, alpha=1.0)(6))
+    V = 4.0 / 3.0  # c^2 sigma^2 / (2 c - 1) with c = 2, g' = 1, sigma = 1
+    assert np.isnan(e.theory_rmse[0])
+    np.testing.assert_allclose(e.theory_rmse[1:], np.sqrt(V / np.arange(1, 7)), rtol=1e-12)
+    assert e.W.shape == (3, 7) and e.target == 1.0
+    assert run("tanh", sa.StepSizes("power", c=0.5, alpha=1.0)(6)).theory_rmse is None  # 2 c g' = 1
+    assert run("tanh", sa.StepSizes("power", c=1.0, alpha=0.95)(4)).theory_rmse is None  # not c/k
+    assert run("tanh", sa.StepSizes("harmonic")(1)).theory_rmse is None  # K = 1
+    assert run("tanh", sa.StepSizes("harmonic")(2)).theory_rmse is not None  # K = 2
+    assert run("tanh", sa.StepSizes("harmonic")(5), sigma=0.0).theory_rmse is None  # no noise
+    e = run("cube", sa.StepSizes("power", c=0.1, alpha=1.0)(5))
+    slope = 3 * 25 ** (1 / 3)
+    V = 0.01 / (2 * 0.1 * slope - 1)
+    np.testing.assert_allclose(e.theory_rmse[1:], np.sqrt(V / np.arange(1, 6)), rtol=1e-12)
+    assert e.target == pytest.approx(5 ** (1 / 3), rel=1e-15)
+
+
+def test_run_experiment_mean_and_sgd_as_written():
+    """mean: x ~ N(1, sigma^2) drawn as (R, K); sgd: 100 data points first, then batches (default m = 1)."""
+    a = sa.StepSizes("harmonic")(4)
+    e = sa.run_experiment("mean", a, 0.5, 2, 7.0, np.random.default_rng(3))
+    x = 1.0 + 0.5 * np.random.default_rng(3).standard_normal((2, 4))
+    np.testing.assert_allclose(e.W[:, 1:], np.cumsum(x, axis=1) / np.arange(1, 5), atol=1e-14)
+    assert e.target == 1.0 and e.W[0, 0] == 7.0
+    np.testing.assert_allclose(e.theory_rmse, [6.0] + [0.5 / math.sqrt(k) for k in range(1, 5)], rtol=1e-12)
+    e = sa.run_experiment("sgd", a, 0.5, 2, 7.0, np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    data = 1.0 + 0.5 * rng.standard_normal(100)
+    idx = np.stack([rng.integers(0, 100, size=(2, 1)) for _ in range(4)], axis=1)  # (R, K, 1)
+    np.testing.assert_allclose(e.W[:, 1:], np.cumsum(data[idx][:, :, 0], axis=1) / np.arange(1, 5), atol=1e-14)
+    assert e.target == pytest.approx(sum(data) / 100, abs=1e-14)
+    s = math.sqrt(sum((d - sum(data) / 100) ** 2 for d in data) / 100)  # population std, m = 1
+    np.testing.assert_allclose(e.theory_rmse[1:], [s / math.sqrt(k) for k in range(1, 5)], rtol=1e-10)
+    assert e.theory_rmse[0] == pytest.approx(abs(7.0 - sum(data) / 100), rel=1e-12)
+
+
+def test_log_spaced_indices_against_the_geometric_sequence():
+    """max_points points geometric from 1 to num_points (ratio num_points^(1/(max_points-1))), rounded,
+    minus 1, plus 0 and the last index: written with math, not numpy (integer indices)."""
+    for n, m in ((10_000, 20), (1_000, 7), (201, 200), (10**6, 5)):  # the last: index 1 is not among them
+        want = sorted({0, n - 1} | {round(n ** (j / (m - 1))) - 1 for j in range(m)})
+        got = sa.log_spaced_indices(n, m)
+        assert got.dtype.kind == "i"
+        assert got.tolist() == want
+
+
+def test_step_sizes_with_integer_exponents():
+    """alpha = -1 (growing steps, a_k = k) and alpha = 4 at k = 10^5 (a_k = 1e-20): ints are valid floats
+    here, and k must be float so that k^alpha neither refuses a negative power nor overflows int64."""
+    np.testing.assert_allclose(sa.StepSizes("power", c=1.0, alpha=-1)(3), [1.0, 2.0, 3.0], rtol=1e-15)
+    assert sa.StepSizes("power", c=1.0, alpha=4)(100_000)[-1] == pytest.approx(1e-20, rel=1e-12, abs=0)
+
+
+def test_run_experiment_root_finding_is_robbins_monro_from_w1():
+    """tanh/cube runs are the literal Robbins-Monro loop from the given w1 with the same generator;
+    theory needs a_k = c/k to 1e-12 (alpha = 1 - 1e-7 is not c/k: no curve)."""
+    a = sa.StepSizes("power", c=0.8, alpha=0.9)(15)
+    for name, ex in (("tanh", sa.tanh_example()), ("cube", sa.cube_example())):
+        e = sa.run_experiment(name, a, 0.4, 4, 2.5, np.random.default_rng(8))
+        slow = literal_robbins_monro(ex.g, 2.5, a, 0.4, 4, np.random.default_rng(8))
+        np.testing.assert_allclose(e.W, slow, rtol=1e-13, atol=1e-13, equal_nan=True)
+        assert e.W[0, 0] == 2.5
+    near = sa.StepSizes("power", c=2.0, alpha=1 - 1e-7)(5)
+    assert sa.run_experiment("tanh", near, 1.0, 2, 3.0, np.random.default_rng(0)).theory_rmse is None
