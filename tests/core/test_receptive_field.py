@@ -444,6 +444,14 @@ def _literal_random_field(layers: list[Layer], n: int, seed: int, G: int, C: int
     [
         ([Layer(3, 1, 1), Layer(2, 2, 0, kind="pool"), Layer(3, 2, 2, 2), Layer(1)], 20, 2, 3, 2, 7),
         ([Layer(5, 2, 1), Layer(3, 1, 0, kind="pool", padding_right=2), Layer(3, 1, 1, 3)], 33, 1, 4, 3, 1),
+        (
+            [Layer(3, 1, 1) for _ in range(30)],
+            48,
+            1,
+            2,
+            2,
+            4,
+        ),  # deep: the per-layer rescaling must stay neutral
     ],
 )
 def test_random_field_equals_literal_per_network_loop(layers, n, dims, G, C, seed):
@@ -463,6 +471,7 @@ def test_erf_ratio_by_depth_against_literal_pieces():
     assert res["depth"].tolist() == [1, 4, 6]
     assert res["rf"].tolist() == [3, 9, 13] and res["rf"].dtype.kind == "i"
     assert res["rf_visible"].tolist() == [3.0, 9.0, 9.0]
+    assert all(res[key].dtype == np.float64 for key in ("rf_visible", "erf", "erf_ones", "ratio"))
     for i, depth in enumerate([1, 4, 6]):
         box = np.array([1.0])
         for _ in range(depth):
@@ -697,12 +706,19 @@ def test_encode_stack_by_hand():
 
 def test_apply_table_edits_by_hand():
     cols = ["kind", "kernel", "stride", "padding", "dilation", "padding_right"]
-    rows = [rf.layer_to_row(x) for x in [Layer(3, 1, 1), Layer(2, 2, 0, kind="pool")]]
+    rows = [rf.layer_to_row(x) for x in [Layer(3, 1, 1), Layer(2, 2, 0, kind="pool"), Layer(5, 1, 2)]]
     new = rf.apply_table_edits(
         rows,
         {
-            "edited_rows": {"1": {"kernel": 4, "name": "ignored"}, 5: {"kernel": 9}, -1: {"kernel": 9}},
-            "deleted_rows": [0, 0, 7, -1],
+            # positions 3 (= len), 5 and -1 do not exist: ignored; "name" is not a column: ignored
+            "edited_rows": {
+                "1": {"kernel": 4, "name": "ignored"},
+                3: {"kernel": 9},
+                5: {"kernel": 9},
+                -1: {"kernel": 9},
+            },
+            # rows 0 and 2 go (both, whatever the order of deletion); 3, 7, -1 do not exist
+            "deleted_rows": [2, 0, 0, 3, 7, -1],
             "added_rows": [{"kind": "pool"}, {"kernel": 5, "padding": None, "junk": 1}],
         },
         cols,
@@ -713,14 +729,22 @@ def test_apply_table_edits_by_hand():
         {"kind": "conv", "kernel": 5, "stride": 1, "padding": 1, "dilation": 1, "padding_right": None},
     ]
     assert rows[1]["kernel"] == 2  # the input rows are not modified
-    # last row edited and deleted; an empty delta is a copy
-    assert rf.apply_table_edits(rows, {"edited_rows": {1: {"stride": 3}}}, cols)[1]["stride"] == 3
-    assert rf.apply_table_edits(rows, {"deleted_rows": [1]}, cols) == rows[:1]
-    assert rf.apply_table_edits(rows, {}, cols) == rows
     assert (
-        rf.apply_table_edits(rows, {"edited_rows": None, "deleted_rows": None, "added_rows": None}, cols)
-        == rows
+        rf.apply_table_edits(rows, {"edited_rows": {2: {"stride": 3}}}, cols)[2]["stride"] == 3
+    )  # the last row
+    assert rf.apply_table_edits(rows, {"edited_rows": {0: {"stride": 3}}}, cols)[0]["stride"] == 3
+    assert rf.apply_table_edits(rows, {"deleted_rows": [2]}, cols) == rows[:2]
+    assert rf.apply_table_edits(rows, {"deleted_rows": [0, 1]}, cols) == rows[2:]
+    assert rf.apply_table_edits(rows, {}, cols) == rows
+    empty = {"edited_rows": None, "deleted_rows": None, "added_rows": None}
+    assert rf.apply_table_edits(rows, empty, cols) == rows
+    # an added row's None and non-column entries are dropped, the rest overrides the defaults
+    added = rf.apply_table_edits(
+        [], {"added_rows": [{"kind": "conv", "stride": None, "dilation": 2, "x": 1}]}, cols
     )
+    assert added == [
+        {"kind": "conv", "kernel": 3, "stride": 1, "padding": 1, "dilation": 2, "padding_right": None}
+    ]
 
 
 def test_fmt_and_is_nan():
@@ -737,3 +761,31 @@ def test_rfstats_accessors():
     assert (s.start(3), s.end(3)) == (10, 16)
     assert Layer(3, dilation=4).span == 9 and Layer(1, dilation=5).span == 1
     assert Layer(3, padding=2).pad_right == 2 and Layer(3, padding=2, padding_right=0).pad_right == 0
+
+
+def test_erf_ratio_by_depth_defaults_and_edges(monkeypatch):
+    # 25 layers, default max_points 24: round(linspace(1, 25, 24)) skips one depth -> 24 depths
+    # (only the choice of depths is under test here: a flat stand-in for the measurement keeps it fast)
+    with monkeypatch.context() as m:
+        m.setattr(
+            rf, "measured_receptive_field", lambda layers, n, *a, dims=2, **k: np.full((n,) * dims, 1 / n)
+        )
+        res = rf.erf_ratio_by_depth([Layer(1) for _ in range(25)], 3)
+    assert len(res["depth"]) == 24 and res["depth"][0] == 1 and res["depth"][-1] == 25
+    # defaults seed 0, 8 networks of 4 channels, mass 0.95: the literal oracle with those numbers
+    layers = [Layer(3, 1, 1), Layer(3, 1, 1)]
+    res = rf.erf_ratio_by_depth(layers, 11)
+    for i, depth in enumerate([1, 2]):
+        v = np.sort(_literal_random_field(layers[:depth], 11, 0, 8, 4, 1))[::-1]
+        assert res["erf"][i] == int(np.argmax(np.cumsum(v) >= 0.95 - 1e-6)) + 1
+    # c3 VALID at n = 5: maps 3, 1; depth 2 is unit 0 with r = 5 -> [0, 4], all 5 visible
+    assert rf.erf_ratio_by_depth([Layer(3), Layer(3)], 5, num_seeds=1, channels=1)["rf_visible"].tolist() == [
+        3.0,
+        5.0,
+    ]
+    # the centre unit's window entirely in the padding: nothing visible, counted as 1 pixel
+    res = rf.erf_ratio_by_depth([Layer(1, 1, 10, padding_right=0)], 3, num_seeds=1, channels=1)
+    assert res["rf_visible"].tolist() == [1.0]
+    # no depth fits: empty, still integer depths
+    res = rf.erf_ratio_by_depth([Layer(9)], 5, num_seeds=1, channels=1)
+    assert res["depth"].shape == (0,) and res["depth"].dtype.kind == "i"
