@@ -682,6 +682,7 @@ def test_validate_rows_errors_by_hand():
     assert rf.validate_rows(stack, 8) == ([], [rf.RowError(3, "fits", value="8")])
     assert len(rf.validate_rows(stack)[0]) == 3
     assert len(rf.validate_rows(stack[:2], 8)[0]) == 2
+    assert rf.parse_stack("c8", 8) == ([Layer(8)], [])  # an output of exactly one unit fits
     # the first non-fitting row is named, even when a later one also fails
     assert rf.parse_stack("c9,c9", 8) == ([], [rf.RowError(1, "fits", value="8")])
     assert rf.parse_stack("c3,,c3") == ([], [rf.RowError(2, "parse", value="")])
@@ -697,6 +698,8 @@ def test_encode_stack_by_hand():
     ]
     assert rf.encode_stack(rows) == "c3p1,m2s2,c3s2d2r1,c2.5sx,c1p2r0"
     assert rf.encode_stack([]) == ""
+    # no padding given: it is 0, so a right padding of 0 is the symmetric default, 1 is not
+    assert rf.encode_stack([{"kernel": 3, "padding_right": 0}, {"kernel": 3, "padding_right": 1}]) == "c3,c3r1"
     assert rf.encode_stack([{"kernel": float("inf")}]) == "cinf"
     assert rf.layers_to_string([Layer(3, 2, 1, 2, "pool", padding_right=3)]) == "m3s2p1d2r3"
     assert rf.layer_to_row(Layer(3, 2, 1, 2, "pool", "x", 3)) == {
@@ -788,4 +791,4 @@ def test_erf_ratio_by_depth_defaults_and_edges(monkeypatch):
     assert res["rf_visible"].tolist() == [1.0]
     # no depth fits: empty, still integer depths
     res = rf.erf_ratio_by_depth([Layer(9)], 5, num_seeds=1, channels=1)
-    assert res["depth"].shape == (0,) and res["depth"].dtype.kind == "i"
+    assert res["depth"].shape == (0,) and res["depth"].dtype.kind == "i" and res["rf"].dtype.kind == "i"
