@@ -553,10 +553,12 @@ def test_measurement_rejects_bad_arguments():
         rf.measured_receptive_field([Layer(3)], rf.MAX_MEASURE_SIZE + 1)
     with pytest.raises(ValueError, match="dims must be 1 or 2"):
         rf.measured_receptive_field([Layer(3)], 8, dims=3)
-    with pytest.raises(ValueError, match="does not fit"):
+    with pytest.raises(ValueError, match="^the stack does not fit the input size$"):
         rf.measured_receptive_field([Layer(9)], 8)
-    with pytest.raises(ValueError, match="does not fit"):
+    with pytest.raises(ValueError, match="^the stack does not fit the input size$"):
         rf.measured_receptive_field([], 8)
+    # an output of exactly one unit fits: c5 on 5 pixels, every pixel weighs 1/5
+    np.testing.assert_allclose(rf.measured_receptive_field([Layer(5)], 5, dims=1), np.full(5, 0.2), atol=1e-7)
 
 
 def test_measured_defaults_are_ones_weights_2d():
