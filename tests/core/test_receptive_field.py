@@ -743,6 +743,10 @@ def test_apply_table_edits_by_hand():
     assert rf.apply_table_edits(rows, {}, cols) == rows
     empty = {"edited_rows": None, "deleted_rows": None, "added_rows": None}
     assert rf.apply_table_edits(rows, empty, cols) == rows
+    # the new row's kind picks its defaults even when "kind" is not an editable column
+    assert rf.apply_table_edits([], {"added_rows": [{"kind": "pool", "kernel": 3}]}, ["kernel"]) == [
+        {"kind": "pool", "kernel": 3, "stride": 2, "padding": 0, "dilation": 1, "padding_right": None}
+    ]
     # an added row's None and non-column entries are dropped, the rest overrides the defaults
     added = rf.apply_table_edits(
         [], {"added_rows": [{"kind": "conv", "stride": None, "dilation": 2, "x": 1}]}, cols
