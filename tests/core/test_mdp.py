@@ -297,11 +297,11 @@ def test_check_mdp_rejects_each_kind_of_bad_model():
         mdp.check_mdp(P, R[:, :2])
     bad = P.copy()
     bad[1, 2] = [1.5, -0.5, 0.0, 0.0]  # sums to 1 with a negative entry
-    with pytest.raises(ValueError, match="probability distribution"):
+    with pytest.raises(ValueError, match=r"^every P\[s, a, :\] must be a probability distribution$"):
         mdp.check_mdp(bad, R)
     bad = P.copy()
     bad[3, 0] *= 1.001  # every entry positive, sum 1.001
-    with pytest.raises(ValueError, match="probability distribution"):
+    with pytest.raises(ValueError, match=r"^every P\[s, a, :\] must be a probability distribution$"):
         mdp.check_mdp(bad, R)
     # within atol (default 1e-9): a -1e-10 entry and a 1e-10 surplus pass; 1e-8 does not; a looser atol lets it
     ok = P.copy()
@@ -310,12 +310,12 @@ def test_check_mdp_rejects_each_kind_of_bad_model():
     mdp.check_mdp(ok, R)
     off = P.copy()
     off[2, 1] = [1.0 + 1e-4, 0.0, 0.0, 0.0]  # np.allclose's rtol 1e-5 is added to atol for the sums
-    with pytest.raises(ValueError, match="probability distribution"):
+    with pytest.raises(ValueError, match=r"^every P\[s, a, :\] must be a probability distribution$"):
         mdp.check_mdp(off, R)
     mdp.check_mdp(off, R, atol=2e-4)
     neg = P.copy()
     neg[0, 0] = [1.0 + 1e-8, -1e-8, 0.0, 0.0]
-    with pytest.raises(ValueError, match="probability distribution"):
+    with pytest.raises(ValueError, match=r"^every P\[s, a, :\] must be a probability distribution$"):
         mdp.check_mdp(neg, R)
 
 
@@ -522,6 +522,7 @@ def test_policy_iteration_stops_on_an_optimal_value_with_a_different_tied_policy
     # a start policy that is already optimal but differs from the greedy tie-break: the value test stops it
     res = mdp.policy_iteration(P, R, 0.5, initial_policy=np.array([[0.0, 1.0], [0.0, 1.0]]))
     assert res.converged and len(res.history) == 2 and res.policies.shape == (2, 2, 2)
+    np.testing.assert_array_equal(res.policy, [[1.0, 0.0], [1.0, 0.0]])  # the improved (tie-broken) one
     np.testing.assert_allclose(res.V, [1.0, 2.0], atol=1e-12)  # v(1) = 1 / (1 - 0.5), v(0) = 0.5 v(1)
 
 
@@ -532,7 +533,8 @@ def test_policy_iteration_max_iter():
     full = mdp.policy_iteration(P, R, 0.9)
     assert len(full.history) >= 4
     res = mdp.policy_iteration(P, R, 0.9, max_iter=1)
-    assert not res.converged and len(res.history) == 2
+    assert res.converged is False and len(res.history) == 2
+    np.testing.assert_array_equal(res.policy, full.policies[1])  # the last improvement made
     np.testing.assert_allclose(res.history, full.history[:2], atol=1e-12)
 
 
@@ -552,4 +554,58 @@ def test_epsilon_greedy_policy_iteration_against_a_literal_loop():
         np.testing.assert_allclose(res.V, hist[-1], atol=1e-9)
         np.testing.assert_allclose(res.policy, pols[-1], atol=1e-15)
     res = mdp.epsilon_greedy_policy_iteration(P, R, 0.9, eps, max_iter=1)
-    assert not res.converged and len(res.history) == 2
+    assert res.converged is False and len(res.history) == 2
+
+
+def _chain(r_left, r_right, r_goal=1.0):
+    """States 0, 1, 2, two actions. From 0: action 0 earns r_left and moves to 1, action 1 earns r_right and
+    moves to 2. State 1 earns r_goal forever, state 2 earns 0 forever (both actions alike)."""
+    P = np.zeros((3, 2, 3))
+    P[0, 0, 1] = P[0, 1, 2] = 1.0
+    P[1, :, 1] = P[2, :, 2] = 1.0
+    R = np.array([[r_left, r_right], [r_goal, r_goal], [0.0, 0.0]])
+    return P, R
+
+
+def test_policy_iteration_stopping_rule_by_hand():
+    # gamma 0.5: v(1) = 2, so from state 0 action 0 is worth r_left + 1 and action 1 is worth r_right.
+    # Greedy start on R picks action 1 (r_right > r_left); one improvement switches to action 0.
+    P, R = _chain(0.0, 0.5)
+    res = mdp.policy_iteration(P, R, 0.5)
+    assert res.converged is True and len(res.history) == 3
+    np.testing.assert_allclose(res.history[1:], [[0.5, 2, 0], [1, 2, 0]], atol=1e-12)
+    # an improvement of 5e-9 (above TIE_TOL 1e-9, below np.allclose's default atol 1e-8) is still taken
+    P, R = _chain(-1 + 5e-9, 0.0)
+    res = mdp.policy_iteration(P, R, 0.5)
+    assert len(res.history) == 3 and res.policy[0].tolist() == [1.0, 0.0]
+    # an improvement of 1e-7 on values near 2 (below np.allclose's default rtol 1e-5 relative) too
+    P, R = _chain(1.0 + 1e-7, 1.0)
+    P[0, 1] = P[0, 0]  # both actions lead to state 1: q(0, a) = r(0, a) + 1, i.e. 2 + 1e-7 and 2
+    # start on action 1 (worth 2); action 0 is worth 2 + 1e-7: one more improvement
+    res = mdp.policy_iteration(P, R, 0.5, initial_policy=np.array([[0.0, 1.0], [1, 0], [1, 0]]))
+    assert len(res.history) == 3 and res.policy[0].tolist() == [1.0, 0.0]
+    np.testing.assert_allclose(res.V, [2 + 1e-7, 2, 0], atol=1e-12)
+
+
+def test_policy_iteration_stops_on_an_unchanged_policy_with_large_values():
+    # rewards x 1e6: the residual of the linear solve (~1e-9) exceeds the value test's atol 1e-10, so
+    # it is the unchanged policy that stops the iteration (6 rows as at scale 1)
+    gw = GridWorld()
+    res = mdp.policy_iteration(gw.P, gw.R * 1e6, 0.9)
+    assert res.converged is True and len(res.history) == len(mdp.policy_iteration(gw.P, gw.R, 0.9).history)
+
+
+def test_epsilon_greedy_policy_iteration_stopping_rule_by_hand():
+    eps = 0.2
+    # positive q-values, one real improvement at state 0: start action 1 (r_right 0.5 > 0), then action 0
+    P, R = _chain(0.0, 0.5)
+    res = mdp.epsilon_greedy_policy_iteration(P, R, 0.5, eps)
+    assert res.converged is True and len(res.history) == 3
+    np.testing.assert_allclose(res.policy[0], [0.9, 0.1], atol=1e-15)
+    # an exact tie at state 0 (q = 1 for both actions): the tie-break changes the policy but gains
+    # nothing, and that already counts as optimal in the epsilon-greedy class: one iteration
+    P, R = _chain(0.0, 1.0)
+    res = mdp.epsilon_greedy_policy_iteration(P, R, 0.5, eps)
+    assert res.converged is True and len(res.history) == 2
+    np.testing.assert_allclose(res.policies[0][0], [0.1, 0.9], atol=1e-15)
+    np.testing.assert_allclose(res.policies[1][0], [0.9, 0.1], atol=1e-15)
