@@ -467,7 +467,7 @@ def test_truncated_policy_iteration_against_a_literal_loop():
     full = mdp.truncated_policy_iteration(P, R, 0.6, 2)
     hist, _ = _lit_truncated(P, R, 0.6, 2, 1e-10, 10_000, np.zeros(4))
     np.testing.assert_allclose(full.history, hist, atol=1e-12)
-    with pytest.raises(ValueError, match="eval_sweeps must be >= 1"):
+    with pytest.raises(ValueError, match="^eval_sweeps must be >= 1$"):
         mdp.truncated_policy_iteration(P, R, 0.6, 0)
     # one sweep is allowed (value iteration)
     assert mdp.truncated_policy_iteration(P, R, 0.6, 1).converged
@@ -609,3 +609,36 @@ def test_epsilon_greedy_policy_iteration_stopping_rule_by_hand():
     assert res.converged is True and len(res.history) == 2
     np.testing.assert_allclose(res.policies[0][0], [0.1, 0.9], atol=1e-15)
     np.testing.assert_allclose(res.policies[1][0], [0.9, 0.1], atol=1e-15)
+
+
+def test_epsilon_greedy_of_one_state_and_of_a_stack():
+    # the actions are the last axis: one state's row (A,) or a stack (K, S, A) with S != A
+    np.testing.assert_allclose(mdp.epsilon_greedy_policy(np.array([0.0, 1.0, 0.5]), 0.3), [0.1, 0.8, 0.1])
+    Q = np.random.default_rng(13).normal(size=(2, 4, 3))
+    pi = mdp.epsilon_greedy_policy(Q, 0.3)
+    for k in range(2):
+        np.testing.assert_allclose(pi[k], 0.7 * _lit_greedy(Q[k]) + 0.1, atol=1e-15)
+
+
+def test_integer_starts_give_float_histories():
+    P, R = _random_mdp(0)
+    pi = np.full((4, 3), 1 / 3)
+    assert mdp.iterative_policy_evaluation(P, R, pi, 0.5, 0, V0=[1, 2, 3, 4]).dtype == np.float64
+    res = mdp.value_iteration(P, R, 0.5, max_iter=0, V0=[1, 2, 3, 4])
+    assert res.V.dtype == np.float64 and res.history.dtype == np.float64 and res.history.shape == (1, 4)
+    res = mdp.truncated_policy_iteration(P, R, 0.5, 2, max_iter=0, V0=[1, 2, 3, 4])
+    assert res.V.dtype == np.float64 and res.history.dtype == np.float64
+
+
+def test_value_iteration_returns_the_policy_greedy_on_its_last_value():
+    # one iteration from a far start: the greedy policy w.r.t. v_1 differs from the one w.r.t. v_0
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(4) * 0.3, size=(4, 3))
+    R = rng.normal(size=(4, 3))
+    V0 = rng.normal(size=4) * 10
+    res = mdp.value_iteration(P, R, 0.9, max_iter=1, V0=V0)
+    want = _lit_greedy(_lit_q(P, R, res.history[-1], 0.9))
+    assert not np.array_equal(want, _lit_greedy(_lit_q(P, R, V0, 0.9)))
+    np.testing.assert_array_equal(res.policy, want)
+    tpi = mdp.truncated_policy_iteration(P, R, 0.9, 2, max_iter=1, V0=V0)
+    np.testing.assert_array_equal(tpi.policy, _lit_greedy(_lit_q(P, R, tpi.history[-1], 0.9)))
