@@ -555,6 +555,7 @@ def test_epsilon_greedy_policy_iteration_against_a_literal_loop():
         np.testing.assert_allclose(res.policy, pols[-1], atol=1e-15)
     res = mdp.epsilon_greedy_policy_iteration(P, R, 0.9, eps, max_iter=1)
     assert res.converged is False and len(res.history) == 2
+    np.testing.assert_allclose(res.policy, eg(_lit_q(P, R, res.history[-1], 0.9)), atol=1e-15)
 
 
 def _chain(r_left, r_right, r_goal=1.0):
@@ -609,6 +610,7 @@ def test_epsilon_greedy_policy_iteration_stopping_rule_by_hand():
     assert res.converged is True and len(res.history) == 2
     np.testing.assert_allclose(res.policies[0][0], [0.1, 0.9], atol=1e-15)
     np.testing.assert_allclose(res.policies[1][0], [0.9, 0.1], atol=1e-15)
+    np.testing.assert_allclose(res.policy[0], [0.9, 0.1], atol=1e-15)  # the last policy, the improved one
 
 
 def test_epsilon_greedy_of_one_state_and_of_a_stack():
@@ -642,3 +644,25 @@ def test_value_iteration_returns_the_policy_greedy_on_its_last_value():
     np.testing.assert_array_equal(res.policy, want)
     tpi = mdp.truncated_policy_iteration(P, R, 0.9, 2, max_iter=1, V0=V0)
     np.testing.assert_array_equal(tpi.policy, _lit_greedy(_lit_q(P, R, tpi.history[-1], 0.9)))
+
+
+@pytest.mark.parametrize("planner", ["policy_iteration", "epsilon_greedy_policy_iteration"])
+def test_policy_iterations_stop_after_max_iter_by_default(monkeypatch, planner):
+    # A stand-in for q_values that alternates between two tables, so each improvement undoes the last one
+    # and no stopping rule ever holds: the default cap of 1,000 improvements ends the loop, not converged.
+    tables = [np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])]
+    calls = []
+
+    def alternating(P, R, V, gamma):
+        calls.append(1)
+        return tables[(len(calls) + 1) % 2]  # first [1, 0]: away from the start policy (action 1)
+
+    monkeypatch.setattr(mdp, "q_values", alternating)
+    P, R = np.ones((1, 2, 1)), np.array([[0.0, 0.25]])  # true values 0 or 0.5, never max q = 1
+    args = (0.5,) if planner == "policy_iteration" else (0.5, 0.2)
+    res = getattr(mdp, planner)(P, R, *args)
+    assert res.converged is False and res.history.shape == (1001, 1) and res.policies.shape == (1001, 1, 2)
+    # an integer start policy still gives float policies, even with no iteration
+    if planner == "policy_iteration":
+        res = mdp.policy_iteration(P, R, 0.5, max_iter=0, initial_policy=np.array([[0, 1]]))
+        assert res.policy.dtype == np.float64 and res.policies.dtype == np.float64
