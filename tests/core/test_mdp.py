@@ -666,3 +666,20 @@ def test_policy_iterations_stop_after_max_iter_by_default(monkeypatch, planner):
     if planner == "policy_iteration":
         res = mdp.policy_iteration(P, R, 0.5, max_iter=0, initial_policy=np.array([[0, 1]]))
         assert res.policy.dtype == np.float64 and res.policies.dtype == np.float64
+
+
+def test_truncated_policy_iteration_returns_the_last_greedy_policy():
+    # on the grid world the greedy policy keeps changing after the first improvements
+    gw = GridWorld()
+    res = mdp.truncated_policy_iteration(gw.P, gw.R, 0.9, 2)
+    want = _lit_greedy(_lit_q(gw.P, gw.R, res.V, 0.9))
+    assert not np.array_equal(res.policies[1], want)
+    np.testing.assert_array_equal(res.policy, want)
+
+
+def test_singular_evaluation_message():
+    P, R = _random_mdp(3)
+    with pytest.raises(
+        mdp.NotConvergedError, match=r"^I - gamma P_pi is singular: the discounted return does not converge$"
+    ):
+        mdp.policy_evaluation(P, R, np.full((4, 3), 1 / 3), 1.0)
