@@ -683,3 +683,8 @@ def test_singular_evaluation_message():
         mdp.NotConvergedError, match=r"^I - gamma P_pi is singular: the discounted return does not converge$"
     ):
         mdp.policy_evaluation(P, R, np.full((4, 3), 1 / 3), 1.0)
+
+
+def test_greedy_tie_tolerance_is_inclusive():
+    # exactly TIE_TOL below the best still counts as tied: the lower index wins
+    np.testing.assert_array_equal(mdp.greedy_policy(np.array([[1.0 - 1e-9, 1.0]])), [[1.0, 0.0]])
