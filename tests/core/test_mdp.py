@@ -473,9 +473,19 @@ def test_truncated_policy_iteration_against_a_literal_loop():
     assert mdp.truncated_policy_iteration(P, R, 0.6, 1).converged
 
 
-def test_truncated_policy_iteration_default_max_iter():
+def test_truncated_policy_iteration_default_max_iter(monkeypatch):
+    # gamma = 1 and a reward loop never converge: the default cap is 10,000 iterations. Stand-ins for
+    # the per-iteration greedy step, policy matrices (r_pi = 1, P_pi = 1), q-values and the convergence
+    # test (never) keep 10,000 rounds cheap; only the loop and its cap are under test.
+    monkeypatch.setattr(mdp, "greedy_policy", lambda Q: np.ones((1, 1)))
+    monkeypatch.setattr(mdp, "policy_matrices", lambda P, R, pi: (np.ones(1), np.ones((1, 1))))
+    monkeypatch.setattr(mdp, "q_values", lambda P, R, V, gamma: R)
+    monkeypatch.setattr(mdp, "_converged", lambda history, tol: False)
     res = mdp.truncated_policy_iteration(np.ones((1, 1, 1)), np.ones((1, 1)), 1.0, 1)
-    assert not res.converged and res.history.shape == (10_001, 1) and res.policies.shape == (10_001, 1, 1)
+    assert (
+        res.converged is False and res.history.shape == (10_001, 1) and res.policies.shape == (10_001, 1, 1)
+    )
+    assert res.V.tolist() == [10_000.0]
 
 
 def _lit_policy_iteration(P, R, gamma, pi0, improve):
