@@ -461,9 +461,9 @@ def test_random_field_equals_literal_per_network_loop(layers, n, dims, G, C, see
 def test_erf_ratio_by_depth_against_literal_pieces():
     # 6 layers c3p1 at n = 9, max_points 3: depths round(linspace(1, 6, 3)) = 1, 4 (3.5 rounds to even), 6.
     # r_l = 2 l + 1 (3, 9, 13); unit u = 4 of a 9-wide map sees [4 - l, 4 + l], clipped to [0, 8]: 3, 9, 9.
-    # erf_ones: the 95 % width of the l-fold box convolution (numpy); erf: of the literal random oracle.
+    # at mass 0.5: erf_ones the 50 % width of the l-fold box convolution (numpy), erf that of the literal oracle.
     layers = [Layer(3, 1, 1) for _ in range(6)]
-    res = rf.erf_ratio_by_depth(layers, 9, seed=2, num_seeds=3, channels=2, mass=0.9, max_points=3)
+    res = rf.erf_ratio_by_depth(layers, 9, seed=2, num_seeds=3, channels=2, mass=0.5, max_points=3)
     assert res["depth"].tolist() == [1, 4, 6]
     assert res["rf"].tolist() == [3, 9, 13] and res["rf"].dtype.kind == "i"
     assert res["rf_visible"].tolist() == [3.0, 9.0, 9.0]
@@ -477,11 +477,11 @@ def test_erf_ratio_by_depth_against_literal_pieces():
         line[lo + 6 : lo + 6 + box.size] = box  # the field, then clipped to the image
         ones = line[6:15] / line[6:15].sum()
         v = np.sort(ones)[::-1]
-        want_ones = int(np.argmax(np.cumsum(v) >= 0.9 - 1e-12)) + 1
+        want_ones = int(np.argmax(np.cumsum(v) >= 0.5 - 1e-12)) + 1
         assert res["erf_ones"][i] == pytest.approx(want_ones)
         r = _literal_random_field(layers[:depth], 9, 2, 3, 2, 1)
         v = np.sort(r)[::-1]
-        want = int(np.argmax(np.cumsum(v) >= 0.9 - 1e-6)) + 1
+        want = int(np.argmax(np.cumsum(v) >= 0.5 - 1e-6)) + 1
         assert res["erf"][i] == pytest.approx(want)
         assert res["ratio"][i] == pytest.approx(want / res["rf_visible"][i])
 
@@ -785,6 +785,8 @@ def test_erf_ratio_by_depth_defaults_and_edges(monkeypatch):
     for i, depth in enumerate([1, 2, 3]):
         v = np.sort(_literal_random_field(layers[:depth], 15, 0, 8, 4, 1))[::-1]
         assert res["erf"][i] == int(np.argmax(np.cumsum(v) >= 0.95 - 1e-6)) + 1
+    # the ones fields are box convolutions (1,1,1)/3, (1,2,3,2,1)/9, (1,3,6,7,6,3,1)/27: 95 % needs 3, 5, 6
+    assert res["erf_ones"].tolist() == [3.0, 5.0, 6.0]
     # c3 VALID at n = 5: maps 3, 1; depth 2 is unit 0 with r = 5 -> [0, 4], all 5 visible
     assert rf.erf_ratio_by_depth([Layer(3), Layer(3)], 5, num_seeds=1, channels=1)["rf_visible"].tolist() == [
         3.0,
