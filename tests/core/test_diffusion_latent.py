@@ -431,3 +431,253 @@ def test_settle_steps_matches_a_literal_loop():
         assert got[n] == last_far + 1
     with pytest.raises(ValueError):
         ld.settle_steps(ld.sample(model, "a red circle", 12, seed=4, num_samples=1, num_frames=3))
+
+
+# ------------------------------------------------------------------ the maths written out (issue 21, mutation testing)
+# Each network piece is recomputed in float64 numpy from its own weights with plain loops and the
+# formulas of its docstring (no call into the module under test but the weights); tolerance 1e-9.
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().double().numpy()
+
+
+def _layer_norm(x: np.ndarray, ln: torch.nn.LayerNorm) -> np.ndarray:
+    mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + ln.eps) * _np(ln.weight) + _np(ln.bias)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+
+
+def _softmax_rows(s: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """softmax over the last axis of s (Nq, Nk), keys where keep is False get weight 0."""
+    out = np.zeros_like(s)
+    for i in range(s.shape[0]):
+        e = np.array([math.exp(s[i, j] - s[i, keep].max()) if keep[j] else 0.0 for j in range(s.shape[1])])
+        out[i] = e / e.sum()
+    return out
+
+
+def test_timestep_embedding_is_the_sinusoid_written_out():
+    # emb[k] = sin(t * 10000^(-k/half)), emb[half + k] = cos(t * 10000^(-k/half))  (Vaswani sec. 3.5)
+    t = torch.tensor([0, 1, 17, 500, 999])
+    for dim in (8, 48):
+        got = ld.timestep_embedding(t, dim).numpy()
+        half = dim // 2
+        assert got.shape == (5, dim)
+        for b, tb in enumerate(t.tolist()):
+            for k in range(half):
+                f = 10000.0 ** (-k / half)
+                # float32 arguments up to 999: rounding of t * f costs up to ~1e-4
+                assert got[b, k] == pytest.approx(math.sin(tb * f), abs=3e-4), (dim, tb, k)
+                assert got[b, half + k] == pytest.approx(math.cos(tb * f), abs=3e-4), (dim, tb, k)
+
+
+@torch.no_grad()
+def test_text_block_is_a_pre_norm_transformer_layer_written_out():
+    torch.manual_seed(0)
+    D, H, L = 8, 2, 5
+    blk = ld.TextBlock(D, H).double()
+    for p in blk.parameters():  # non-trivial norms and biases
+        p.add_(0.1 * torch.randn_like(p))
+    x = torch.randn(2, L, D, dtype=torch.float64)
+    mask = torch.tensor([[True] * L, [True, True, True, False, False]])
+    got = _np(blk(x, mask))
+    d = D // H
+    for b in range(2):
+        xb = _np(x[b])
+        a = _layer_norm(xb, blk.ln1)
+        qkv = a @ _np(blk.qkv.weight).T + _np(blk.qkv.bias)  # (L, 3D): [q | k | v], heads contiguous
+        heads = []
+        for h in range(H):
+            q = qkv[:, h * d : (h + 1) * d]
+            k = qkv[:, D + h * d : D + (h + 1) * d]
+            v = qkv[:, 2 * D + h * d : 2 * D + (h + 1) * d]
+            w = _softmax_rows(q @ k.T / math.sqrt(d), mask[b].numpy())
+            heads.append(w @ v)
+        y = xb + np.concatenate(heads, axis=1) @ _np(blk.proj.weight).T + _np(blk.proj.bias)
+        m = _layer_norm(y, blk.ln2)
+        lin1, lin2 = blk.mlp[0], blk.mlp[2]
+        m = _gelu(m @ _np(lin1.weight).T + _np(lin1.bias)) @ _np(lin2.weight).T + _np(lin2.bias)
+        np.testing.assert_allclose(got[b], y + m, rtol=1e-9, atol=1e-9)
+
+
+@torch.no_grad()
+def test_text_encoder_is_token_plus_position_embeddings_then_blocks_then_norm():
+    torch.manual_seed(1)
+    enc = ld.TextEncoder(dim=8, layers=2, heads=2).double()
+    for p in enc.parameters():
+        p.add_(0.1 * torch.randn_like(p))
+    ids, mask = ld.encode_tokens(["a red circle", "blue"])
+    got = _np(enc(ids, mask))
+    x = _np(enc.tok.weight)[ids.numpy()] + _np(enc.pos.weight)[None, : ld.MAX_TOKENS]
+    for blk in enc.blocks:  # each block checked against its written-out form above
+        x = _np(blk(torch.from_numpy(x), mask))
+    np.testing.assert_allclose(got, _layer_norm(x, enc.ln), rtol=1e-9, atol=1e-9)
+
+
+@torch.no_grad()
+def test_cross_attention_block_written_out():
+    # Q from the latent positions (after GroupNorm), K and V from the tokens; residual; then a
+    # LayerNorm-MLP residual (Rombach et al. sec. 3.3). A non-square 3 x 2 latent catches H/W mix-ups.
+    torch.manual_seed(2)
+    C, Dc, heads, L, Hh, Ww = 16, 6, 4, 4, 3, 2
+    blk = ld.CrossAttention(C, context_dim=Dc, heads=heads).double()
+    for p in blk.parameters():
+        p.add_(0.1 * torch.randn_like(p))
+    x = torch.randn(2, C, Hh, Ww, dtype=torch.float64)
+    ctx = torch.randn(2, L, Dc, dtype=torch.float64)
+    mask = torch.tensor([[True] * L, [True, True, False, False]])
+    store: list[torch.Tensor] = []
+    got = _np(blk(x, ctx, mask, store))
+    d, G = C // heads, 8
+    for b in range(2):
+        xb = _np(x[b])  # (C, H, W)
+        # GroupNorm: 8 groups of C/8 channels, statistics over the group's channels and all positions
+        zn = np.empty_like(xb)
+        for g in range(G):
+            sl = slice(g * C // G, (g + 1) * C // G)
+            grp = xb[sl]
+            zn[sl] = (grp - grp.mean()) / np.sqrt(grp.var() + blk.norm.eps)
+        zn = zn * _np(blk.norm.weight)[:, None, None] + _np(blk.norm.bias)[:, None, None]
+        z = np.array([zn[:, i, j] for i in range(Hh) for j in range(Ww)])  # (HW, C), row-major positions
+        q = z @ _np(blk.to_q.weight).T
+        k = _np(ctx[b]) @ _np(blk.to_k.weight).T
+        v = _np(ctx[b]) @ _np(blk.to_v.weight).T
+        outs, ws = [], []
+        for h in range(heads):
+            hs = slice(h * d, (h + 1) * d)
+            w = _softmax_rows(q[:, hs] @ k[:, hs].T / math.sqrt(d), mask[b].numpy())
+            ws.append(w)
+            outs.append(w @ v[:, hs])
+        xf = np.array([xb[:, i, j] for i in range(Hh) for j in range(Ww)])
+        y = xf + np.concatenate(outs, axis=1) @ _np(blk.to_out.weight).T + _np(blk.to_out.bias)
+        m = _layer_norm(y, blk.ln)
+        lin1, lin2 = blk.mlp[0], blk.mlp[2]
+        y = y + _gelu(m @ _np(lin1.weight).T + _np(lin1.bias)) @ _np(lin2.weight).T + _np(lin2.bias)
+        for p_, (i, j) in enumerate((i, j) for i in range(Hh) for j in range(Ww)):
+            np.testing.assert_allclose(got[b, :, i, j], y[p_], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(_np(store[0][b]), np.mean(ws, axis=0), rtol=1e-9, atol=1e-12)
+
+
+def test_alpha_bar_is_stable_diffusions_scaled_linear_schedule_by_a_literal_product():
+    # beta_t = (sqrt(0.00085) + (sqrt(0.012) - sqrt(0.00085)) t / 999)^2, alpha_bar_t = prod (1 - beta_s)
+    model = _random_model()
+    assert model.alpha_bar.shape == (1000,)
+    prod = 1.0
+    for t in range(1000):
+        beta = (math.sqrt(0.00085) + (math.sqrt(0.012) - math.sqrt(0.00085)) * t / 999) ** 2
+        prod *= 1.0 - beta
+        assert model.alpha_bar[t] == pytest.approx(prod, rel=1e-12), t
+    # diffusers' published final value for this schedule: alphas_cumprod[-1] = 0.0047 (2 digits)
+    assert model.alpha_bar[-1] == pytest.approx(0.0047, abs=5e-5)
+
+
+@torch.no_grad()
+def test_latent_scale_multiplies_the_encoder_and_divides_the_decoder():
+    # the same nets with latent_scale 1 and 1.3: encode scales by 1.3, decode undoes it (rel 1e-6, float32)
+    m13 = _random_model()
+    m1 = ld.LatentDiffusion(m13.autoencoder, m13.denoiser, m13.classifier, latent_scale=1.0)
+    x = ld.make_scenes(_attrs(shape=[0, 2], colour=[1, 3]), seed=0)
+    z1 = m1.encode(x)
+    assert z1.dtype == np.float64 and z1.shape == (2, 4, 8, 8)
+    np.testing.assert_allclose(m13.encode(x), 1.3 * z1, rtol=1e-6, atol=1e-7)
+    img = m13.decode(1.3 * z1)
+    np.testing.assert_allclose(img, m1.decode(z1), rtol=1e-5, atol=1e-6)
+    # decode's leading axes: a (2, 1, 4, 8, 8) stack decodes item by item
+    stacked = m13.decode(np.stack([1.3 * z1[:1], 1.3 * z1[1:]]))
+    assert stacked.shape == (2, 1, 32, 32, 3)
+    np.testing.assert_allclose(stacked[:, 0], img, atol=1e-6)
+    # Autoencoder.forward is decode(encode(x)); the decoder's raw output, transposed and clipped
+    ae = m13.autoencoder
+    raw = ae.decoder(ae.encoder(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).float()))
+    np.testing.assert_allclose(_np(ae(ld.to_chw(x))), _np(raw), atol=1e-6)
+    np.testing.assert_allclose(m1.decode(z1), np.clip(_np(raw).transpose(0, 2, 3, 1), -1, 1), atol=1e-5)
+
+
+def test_to_chw_and_to_hwc_are_transposes_and_to_hwc_clips():
+    x = np.arange(2 * 3 * 4 * 3, dtype=np.float64).reshape(2, 3, 4, 3) / 10 - 3  # values in [-3, 4.1]
+    c = ld.to_chw(x)
+    assert c.dtype == torch.float32 and c.shape == (2, 3, 3, 4)
+    for n, i, j, ch in np.ndindex(*x.shape):
+        assert float(c[n, ch, i, j]) == pytest.approx(x[n, i, j, ch], abs=1e-6)
+    back = ld.to_hwc(c)
+    np.testing.assert_allclose(back, np.clip(x, -1.0, 1.0), atol=1e-6)
+
+
+@torch.no_grad()
+def test_ddpm_trajectory_is_the_ancestral_sampler_written_out():
+    # every step of a guided DDPM run recomputed: eps from the two prompts, x0, the posterior mean
+    # and variance (Ho et al. eqs. 6-7) with the run's own noise draws; last step lands on x0
+    model, w, seed, n = _random_model(), 2.0, 5, 2
+    traj = ld.sample(model, "a blue square", num_steps=3, sampler="ddpm", guidance_scale=w, seed=seed,
+                     num_samples=n, num_frames=None)  # fmt: skip
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 4, 8, 8))
+    ts = traj.timesteps
+    assert ts.tolist() == [999, 666, 332]  # trailing: round(1000 - 1000 k / 3) - 1 (diffusers)
+
+    def eps(prompt: str, zz: np.ndarray, t: int) -> np.ndarray:
+        ids, mask = ld.encode_tokens([prompt] * n)
+        return _np(model.denoiser(torch.from_numpy(zz).float(), torch.full((n,), t), ids, mask))
+
+    for i, t in enumerate(ts.tolist()):
+        np.testing.assert_allclose(traj.latents[i], z, rtol=1e-5, atol=1e-5)
+        e_c, e_u = eps("a blue square", z, t), eps("", z, t)
+        e = e_u + w * (e_c - e_u)
+        a_t = model.alpha_bar[t]
+        a_p = model.alpha_bar[ts[i + 1]] if i + 1 < len(ts) else 1.0
+        x0 = (z - math.sqrt(1 - a_t) * e) / math.sqrt(a_t)
+        np.testing.assert_allclose(traj.x0_latents[i], x0, rtol=1e-4, atol=1e-4)
+        beta = 1 - a_t / a_p
+        mean = math.sqrt(a_p) * beta / (1 - a_t) * x0 + math.sqrt(1 - beta) * (1 - a_p) / (1 - a_t) * z
+        var = (1 - a_p) / (1 - a_t) * beta
+        z = mean + math.sqrt(var) * rng.standard_normal((n, 4, 8, 8))
+    np.testing.assert_allclose(traj.latents[-1], z, rtol=1e-4, atol=1e-4)
+    # alpha_bar_prev = 1 at the last step: zero variance, z_0 is exactly the last x0 prediction
+    np.testing.assert_allclose(traj.latents[-1], traj.x0_latents[-1], atol=1e-9)
+    # decoded frames: images[k] = decode(z at entry k); x0_images[k] = decode(x0 at step k), last = z_0
+    np.testing.assert_allclose(traj.images, model.decode(traj.latents), atol=1e-6)
+    np.testing.assert_allclose(traj.x0_images[:-1], model.decode(traj.x0_latents), atol=1e-6)
+    np.testing.assert_allclose(traj.x0_images[-1], traj.final, atol=1e-6)
+    np.testing.assert_allclose(traj.final, model.decode(traj.latents[-1]), atol=1e-6)
+
+
+@torch.no_grad()
+def test_sampler_attention_is_the_conditional_branch_averaged_over_both_layers():
+    model, n = _random_model(), 2
+    traj = ld.sample(model, ["a red circle", "a small blue square"], num_steps=2, seed=3, num_samples=n,
+                     negative_prompt="green", num_frames=1)  # fmt: skip
+    L = 5  # <start> a small blue square: the longest prompt
+    assert traj.cross_attention.shape == (2, n, L, 8, 8)
+    ids, mask = ld.encode_tokens(["a red circle", "a small blue square"])
+    ctx = model.denoiser.text(ids, mask)
+    store: list[torch.Tensor] = []
+    z = torch.from_numpy(traj.latents[0]).float()
+    model.denoiser.unet(z, torch.full((n,), int(traj.timesteps[0])), ctx, mask, store)
+    assert len(store) == 2  # the two full-resolution layers
+    ref = (_np(store[0]) + _np(store[1])) / 2  # (n, 64, L_max)
+    for b in range(n):
+        for tok in range(L):
+            for p in range(64):
+                assert traj.cross_attention[0, b, tok, p // 8, p % 8] == pytest.approx(ref[b, p, tok], abs=1e-6)
+
+
+def test_tokenize_limits_and_fallback_suggestions():
+    eleven = "a small red circle on the left a small red circle"  # 11 words: the limit, accepted
+    assert len(ld.tokenize(eleven)) == ld.MAX_TOKENS - 1 == 11
+    with pytest.raises(ld.PromptTooLongError) as err:
+        ld.tokenize(eleven + " on")
+    assert err.value.num_words == 12 and err.value.limit == 11
+    # no known word within difflib ratio 0.5: every word is suggested
+    with pytest.raises(ld.UnknownWordError) as err:
+        ld.tokenize("a qqqqqqq")
+    assert err.value.word == "qqqqqqq" and err.value.suggestions == list(ld.WORDS)
+    # underscores and digits are word characters, other punctuation separates words
+    assert ld.tokenize("red-circle;on:the.left") == ["red", "circle", "on", "the", "left"]
+    ids, mask = ld.encode_tokens([eleven, "red"])
+    assert ids.shape == (2, ld.MAX_TOKENS) and ids.dtype == torch.int64
+    assert ids[1].tolist() == [ld.TOKEN_ID["<start>"], ld.TOKEN_ID["red"]] + [ld.TOKEN_ID["<pad>"]] * 10
+    assert mask[0].all() and mask[1].tolist() == [True, True] + [False] * 10
