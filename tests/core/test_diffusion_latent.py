@@ -681,3 +681,113 @@ def test_tokenize_limits_and_fallback_suggestions():
     assert ids.shape == (2, ld.MAX_TOKENS) and ids.dtype == torch.int64
     assert ids[1].tolist() == [ld.TOKEN_ID["<start>"], ld.TOKEN_ID["red"]] + [ld.TOKEN_ID["<pad>"]] * 10
     assert mask[0].all() and mask[1].tolist() == [True, True] + [False] * 10
+
+
+def _group_norm(x: np.ndarray, gn: torch.nn.GroupNorm) -> np.ndarray:
+    """GroupNorm of (B, C, H, W) written out: statistics per sample over each group's channels and positions."""
+    B, C = x.shape[:2]
+    G = gn.num_groups
+    out = np.empty_like(x)
+    for b in range(B):
+        for g in range(G):
+            sl = slice(g * C // G, (g + 1) * C // G)
+            grp = x[b, sl]
+            out[b, sl] = (grp - grp.mean()) / np.sqrt(grp.var() + gn.eps)
+    return out * _np(gn.weight)[None, :, None, None] + _np(gn.bias)[None, :, None, None]
+
+
+def _silu(x: np.ndarray) -> np.ndarray:
+    return x / (1.0 + np.exp(-x))
+
+
+def _conv(x: np.ndarray, conv: torch.nn.Conv2d) -> np.ndarray:
+    return _np(torch.nn.functional.conv2d(torch.from_numpy(x), conv.weight.double(), conv.bias.double(),
+                                          stride=conv.stride, padding=conv.padding))  # fmt: skip
+
+
+@torch.no_grad()
+def test_res_block_written_out():
+    # h = conv1(silu(GN(x))) + W_e emb; out = conv2(silu(GN(h))) + skip(x)  (1x1 conv skip when C changes)
+    torch.manual_seed(3)
+    for c_in, c_out in ((8, 16), (16, 16)):
+        blk = ld.ResBlock(c_in, c_out, emb_dim=6).double()
+        for p in blk.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        x, emb = torch.randn(2, c_in, 4, 3, dtype=torch.float64), torch.randn(2, 6, dtype=torch.float64)
+        xn = _np(x)
+        h = _conv(_silu(_group_norm(xn, blk.norm1)), blk.conv1)
+        h = h + (_np(emb) @ _np(blk.emb.weight).T + _np(blk.emb.bias))[:, :, None, None]
+        h = _conv(_silu(_group_norm(h, blk.norm2)), blk.conv2)
+        skip = _conv(xn, blk.skip) if c_in != c_out else xn
+        np.testing.assert_allclose(_np(blk(x, emb)), h + skip, rtol=1e-9, atol=1e-9)
+
+
+@torch.no_grad()
+def test_noise_predictor_wiring_follows_its_docstring():
+    # the U-Net's data flow, from the docstring: conv_in, down1 + cross-attention (skip h0), stride-2
+    # down, mid1, cross-attention, mid2, nearest 2x upsampling + conv, concat [h, h0], up1 + cross-
+    # attention, GN-SiLU-conv out; time embedding = time_mlp(sinusoid of width w). Each block is the
+    # network's own (checked above); what is tested is the order and the wiring. float32, atol 1e-5.
+    model = _random_model(seed=4)
+    den = model.denoiser
+    u = den.unet
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(2, 4, 8, 8, generator=g)
+    t = torch.tensor([10, 700])
+    ids, mask = ld.encode_tokens(["a red circle", "a small blue square on the left"])
+    ctx = den.text(ids, mask)
+    half = u.width // 2
+    freqs = torch.tensor([10000.0 ** (-k / half) for k in range(half)])
+    sinus = torch.cat([torch.sin(t[:, None] * freqs), torch.cos(t[:, None] * freqs)], dim=1)
+    emb = u.time_mlp(sinus)
+    h0 = u.attn_down(u.down1(u.conv_in(z), emb), ctx, mask)
+    h = u.down(h0)
+    assert h.shape == (2, 2 * u.width, 4, 4)
+    h = u.mid2(u.attn_mid(u.mid1(h, emb), ctx, mask), emb)
+    h = u.up(h.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3))  # nearest 2x
+    h = u.attn_up(u.up1(torch.cat([h, h0], dim=1), emb), ctx, mask)
+    out = u.conv_out(torch.nn.functional.silu(u.out_norm(h)))
+    store: list[torch.Tensor] = []
+    np.testing.assert_allclose(u(z, t, ctx, mask, store).numpy(), out.numpy(), atol=1e-5)
+    assert len(store) == 2 and store[0].shape == (2, 64, ld.MAX_TOKENS)
+    # the Denoiser: the text encoder's output as context, the same mask for both
+    np.testing.assert_allclose(den(z, t, ids, mask).numpy(), out.numpy(), atol=1e-5)
+
+
+def test_swap_word_more_cases():
+    assert ld.swap_word("red blue circle", "green") == "red green circle"  # the last word of its kind
+    assert ld.swap_word("large", "red") == "large red"  # no noun: appended
+    assert ld.swap_word("a circle on the left", "small") == "a small circle on the left"
+    assert ld.swap_word("a shape", "cross") == "a cross"
+    assert ld.swap_word("a red", "square") == "a red square"  # a shape with no noun to replace: appended
+    with pytest.raises(ValueError, match="not a colour"):
+        ld.swap_word("a circle", "the")
+    assert ld.parse_caption("a red blue large circle at the top") == {"shape": 0, "colour": 3, "size": 1, "position": 2}
+    assert ld.parse_caption("the") == {}
+
+
+def test_scoring_helpers_edge_cases():
+    # a sample equal to a reference image: distance 0 up to rounding (1e-7), never NaN from
+    # ||a||^2 + ||b||^2 - 2 a.b rounding below zero (it does for the second of these three)
+    rng = np.random.default_rng(1)
+    a = rng.uniform(-1, 1, (3, 8, 8, 3))
+    d = ld.nearest_distance(a, a)
+    assert np.all(np.isfinite(d)) and d.max() < 1e-7
+    # grey foreground pixels (chroma 0) carry no hue and do not poison the mean; a red square's hue is 0
+    img = np.zeros((2, 32, 32, 3))
+    img[0, :4, :4] = 0.8  # grey, bright: foreground with chroma 0
+    img[0, 10:20, 10:20] = colorsys.hsv_to_rgb(0.6, 0.5, 0.9)
+    img[1, :4, :4] = 0.8  # grey only
+    hue, sat = ld.foreground_hue(img)
+    assert hue[0] == pytest.approx(0.6, abs=1e-9) and np.isnan(hue[1])
+    # saturation averaged over all foreground pixels, grey ones count as 0: 100 of 116 at 0.5
+    assert sat[0] == pytest.approx(0.5 * 100 / 116, abs=1e-9) and sat[1] == 0.0
+    # pixels exactly at the threshold are background (max channel > threshold)
+    edge = np.zeros((1, 32, 32, 3))
+    edge[0, 0, 0] = colorsys.hsv_to_rgb(0.3, 1.0, 0.35)
+    assert np.isnan(ld.foreground_hue(edge, threshold=0.35)[0][0])
+    # nearest colour on the circle: 0.9 is nearer red (0.0) than blue (2/3)
+    assert ld.hue_colour(np.array([0.9, 0.5, 0.09, 0.25])).tolist() == [0, 3, 1, 2]
+    # count_macs: a grouped convolution counts C_in / groups inputs per output
+    net = torch.nn.Conv2d(4, 8, 3, padding=1, groups=2)
+    assert ld.count_macs(net, torch.zeros(2, 4, 5, 5)) == 2 * 8 * 5 * 5 * (4 // 2) * 9
