@@ -791,3 +791,72 @@ def test_scoring_helpers_edge_cases():
     # count_macs: a grouped convolution counts C_in / groups inputs per output
     net = torch.nn.Conv2d(4, 8, 3, padding=1, groups=2)
     assert ld.count_macs(net, torch.zeros(2, 4, 5, 5)) == 2 * 8 * 5 * 5 * (4 // 2) * 9
+
+
+def test_swap_word_puts_a_size_or_colour_before_the_placeholder_noun():
+    assert ld.swap_word("a shape", "red") == "a red shape"
+    assert ld.swap_word("a red shape on the left", "small") == "a red small shape on the left"
+
+
+def test_foreground_saturation_threshold_and_float32_input():
+    # pixels of brightness 0.45 are foreground at the default threshold 0.35, not at 0.5
+    img01 = np.zeros((1, 32, 32, 3))
+    img01[0, 0:4, 0:5] = colorsys.hsv_to_rgb(0.1, 0.4, 0.9)  # 20 px, saturation 0.4
+    img01[0, 10:14, 0:5] = colorsys.hsv_to_rgb(0.5, 0.8, 0.45)  # 20 px, saturation 0.8
+    assert ld.foreground_saturation(2 * img01 - 1)[0] == pytest.approx(0.6, abs=1e-12)
+    assert ld.foreground_saturation(2 * img01 - 1, threshold=0.5)[0] == pytest.approx(0.4, abs=1e-12)
+    # float32 images are converted before the arithmetic: colorsys on the same float64 values, 1e-12
+    rng = np.random.default_rng(5)
+    x32 = np.full((3, 32, 32, 3), -1.0, dtype=np.float32)
+    ref = []
+    for i in range(3):
+        h, s, v = rng.uniform(0, 1), rng.uniform(0.3, 1), rng.uniform(0.6, 1)
+        x32[i, 5:15, 5:15] = 2 * np.array(colorsys.hsv_to_rgb(h, s, v)) - 1
+        px = (x32[i, 5, 5].astype(np.float64) + 1.0) / 2.0
+        ref.append(colorsys.rgb_to_hsv(*px)[1])
+    np.testing.assert_allclose(ld.foreground_saturation(x32), ref, rtol=0, atol=1e-12)
+
+
+def test_generate_passes_every_setting_to_the_sampler_and_rescales_to_0_1():
+    # generate = sample(shipped model, ...) with frames min(steps + 1, 9), images (final + 1) / 2
+    shipped_model = ld.shipped_model()
+    for kw, steps in (({"sampler": "ddim", "eta": 0.5}, 3), ({"sampler": "ddpm", "eta": 0.0}, 9)):
+        g = ld.generate("a red circle", negative_prompt="blue", steps=steps, guidance=2.0, seed=7, n=2, **kw)
+        ref = ld.sample(shipped_model, "a red circle", steps, guidance_scale=2.0, seed=7, num_samples=2,
+                        num_frames=min(steps + 1, 9), negative_prompt="blue", **kw)  # fmt: skip
+        assert g.trajectory.frame_index.tolist() == ref.frame_index.tolist()
+        assert len(g.trajectory.frame_index) == min(steps + 1, 9)
+        np.testing.assert_allclose(g.trajectory.latents, ref.latents, atol=1e-6)
+        np.testing.assert_allclose(g.images, (ref.final + 1.0) / 2.0, atol=1e-6)
+        assert g.images.shape == (2, 32, 32, 3) and g.images.min() >= 0.0 and g.images.max() <= 1.0
+        assert g.tokens == ["<start>", "a", "red", "circle"]
+        np.testing.assert_allclose(g.cross_attention, ref.cross_attention, atol=1e-6)
+    # the documented defaults (the page's): 50 DDIM steps, w = 3, eta 0, 8 samples, seed 0, no negative prompt
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(ld.generate).parameters.items() if k != "prompt"}
+    assert defaults == {"negative_prompt": "", "steps": 50, "guidance": 3.0, "sampler": "ddim", "eta": 0.0,
+                        "seed": 0, "n": 8}  # fmt: skip
+
+
+def test_score_is_accuracy_plus_the_frechet_distance_of_classifier_features():
+    model = _random_model()
+    a = _attrs(shape=[0, 1, 2, 3, 0, 1], colour=[0, 1, 2, 3, 3, 2])
+    x = ld.make_scenes(a, seed=3)
+    ref = ld.make_scenes(_attrs(shape=[1, 2, 3, 0, 2, 3, 1], colour=[1, 1, 0, 0, 2, 3, 2]), seed=4)
+    targets = {"shape": a["shape"], "colour": a["colour"]}
+    got = ld.score(model, x, targets, ref)
+    probs = model.classify(x)
+    for k in ("shape", "colour"):  # fraction of argmax hits, counted by hand
+        hits = sum(int(np.argmax(probs[k][i]) == targets[k][i]) for i in range(6))
+        assert got[k] == pytest.approx(hits / 6)
+    hue, _ = ld.foreground_hue((x + 1) / 2)
+    assert got["colour_hue"] == pytest.approx(np.mean(ld.hue_colour(hue) == a["colour"]))
+    assert got["colour_hue"] == 1.0  # real scenes: the hue check needs no classifier
+    f1, f2 = model.features(x), model.features(ref)
+    assert f1.shape == (6, 64)
+    assert got["distance"] == pytest.approx(ld.frechet_distance(f1, f2), rel=1e-9)
+    assert set(got) == {"shape", "colour", "colour_hue", "distance"}
+    # one index for all images broadcasts
+    assert ld.attribute_accuracy(model, x, {"size": 0})["size"] == pytest.approx(
+        np.mean(probs_size := model.classify(x)["size"].argmax(axis=1) == 0)) and probs_size.shape == (6,)
