@@ -791,6 +791,10 @@ def test_scoring_helpers_edge_cases():
     # count_macs: a grouped convolution counts C_in / groups inputs per output
     net = torch.nn.Conv2d(4, 8, 3, padding=1, groups=2)
     assert ld.count_macs(net, torch.zeros(2, 4, 5, 5)) == 2 * 8 * 5 * 5 * (4 // 2) * 9
+    # two convolutions (the count adds up), a 3 x 5 kernel (height times width), an int
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, (3, 5), padding=(1, 2)), torch.nn.Conv2d(4, 2, 1))
+    macs = ld.count_macs(net, torch.zeros(1, 3, 6, 7))
+    assert macs == 4 * 6 * 7 * (3 * 3 * 5) + 2 * 6 * 7 * 4 and isinstance(macs, int)
 
 
 def test_swap_word_puts_a_size_or_colour_before_the_placeholder_noun():
