@@ -864,3 +864,66 @@ def test_score_is_accuracy_plus_the_frechet_distance_of_classifier_features():
     # one index for all images broadcasts
     assert ld.attribute_accuracy(model, x, {"size": 0})["size"] == pytest.approx(
         np.mean(probs_size := model.classify(x)["size"].argmax(axis=1) == 0)) and probs_size.shape == (6,)
+
+
+def test_foreground_hue_single_pixels_float32_and_a_negative_threshold():
+    # one coloured pixel is enough for a hue (its weight, the chroma, is below 1) and a saturation
+    img = np.zeros((1, 32, 32, 3))
+    img[0, 3, 4] = colorsys.hsv_to_rgb(0.3, 0.5, 0.8)  # chroma 0.4
+    hue, sat = ld.foreground_hue(img)
+    assert hue[0] == pytest.approx(0.3, abs=1e-12) and sat[0] == pytest.approx(0.5, abs=1e-12)
+    # float32 input (the sampler's decoded images) is computed in float64: colorsys on the same values
+    rng = np.random.default_rng(6)
+    x = np.zeros((3, 32, 32, 3), dtype=np.float32)
+    ref_h, ref_s = [], []
+    for i in range(3):
+        x[i, 2:9, 3:7] = colorsys.hsv_to_rgb(rng.uniform(0.05, 0.95), rng.uniform(0.3, 1), rng.uniform(0.6, 1))
+        h, s, _ = colorsys.rgb_to_hsv(*x[i, 2, 3].astype(np.float64))
+        ref_h.append(h)
+        ref_s.append(s)
+    hue, sat = ld.foreground_hue(x)
+    np.testing.assert_allclose(hue, ref_h, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sat, ref_s, rtol=0, atol=1e-12)
+    # threshold -1: every pixel is foreground, black ones with saturation 0 (colorsys: s = 0 at v = 0)
+    img = np.zeros((1, 2, 2, 3))
+    img[0, 0, 0] = colorsys.hsv_to_rgb(0.6, 0.8, 0.9)
+    assert ld.foreground_hue(img, threshold=-1.0)[1][0] == pytest.approx(0.8 / 4, abs=1e-12)
+
+
+def test_colour_hue_uses_the_0_1_image_and_its_threshold():
+    # a dim red square (value 0.3 < 0.35: no foreground, no hue -> a miss) and a green one at
+    # value 0.45 (foreground, hue 1/3 -> a hit): colour_hue = 1/2, worked out by hand
+    model = _random_model()
+    img01 = np.zeros((2, 32, 32, 3))
+    img01[0, 8:20, 8:20] = colorsys.hsv_to_rgb(0.0, 0.9, 0.3)
+    img01[1, 8:20, 8:20] = colorsys.hsv_to_rgb(1 / 3, 0.9, 0.45)
+    acc = ld.attribute_accuracy(model, 2 * img01 - 1, {"colour": np.array([0, 2])})
+    assert acc["colour_hue"] == 0.5
+    assert set(ld.attribute_accuracy(model, 2 * img01 - 1, {"shape": 0})) == {"shape"}  # no colour target
+
+
+def _hand_trajectory(dist: np.ndarray) -> ld.Trajectory:
+    """A trajectory whose x0 prediction at entry k of sample n is the constant dist[k, n] and whose
+    final image is 0: the RMS distance to the final image is exactly |dist[k, n]|."""
+    K, N = dist.shape
+    S = K - 1
+    x0_images = np.broadcast_to(dist[:, :, None, None, None], (K, N, 2, 2, 3)).copy()
+    return ld.Trajectory(timesteps=np.arange(S)[::-1], latents=np.zeros((K, N, 4, 8, 8)),
+                         x0_latents=np.zeros((S, N, 4, 8, 8)), frame_index=np.arange(K),
+                         images=np.zeros((K, N, 2, 2, 3)), x0_images=x0_images, final=np.zeros((N, 2, 2, 3)),
+                         tokens=["<start>"], cross_attention=np.zeros((S, N, 1, 8, 8)))  # fmt: skip
+
+
+def test_settle_steps_on_a_hand_made_trajectory():
+    # sample 0: far at entries 0 and 2 -> settles after step 3; sample 1: exactly at the tolerance
+    # (0.25, not farther) from entry 1 on -> 1; sample 2: never farther -> 0; sample 3 (negative) -> 2
+    dist = np.array([[0.5, 0.5, 0.25, -0.3], [0.1, 0.25, 0.0, -0.5], [0.3, 0.25, 0.0, 0.2], [0.0, 0.0, 0.0, 0.0]])
+    assert ld.settle_steps(_hand_trajectory(dist), tol=0.25).tolist() == [3, 1, 0, 2]
+    # the default tolerance is 0.1 RMS (the page's): 0.12 is far, 0.08 is not
+    dist = np.array([[0.12, 0.08], [0.12, 0.08], [0.0, 0.0]])
+    assert ld.settle_steps(_hand_trajectory(dist)).tolist() == [2, 0]
+    traj = _hand_trajectory(dist)
+    traj.frame_index = np.array([0, 2])
+    with pytest.raises(ValueError) as err:
+        ld.settle_steps(traj)
+    assert str(err.value) == "settle_steps needs every frame decoded (num_frames=None)"
