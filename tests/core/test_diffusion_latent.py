@@ -927,3 +927,22 @@ def test_settle_steps_on_a_hand_made_trajectory():
     with pytest.raises(ValueError) as err:
         ld.settle_steps(traj)
     assert str(err.value) == "settle_steps needs every frame decoded (num_frames=None)"
+
+
+def test_tokenize_suggests_at_most_three_words():
+    # "lare" is within difflib ratio 0.5 of five known words; the message names the best three
+    assert len(difflib.get_close_matches("lare", ld.WORDS, n=10, cutoff=0.5)) == 5
+    with pytest.raises(ld.UnknownWordError) as err:
+        ld.tokenize("a lare circle")
+    assert err.value.suggestions == ["large", "square", "red"]
+
+
+def test_alpha_bar_follows_the_models_number_of_training_steps():
+    # T = 200 (not the default 1000): 200 entries, the literal product of SD's scaled-linear betas
+    m = _random_model()
+    m200 = ld.LatentDiffusion(m.autoencoder, m.denoiser, m.classifier, latent_scale=1.0, num_train_steps=200)
+    assert m200.alpha_bar.shape == (200,)
+    betas = [(math.sqrt(0.00085) + (math.sqrt(0.012) - math.sqrt(0.00085)) * t / 199) ** 2 for t in range(200)]
+    np.testing.assert_allclose(m200.alpha_bar, np.cumprod([1 - b for b in betas]), rtol=1e-12)
+    lin = ld.LatentDiffusion(m.autoencoder, m.denoiser, m.classifier, latent_scale=1.0, schedule="linear")
+    assert lin.alpha_bar[0] == pytest.approx(1 - 1e-4, rel=1e-12)  # DDPM's linear schedule starts at 1e-4
