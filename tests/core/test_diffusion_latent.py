@@ -945,3 +945,13 @@ def test_alpha_bar_follows_the_models_number_of_training_steps():
     np.testing.assert_allclose(m200.alpha_bar, np.cumprod([1 - b for b in betas]), rtol=1e-12)
     lin = ld.LatentDiffusion(m.autoencoder, m.denoiser, m.classifier, latent_scale=1.0, schedule="linear")
     assert lin.alpha_bar[0] == pytest.approx(1 - 1e-4, rel=1e-12)  # DDPM's linear schedule starts at 1e-4
+
+
+def test_prompt_error_messages_in_full():
+    with pytest.raises(ld.UnknownWordError) as err:
+        ld.tokenize("a lare circle")
+    assert str(err.value) == "unknown word 'lare'; closest known words: large, square, red"
+    assert isinstance(err.value, ValueError)
+    with pytest.raises(ld.PromptTooLongError) as err:
+        ld.tokenize("a " * 12)
+    assert str(err.value) == "prompt too long: 12 words, at most 11" and isinstance(err.value, ValueError)
