@@ -204,3 +204,12 @@ def test_bounce_variant_from_the_target_and_reward_types():
     assert b.R[0, right] == a.R[0, right] == 0.0  # moves that do not bounce are unchanged
     assert b.bounce_keeps_cell_reward is True and a.bounce_keeps_cell_reward is False
     assert a.R.dtype == np.float64 and isinstance(a.r_boundary, float) and isinstance(a.r_other, float)
+
+
+def test_bounce_variant_leaves_free_cells_bounce_at_r_boundary_when_r_other_is_not_zero():
+    # r_other = -0.5: a bounce from a free cell still earns r_boundary alone, not r_boundary + r_other
+    b = GridWorld(3, 3, target=(0, 0), forbidden=[(2, 2)], r_other=-0.5, bounce_keeps_cell_reward=True)
+    up, right = 0, 1
+    assert b.R[b.state(0, 2), up] == -1.0 and b.R[b.state(0, 2), right] == -1.0
+    assert b.R[b.state(0, 1), up] == -1.0 and b.R[b.state(0, 1), right] == -0.5  # entering a free cell
+    assert b.R[b.state(0, 0), up] == -1.0 + 1.0  # from the target: r_boundary + r_target
