@@ -955,3 +955,10 @@ def test_prompt_error_messages_in_full():
     with pytest.raises(ld.PromptTooLongError) as err:
         ld.tokenize("a " * 12)
     assert str(err.value) == "prompt too long: 12 words, at most 11" and isinstance(err.value, ValueError)
+
+
+def test_text_encoder_default_is_two_layers_of_four_heads_as_the_docstring_says():
+    enc = ld.TextEncoder()
+    assert len(enc.blocks) == 2 and all(b.heads == 4 for b in enc.blocks)
+    assert enc.tok.num_embeddings == len(ld.VOCAB) == 23 and enc.pos.num_embeddings == ld.MAX_TOKENS
+    assert enc.ln.normalized_shape == (ld.TEXT_DIM,)
