@@ -962,3 +962,32 @@ def test_text_encoder_default_is_two_layers_of_four_heads_as_the_docstring_says(
     assert len(enc.blocks) == 2 and all(b.heads == 4 for b in enc.blocks)
     assert enc.tok.num_embeddings == len(ld.VOCAB) == 23 and enc.pos.num_embeddings == ld.MAX_TOKENS
     assert enc.ln.normalized_shape == (ld.TEXT_DIM,)
+
+
+@torch.no_grad()
+def test_autoencoder_layers_and_shapes_are_the_docstrings():
+    # (3, 32, 32) -> (w, 32, 32) -> (2w, 16, 16) -> (4w, 8, 8) -> (4, 8, 8): f = 4, 4 latent channels,
+    # a SiLU after every convolution but the last of each half; default width w = 16 (the shipped one)
+    ae = ld.Autoencoder()
+    conv, silu, convT = torch.nn.Conv2d, torch.nn.SiLU, torch.nn.ConvTranspose2d
+    assert [type(m) for m in ae.encoder] == [conv, silu, conv, silu, conv, silu, conv]
+    assert [type(m) for m in ae.decoder] == [conv, silu, conv, silu, convT, silu, convT, silu, conv]
+    x = torch.zeros(1, 3, 32, 32)
+    shapes = []
+    for m in ae.encoder:
+        x = m(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes[::2] == [(16, 32, 32), (32, 16, 16), (64, 8, 8), (4, 8, 8)]
+    shapes = []
+    for m in ae.decoder:
+        x = m(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes[::2] == [(64, 8, 8), (64, 8, 8), (32, 16, 16), (16, 32, 32), (3, 32, 32)]
+
+
+def test_noise_predictor_time_mlp_is_linear_silu_linear_to_twice_the_width():
+    u = ld.NoisePredictor(width=16)
+    lin, silu = torch.nn.Linear, torch.nn.SiLU
+    assert [type(m) for m in u.time_mlp] == [lin, silu, lin]
+    assert (u.time_mlp[0].in_features, u.time_mlp[0].out_features, u.time_mlp[2].out_features) == (16, 32, 32)
+    assert u.down1.emb.in_features == 32
