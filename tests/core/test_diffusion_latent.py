@@ -991,3 +991,14 @@ def test_noise_predictor_time_mlp_is_linear_silu_linear_to_twice_the_width():
     assert [type(m) for m in u.time_mlp] == [lin, silu, lin]
     assert (u.time_mlp[0].in_features, u.time_mlp[0].out_features, u.time_mlp[2].out_features) == (16, 32, 32)
     assert u.down1.emb.in_features == 32
+
+
+def test_shipped_weights_fit_the_architecture_exactly():
+    # every tensor of the shipped file has a parameter of the same name and shape in the default
+    # networks, and nothing is missing (strict load): the architecture is the one trained
+    state = torch.load(str(WEIGHTS), map_location="cpu", weights_only=True)
+    nets = {"autoencoder": ld.Autoencoder(), "denoiser": ld.Denoiser(width=int(state["width"])),
+            "classifier": ld.Classifier()}  # fmt: skip
+    for key, net in nets.items():
+        mine = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+        assert mine == {k: tuple(v.shape) for k, v in state[key].items()}, key
