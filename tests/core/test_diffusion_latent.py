@@ -1002,3 +1002,19 @@ def test_shipped_weights_fit_the_architecture_exactly():
     for key, net in nets.items():
         mine = {k: tuple(v.shape) for k, v in net.state_dict().items()}
         assert mine == {k: tuple(v.shape) for k, v in state[key].items()}, key
+
+
+def test_parameter_counts_by_hand():
+    # weights + biases layer by layer (conv: C_out C_in k k + C_out; linear: out in + out; norms: 2 C)
+    m = _random_model()  # U-Net width 16; the other nets at their defaults
+    clf = (16 * 3 * 9 + 16) + (32 * 16 * 9 + 32) + (64 * 32 * 9 + 64) + (64 * 1024 + 64) + (4 + 4 + 2 + 5) * 65
+    enc = (16 * 3 * 9 + 16) + (32 * 16 * 16 + 32) + (64 * 32 * 16 + 64) + (4 * 64 * 9 + 4)
+    dec = (64 * 4 * 9 + 64) + (64 * 64 * 9 + 64) + (64 * 32 * 16 + 32) + (32 * 16 * 16 + 16) + (3 * 16 * 9 + 3)
+    block = 2 * 128 + (64 * 192 + 192) + (64 * 64 + 64) + (64 * 256 + 256) + (256 * 64 + 64)
+    text = 23 * 64 + 12 * 64 + 2 * block + 128
+    got = m.parameter_counts()
+    assert got["classifier"] == clf == 90159
+    assert got["autoencoder"] == enc + dec == 124551
+    assert got["text_encoder"] == text == 102336
+    assert got["unet"] == sum(p.numel() for _, p in m.denoiser.unet.named_parameters())
+    assert set(got) == {"text_encoder", "unet", "autoencoder", "classifier"}
