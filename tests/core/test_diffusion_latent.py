@@ -1018,3 +1018,19 @@ def test_parameter_counts_by_hand():
     assert got["text_encoder"] == text == 102336
     assert got["unet"] == sum(p.numel() for _, p in m.denoiser.unet.named_parameters())
     assert set(got) == {"text_encoder", "unet", "autoencoder", "classifier"}
+
+
+@torch.no_grad()
+def test_classifier_layers_and_shapes_are_the_docstrings():
+    # three conv-SiLU-maxpool stages (16, 16, 16) -> (32, 8, 8) -> (64, 4, 4), flatten, linear-SiLU to 64
+    clf = ld.Classifier()
+    conv, silu, pool = torch.nn.Conv2d, torch.nn.SiLU, torch.nn.MaxPool2d
+    assert [type(m) for m in clf.trunk] == [conv, silu, pool] * 3 + [torch.nn.Flatten, torch.nn.Linear, silu]
+    x = torch.zeros(1, 3, 32, 32)
+    shapes = []
+    for m in clf.trunk:
+        x = m(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes[:9] == [(16, 32, 32), (16, 32, 32), (16, 16, 16), (32, 16, 16), (32, 16, 16), (32, 8, 8),
+                          (64, 8, 8), (64, 8, 8), (64, 4, 4)]  # fmt: skip
+    assert shapes[-1] == (64,)
