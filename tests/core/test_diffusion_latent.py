@@ -431,3 +431,606 @@ def test_settle_steps_matches_a_literal_loop():
         assert got[n] == last_far + 1
     with pytest.raises(ValueError):
         ld.settle_steps(ld.sample(model, "a red circle", 12, seed=4, num_samples=1, num_frames=3))
+
+
+# ------------------------------------------------------------------ the maths written out (issue 21, mutation testing)
+# Each network piece is recomputed in float64 numpy from its own weights with plain loops and the
+# formulas of its docstring (no call into the module under test but the weights); tolerance 1e-9.
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().double().numpy()
+
+
+def _layer_norm(x: np.ndarray, ln: torch.nn.LayerNorm) -> np.ndarray:
+    mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + ln.eps) * _np(ln.weight) + _np(ln.bias)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+
+
+def _softmax_rows(s: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """softmax over the last axis of s (Nq, Nk), keys where keep is False get weight 0."""
+    out = np.zeros_like(s)
+    for i in range(s.shape[0]):
+        e = np.array([math.exp(s[i, j] - s[i, keep].max()) if keep[j] else 0.0 for j in range(s.shape[1])])
+        out[i] = e / e.sum()
+    return out
+
+
+def test_timestep_embedding_is_the_sinusoid_written_out():
+    # emb[k] = sin(t * 10000^(-k/half)), emb[half + k] = cos(t * 10000^(-k/half))  (Vaswani sec. 3.5)
+    t = torch.tensor([0, 1, 17, 500, 999])
+    for dim in (8, 48):
+        got = ld.timestep_embedding(t, dim).numpy()
+        half = dim // 2
+        assert got.shape == (5, dim)
+        for b, tb in enumerate(t.tolist()):
+            for k in range(half):
+                f = 10000.0 ** (-k / half)
+                # float32 arguments up to 999: rounding of t * f costs up to ~1e-4
+                assert got[b, k] == pytest.approx(math.sin(tb * f), abs=3e-4), (dim, tb, k)
+                assert got[b, half + k] == pytest.approx(math.cos(tb * f), abs=3e-4), (dim, tb, k)
+
+
+@torch.no_grad()
+def test_text_block_is_a_pre_norm_transformer_layer_written_out():
+    torch.manual_seed(0)
+    D, H, L = 8, 2, 5
+    blk = ld.TextBlock(D, H).double()
+    for p in blk.parameters():  # non-trivial norms and biases
+        p.add_(0.1 * torch.randn_like(p))
+    x = torch.randn(2, L, D, dtype=torch.float64)
+    mask = torch.tensor([[True] * L, [True, True, True, False, False]])
+    got = _np(blk(x, mask))
+    d = D // H
+    for b in range(2):
+        xb = _np(x[b])
+        a = _layer_norm(xb, blk.ln1)
+        qkv = a @ _np(blk.qkv.weight).T + _np(blk.qkv.bias)  # (L, 3D): [q | k | v], heads contiguous
+        heads = []
+        for h in range(H):
+            q = qkv[:, h * d : (h + 1) * d]
+            k = qkv[:, D + h * d : D + (h + 1) * d]
+            v = qkv[:, 2 * D + h * d : 2 * D + (h + 1) * d]
+            w = _softmax_rows(q @ k.T / math.sqrt(d), mask[b].numpy())
+            heads.append(w @ v)
+        y = xb + np.concatenate(heads, axis=1) @ _np(blk.proj.weight).T + _np(blk.proj.bias)
+        m = _layer_norm(y, blk.ln2)
+        lin1, lin2 = blk.mlp[0], blk.mlp[2]
+        m = _gelu(m @ _np(lin1.weight).T + _np(lin1.bias)) @ _np(lin2.weight).T + _np(lin2.bias)
+        np.testing.assert_allclose(got[b], y + m, rtol=1e-9, atol=1e-9)
+
+
+@torch.no_grad()
+def test_text_encoder_is_token_plus_position_embeddings_then_blocks_then_norm():
+    torch.manual_seed(1)
+    enc = ld.TextEncoder(dim=8, layers=2, heads=2).double()
+    for p in enc.parameters():
+        p.add_(0.1 * torch.randn_like(p))
+    ids, mask = ld.encode_tokens(["a red circle", "blue"])
+    got = _np(enc(ids, mask))
+    x = _np(enc.tok.weight)[ids.numpy()] + _np(enc.pos.weight)[None, : ld.MAX_TOKENS]
+    for blk in enc.blocks:  # each block checked against its written-out form above
+        x = _np(blk(torch.from_numpy(x), mask))
+    np.testing.assert_allclose(got, _layer_norm(x, enc.ln), rtol=1e-9, atol=1e-9)
+
+
+@torch.no_grad()
+def test_cross_attention_block_written_out():
+    # Q from the latent positions (after GroupNorm), K and V from the tokens; residual; then a
+    # LayerNorm-MLP residual (Rombach et al. sec. 3.3). A non-square 3 x 2 latent catches H/W mix-ups.
+    torch.manual_seed(2)
+    C, Dc, heads, L, Hh, Ww = 16, 6, 4, 4, 3, 2
+    blk = ld.CrossAttention(C, context_dim=Dc, heads=heads).double()
+    for p in blk.parameters():
+        p.add_(0.1 * torch.randn_like(p))
+    x = torch.randn(2, C, Hh, Ww, dtype=torch.float64)
+    ctx = torch.randn(2, L, Dc, dtype=torch.float64)
+    mask = torch.tensor([[True] * L, [True, True, False, False]])
+    store: list[torch.Tensor] = []
+    got = _np(blk(x, ctx, mask, store))
+    d, G = C // heads, 8
+    for b in range(2):
+        xb = _np(x[b])  # (C, H, W)
+        # GroupNorm: 8 groups of C/8 channels, statistics over the group's channels and all positions
+        zn = np.empty_like(xb)
+        for g in range(G):
+            sl = slice(g * C // G, (g + 1) * C // G)
+            grp = xb[sl]
+            zn[sl] = (grp - grp.mean()) / np.sqrt(grp.var() + blk.norm.eps)
+        zn = zn * _np(blk.norm.weight)[:, None, None] + _np(blk.norm.bias)[:, None, None]
+        z = np.array([zn[:, i, j] for i in range(Hh) for j in range(Ww)])  # (HW, C), row-major positions
+        q = z @ _np(blk.to_q.weight).T
+        k = _np(ctx[b]) @ _np(blk.to_k.weight).T
+        v = _np(ctx[b]) @ _np(blk.to_v.weight).T
+        outs, ws = [], []
+        for h in range(heads):
+            hs = slice(h * d, (h + 1) * d)
+            w = _softmax_rows(q[:, hs] @ k[:, hs].T / math.sqrt(d), mask[b].numpy())
+            ws.append(w)
+            outs.append(w @ v[:, hs])
+        xf = np.array([xb[:, i, j] for i in range(Hh) for j in range(Ww)])
+        y = xf + np.concatenate(outs, axis=1) @ _np(blk.to_out.weight).T + _np(blk.to_out.bias)
+        m = _layer_norm(y, blk.ln)
+        lin1, lin2 = blk.mlp[0], blk.mlp[2]
+        y = y + _gelu(m @ _np(lin1.weight).T + _np(lin1.bias)) @ _np(lin2.weight).T + _np(lin2.bias)
+        for p_, (i, j) in enumerate((i, j) for i in range(Hh) for j in range(Ww)):
+            np.testing.assert_allclose(got[b, :, i, j], y[p_], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(_np(store[0][b]), np.mean(ws, axis=0), rtol=1e-9, atol=1e-12)
+
+
+def test_alpha_bar_is_stable_diffusions_scaled_linear_schedule_by_a_literal_product():
+    # beta_t = (sqrt(0.00085) + (sqrt(0.012) - sqrt(0.00085)) t / 999)^2, alpha_bar_t = prod (1 - beta_s)
+    model = _random_model()
+    assert model.alpha_bar.shape == (1000,)
+    prod = 1.0
+    for t in range(1000):
+        beta = (math.sqrt(0.00085) + (math.sqrt(0.012) - math.sqrt(0.00085)) * t / 999) ** 2
+        prod *= 1.0 - beta
+        assert model.alpha_bar[t] == pytest.approx(prod, rel=1e-12), t
+    # diffusers' published final value for this schedule: alphas_cumprod[-1] = 0.0047 (2 digits)
+    assert model.alpha_bar[-1] == pytest.approx(0.0047, abs=5e-5)
+
+
+@torch.no_grad()
+def test_latent_scale_multiplies_the_encoder_and_divides_the_decoder():
+    # the same nets with latent_scale 1 and 1.3: encode scales by 1.3, decode undoes it (rel 1e-6, float32)
+    m13 = _random_model()
+    m1 = ld.LatentDiffusion(m13.autoencoder, m13.denoiser, m13.classifier, latent_scale=1.0)
+    x = ld.make_scenes(_attrs(shape=[0, 2], colour=[1, 3]), seed=0)
+    z1 = m1.encode(x)
+    assert z1.dtype == np.float64 and z1.shape == (2, 4, 8, 8)
+    np.testing.assert_allclose(m13.encode(x), 1.3 * z1, rtol=1e-6, atol=1e-7)
+    img = m13.decode(1.3 * z1)
+    np.testing.assert_allclose(img, m1.decode(z1), rtol=1e-5, atol=1e-6)
+    # decode's leading axes: a (2, 1, 4, 8, 8) stack decodes item by item
+    stacked = m13.decode(np.stack([1.3 * z1[:1], 1.3 * z1[1:]]))
+    assert stacked.shape == (2, 1, 32, 32, 3)
+    np.testing.assert_allclose(stacked[:, 0], img, atol=1e-6)
+    # Autoencoder.forward is decode(encode(x)); the decoder's raw output, transposed and clipped
+    ae = m13.autoencoder
+    raw = ae.decoder(ae.encoder(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).float()))
+    np.testing.assert_allclose(_np(ae(ld.to_chw(x))), _np(raw), atol=1e-6)
+    np.testing.assert_allclose(m1.decode(z1), np.clip(_np(raw).transpose(0, 2, 3, 1), -1, 1), atol=1e-5)
+
+
+def test_to_chw_and_to_hwc_are_transposes_and_to_hwc_clips():
+    x = np.arange(2 * 3 * 4 * 3, dtype=np.float64).reshape(2, 3, 4, 3) / 10 - 3  # values in [-3, 4.1]
+    c = ld.to_chw(x)
+    assert c.dtype == torch.float32 and c.shape == (2, 3, 3, 4)
+    for n, i, j, ch in np.ndindex(*x.shape):
+        assert float(c[n, ch, i, j]) == pytest.approx(x[n, i, j, ch], abs=1e-6)
+    back = ld.to_hwc(c)
+    np.testing.assert_allclose(back, np.clip(x, -1.0, 1.0), atol=1e-6)
+
+
+@torch.no_grad()
+def test_ddpm_trajectory_is_the_ancestral_sampler_written_out():
+    # every step of a guided DDPM run recomputed: eps from the two prompts, x0, the posterior mean
+    # and variance (Ho et al. eqs. 6-7) with the run's own noise draws; last step lands on x0
+    model, w, seed, n = _random_model(), 2.0, 5, 2
+    traj = ld.sample(model, "a blue square", num_steps=3, sampler="ddpm", guidance_scale=w, seed=seed,
+                     num_samples=n, num_frames=None)  # fmt: skip
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 4, 8, 8))
+    ts = traj.timesteps
+    assert ts.tolist() == [999, 666, 332]  # trailing: round(1000 - 1000 k / 3) - 1 (diffusers)
+
+    def eps(prompt: str, zz: np.ndarray, t: int) -> np.ndarray:
+        ids, mask = ld.encode_tokens([prompt] * n)
+        return _np(model.denoiser(torch.from_numpy(zz).float(), torch.full((n,), t), ids, mask))
+
+    for i, t in enumerate(ts.tolist()):
+        np.testing.assert_allclose(traj.latents[i], z, rtol=1e-5, atol=1e-5)
+        e_c, e_u = eps("a blue square", z, t), eps("", z, t)
+        e = e_u + w * (e_c - e_u)
+        a_t = model.alpha_bar[t]
+        a_p = model.alpha_bar[ts[i + 1]] if i + 1 < len(ts) else 1.0
+        x0 = (z - math.sqrt(1 - a_t) * e) / math.sqrt(a_t)
+        np.testing.assert_allclose(traj.x0_latents[i], x0, rtol=1e-4, atol=1e-4)
+        beta = 1 - a_t / a_p
+        mean = math.sqrt(a_p) * beta / (1 - a_t) * x0 + math.sqrt(1 - beta) * (1 - a_p) / (1 - a_t) * z
+        var = (1 - a_p) / (1 - a_t) * beta
+        z = mean + math.sqrt(var) * rng.standard_normal((n, 4, 8, 8))
+    np.testing.assert_allclose(traj.latents[-1], z, rtol=1e-4, atol=1e-4)
+    # alpha_bar_prev = 1 at the last step: zero variance, z_0 is exactly the last x0 prediction
+    np.testing.assert_allclose(traj.latents[-1], traj.x0_latents[-1], atol=1e-9)
+    # decoded frames: images[k] = decode(z at entry k); x0_images[k] = decode(x0 at step k), last = z_0
+    np.testing.assert_allclose(traj.images, model.decode(traj.latents), atol=1e-6)
+    np.testing.assert_allclose(traj.x0_images[:-1], model.decode(traj.x0_latents), atol=1e-6)
+    np.testing.assert_allclose(traj.x0_images[-1], traj.final, atol=1e-6)
+    np.testing.assert_allclose(traj.final, model.decode(traj.latents[-1]), atol=1e-6)
+
+
+@torch.no_grad()
+def test_sampler_attention_is_the_conditional_branch_averaged_over_both_layers():
+    model, n = _random_model(), 2
+    traj = ld.sample(model, ["a red circle", "a small blue square"], num_steps=2, seed=3, num_samples=n,
+                     negative_prompt="green", num_frames=1)  # fmt: skip
+    L = 5  # <start> a small blue square: the longest prompt
+    assert traj.cross_attention.shape == (2, n, L, 8, 8)
+    ids, mask = ld.encode_tokens(["a red circle", "a small blue square"])
+    ctx = model.denoiser.text(ids, mask)
+    store: list[torch.Tensor] = []
+    z = torch.from_numpy(traj.latents[0]).float()
+    model.denoiser.unet(z, torch.full((n,), int(traj.timesteps[0])), ctx, mask, store)
+    assert len(store) == 2  # the two full-resolution layers
+    ref = (_np(store[0]) + _np(store[1])) / 2  # (n, 64, L_max)
+    for b in range(n):
+        for tok in range(L):
+            for p in range(64):
+                assert traj.cross_attention[0, b, tok, p // 8, p % 8] == pytest.approx(ref[b, p, tok], abs=1e-6)
+
+
+def test_tokenize_limits_and_fallback_suggestions():
+    eleven = "a small red circle on the left a small red circle"  # 11 words: the limit, accepted
+    assert len(ld.tokenize(eleven)) == ld.MAX_TOKENS - 1 == 11
+    with pytest.raises(ld.PromptTooLongError) as err:
+        ld.tokenize(eleven + " on")
+    assert err.value.num_words == 12 and err.value.limit == 11
+    # no known word within difflib ratio 0.5: every word is suggested
+    with pytest.raises(ld.UnknownWordError) as err:
+        ld.tokenize("a qqqqqqq")
+    assert err.value.word == "qqqqqqq" and err.value.suggestions == list(ld.WORDS)
+    # underscores and digits are word characters, other punctuation separates words
+    assert ld.tokenize("red-circle;on:the.left") == ["red", "circle", "on", "the", "left"]
+    ids, mask = ld.encode_tokens([eleven, "red"])
+    assert ids.shape == (2, ld.MAX_TOKENS) and ids.dtype == torch.int64
+    assert ids[1].tolist() == [ld.TOKEN_ID["<start>"], ld.TOKEN_ID["red"]] + [ld.TOKEN_ID["<pad>"]] * 10
+    assert mask[0].all() and mask[1].tolist() == [True, True] + [False] * 10
+
+
+def _group_norm(x: np.ndarray, gn: torch.nn.GroupNorm) -> np.ndarray:
+    """GroupNorm of (B, C, H, W) written out: statistics per sample over each group's channels and positions."""
+    B, C = x.shape[:2]
+    G = gn.num_groups
+    out = np.empty_like(x)
+    for b in range(B):
+        for g in range(G):
+            sl = slice(g * C // G, (g + 1) * C // G)
+            grp = x[b, sl]
+            out[b, sl] = (grp - grp.mean()) / np.sqrt(grp.var() + gn.eps)
+    return out * _np(gn.weight)[None, :, None, None] + _np(gn.bias)[None, :, None, None]
+
+
+def _silu(x: np.ndarray) -> np.ndarray:
+    return x / (1.0 + np.exp(-x))
+
+
+def _conv(x: np.ndarray, conv: torch.nn.Conv2d) -> np.ndarray:
+    return _np(torch.nn.functional.conv2d(torch.from_numpy(x), conv.weight.double(), conv.bias.double(),
+                                          stride=conv.stride, padding=conv.padding))  # fmt: skip
+
+
+@torch.no_grad()
+def test_res_block_written_out():
+    # h = conv1(silu(GN(x))) + W_e emb; out = conv2(silu(GN(h))) + skip(x)  (1x1 conv skip when C changes)
+    torch.manual_seed(3)
+    for c_in, c_out in ((8, 16), (16, 16)):
+        blk = ld.ResBlock(c_in, c_out, emb_dim=6).double()
+        for p in blk.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        x, emb = torch.randn(2, c_in, 4, 3, dtype=torch.float64), torch.randn(2, 6, dtype=torch.float64)
+        xn = _np(x)
+        h = _conv(_silu(_group_norm(xn, blk.norm1)), blk.conv1)
+        h = h + (_np(emb) @ _np(blk.emb.weight).T + _np(blk.emb.bias))[:, :, None, None]
+        h = _conv(_silu(_group_norm(h, blk.norm2)), blk.conv2)
+        skip = _conv(xn, blk.skip) if c_in != c_out else xn
+        np.testing.assert_allclose(_np(blk(x, emb)), h + skip, rtol=1e-9, atol=1e-9)
+
+
+@torch.no_grad()
+def test_noise_predictor_wiring_follows_its_docstring():
+    # the U-Net's data flow, from the docstring: conv_in, down1 + cross-attention (skip h0), stride-2
+    # down, mid1, cross-attention, mid2, nearest 2x upsampling + conv, concat [h, h0], up1 + cross-
+    # attention, GN-SiLU-conv out; time embedding = time_mlp(sinusoid of width w). Each block is the
+    # network's own (checked above); what is tested is the order and the wiring. float32, atol 1e-5.
+    model = _random_model(seed=4)
+    den = model.denoiser
+    u = den.unet
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(2, 4, 8, 8, generator=g)
+    t = torch.tensor([10, 700])
+    ids, mask = ld.encode_tokens(["a red circle", "a small blue square on the left"])
+    ctx = den.text(ids, mask)
+    half = u.width // 2
+    freqs = torch.tensor([10000.0 ** (-k / half) for k in range(half)])
+    sinus = torch.cat([torch.sin(t[:, None] * freqs), torch.cos(t[:, None] * freqs)], dim=1)
+    emb = u.time_mlp(sinus)
+    h0 = u.attn_down(u.down1(u.conv_in(z), emb), ctx, mask)
+    h = u.down(h0)
+    assert h.shape == (2, 2 * u.width, 4, 4)
+    h = u.mid2(u.attn_mid(u.mid1(h, emb), ctx, mask), emb)
+    h = u.up(h.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3))  # nearest 2x
+    h = u.attn_up(u.up1(torch.cat([h, h0], dim=1), emb), ctx, mask)
+    out = u.conv_out(torch.nn.functional.silu(u.out_norm(h)))
+    store: list[torch.Tensor] = []
+    np.testing.assert_allclose(u(z, t, ctx, mask, store).numpy(), out.numpy(), atol=1e-5)
+    assert len(store) == 2 and store[0].shape == (2, 64, ld.MAX_TOKENS)
+    # the Denoiser: the text encoder's output as context, the same mask for both
+    np.testing.assert_allclose(den(z, t, ids, mask).numpy(), out.numpy(), atol=1e-5)
+
+
+def test_swap_word_more_cases():
+    assert ld.swap_word("red blue circle", "green") == "red green circle"  # the last word of its kind
+    assert ld.swap_word("large", "red") == "large red"  # no noun: appended
+    assert ld.swap_word("a circle on the left", "small") == "a small circle on the left"
+    assert ld.swap_word("a shape", "cross") == "a cross"
+    assert ld.swap_word("a red", "square") == "a red square"  # a shape with no noun to replace: appended
+    with pytest.raises(ValueError, match="not a colour"):
+        ld.swap_word("a circle", "the")
+    assert ld.parse_caption("a red blue large circle at the top") == {"shape": 0, "colour": 3, "size": 1, "position": 2}
+    assert ld.parse_caption("the") == {}
+
+
+def test_scoring_helpers_edge_cases():
+    # a sample equal to a reference image: distance 0 up to rounding (1e-7), never NaN from
+    # ||a||^2 + ||b||^2 - 2 a.b rounding below zero (it does for the second of these three)
+    rng = np.random.default_rng(1)
+    a = rng.uniform(-1, 1, (3, 8, 8, 3))
+    d = ld.nearest_distance(a, a)
+    assert np.all(np.isfinite(d)) and d.max() < 1e-7
+    # grey foreground pixels (chroma 0) carry no hue and do not poison the mean; a red square's hue is 0
+    img = np.zeros((2, 32, 32, 3))
+    img[0, :4, :4] = 0.8  # grey, bright: foreground with chroma 0
+    img[0, 10:20, 10:20] = colorsys.hsv_to_rgb(0.6, 0.5, 0.9)
+    img[1, :4, :4] = 0.8  # grey only
+    hue, sat = ld.foreground_hue(img)
+    assert hue[0] == pytest.approx(0.6, abs=1e-9) and np.isnan(hue[1])
+    # saturation averaged over all foreground pixels, grey ones count as 0: 100 of 116 at 0.5
+    assert sat[0] == pytest.approx(0.5 * 100 / 116, abs=1e-9) and sat[1] == 0.0
+    # pixels exactly at the threshold are background (max channel > threshold)
+    edge = np.zeros((1, 32, 32, 3))
+    edge[0, 0, 0] = colorsys.hsv_to_rgb(0.3, 1.0, 0.35)
+    assert np.isnan(ld.foreground_hue(edge, threshold=0.35)[0][0])
+    # nearest colour on the circle: 0.9 is nearer red (0.0) than blue (2/3)
+    assert ld.hue_colour(np.array([0.9, 0.5, 0.09, 0.25])).tolist() == [0, 3, 1, 2]
+    # count_macs: a grouped convolution counts C_in / groups inputs per output
+    net = torch.nn.Conv2d(4, 8, 3, padding=1, groups=2)
+    assert ld.count_macs(net, torch.zeros(2, 4, 5, 5)) == 2 * 8 * 5 * 5 * (4 // 2) * 9
+    # two convolutions (the count adds up), a 3 x 5 kernel (height times width), an int
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, (3, 5), padding=(1, 2)), torch.nn.Conv2d(4, 2, 1))
+    macs = ld.count_macs(net, torch.zeros(1, 3, 6, 7))
+    assert macs == 4 * 6 * 7 * (3 * 3 * 5) + 2 * 6 * 7 * 4 and isinstance(macs, int)
+
+
+def test_swap_word_puts_a_size_or_colour_before_the_placeholder_noun():
+    assert ld.swap_word("a shape", "red") == "a red shape"
+    assert ld.swap_word("a red shape on the left", "small") == "a red small shape on the left"
+
+
+def test_foreground_saturation_threshold_and_float32_input():
+    # pixels of brightness 0.45 are foreground at the default threshold 0.35, not at 0.5
+    img01 = np.zeros((1, 32, 32, 3))
+    img01[0, 0:4, 0:5] = colorsys.hsv_to_rgb(0.1, 0.4, 0.9)  # 20 px, saturation 0.4
+    img01[0, 10:14, 0:5] = colorsys.hsv_to_rgb(0.5, 0.8, 0.45)  # 20 px, saturation 0.8
+    assert ld.foreground_saturation(2 * img01 - 1)[0] == pytest.approx(0.6, abs=1e-12)
+    assert ld.foreground_saturation(2 * img01 - 1, threshold=0.5)[0] == pytest.approx(0.4, abs=1e-12)
+    # float32 images are converted before the arithmetic: colorsys on the same float64 values, 1e-12
+    rng = np.random.default_rng(5)
+    x32 = np.full((3, 32, 32, 3), -1.0, dtype=np.float32)
+    ref = []
+    for i in range(3):
+        h, s, v = rng.uniform(0, 1), rng.uniform(0.3, 1), rng.uniform(0.6, 1)
+        x32[i, 5:15, 5:15] = 2 * np.array(colorsys.hsv_to_rgb(h, s, v)) - 1
+        px = (x32[i, 5, 5].astype(np.float64) + 1.0) / 2.0
+        ref.append(colorsys.rgb_to_hsv(*px)[1])
+    np.testing.assert_allclose(ld.foreground_saturation(x32), ref, rtol=0, atol=1e-12)
+
+
+def test_generate_passes_every_setting_to_the_sampler_and_rescales_to_0_1():
+    # generate = sample(shipped model, ...) with frames min(steps + 1, 9), images (final + 1) / 2
+    shipped_model = ld.shipped_model()
+    for kw, steps in (({"sampler": "ddim", "eta": 0.5}, 3), ({"sampler": "ddpm", "eta": 0.0}, 9)):
+        g = ld.generate("a red circle", negative_prompt="blue", steps=steps, guidance=2.0, seed=7, n=2, **kw)
+        ref = ld.sample(shipped_model, "a red circle", steps, guidance_scale=2.0, seed=7, num_samples=2,
+                        num_frames=min(steps + 1, 9), negative_prompt="blue", **kw)  # fmt: skip
+        assert g.trajectory.frame_index.tolist() == ref.frame_index.tolist()
+        assert len(g.trajectory.frame_index) == min(steps + 1, 9)
+        np.testing.assert_allclose(g.trajectory.latents, ref.latents, atol=1e-6)
+        np.testing.assert_allclose(g.images, (ref.final + 1.0) / 2.0, atol=1e-6)
+        assert g.images.shape == (2, 32, 32, 3) and g.images.min() >= 0.0 and g.images.max() <= 1.0
+        assert g.tokens == ["<start>", "a", "red", "circle"]
+        np.testing.assert_allclose(g.cross_attention, ref.cross_attention, atol=1e-6)
+    # the defaults but steps: DDIM with eta 0, w = 3, seed 0, 8 samples, the empty negative prompt
+    g = ld.generate("red", steps=2)
+    ref = ld.sample(shipped_model, "red", 2, sampler="ddim", eta=0.0, guidance_scale=3.0, seed=0, num_samples=8,
+                    num_frames=3, negative_prompt="")  # fmt: skip
+    np.testing.assert_allclose(g.trajectory.latents, ref.latents, atol=1e-6)
+
+
+def test_score_is_accuracy_plus_the_frechet_distance_of_classifier_features():
+    model = _random_model()
+    a = _attrs(shape=[0, 1, 2, 3, 0, 1], colour=[0, 1, 2, 3, 3, 2])
+    x = ld.make_scenes(a, seed=3)
+    ref = ld.make_scenes(_attrs(shape=[1, 2, 3, 0, 2, 3, 1], colour=[1, 1, 0, 0, 2, 3, 2]), seed=4)
+    targets = {"shape": a["shape"], "colour": a["colour"]}
+    got = ld.score(model, x, targets, ref)
+    probs = model.classify(x)
+    for k in ("shape", "colour"):  # fraction of argmax hits, counted by hand
+        hits = sum(int(np.argmax(probs[k][i]) == targets[k][i]) for i in range(6))
+        assert got[k] == pytest.approx(hits / 6)
+    hue, _ = ld.foreground_hue((x + 1) / 2)
+    assert got["colour_hue"] == pytest.approx(np.mean(ld.hue_colour(hue) == a["colour"]))
+    assert got["colour_hue"] == 1.0  # real scenes: the hue check needs no classifier
+    f1, f2 = model.features(x), model.features(ref)
+    assert f1.shape == (6, 64)
+    assert got["distance"] == pytest.approx(ld.frechet_distance(f1, f2), rel=1e-9)
+    assert set(got) == {"shape", "colour", "colour_hue", "distance"}
+    # one index for all images broadcasts
+    assert ld.attribute_accuracy(model, x, {"size": 0})["size"] == pytest.approx(
+        np.mean(probs_size := model.classify(x)["size"].argmax(axis=1) == 0)) and probs_size.shape == (6,)
+
+
+def test_foreground_hue_single_pixels_float32_and_a_negative_threshold():
+    # one coloured pixel is enough for a hue (its weight, the chroma, is below 1) and a saturation
+    img = np.zeros((1, 32, 32, 3))
+    img[0, 3, 4] = colorsys.hsv_to_rgb(0.3, 0.5, 0.8)  # chroma 0.4
+    hue, sat = ld.foreground_hue(img)
+    assert hue[0] == pytest.approx(0.3, abs=1e-12) and sat[0] == pytest.approx(0.5, abs=1e-12)
+    # float32 input (the sampler's decoded images) is computed in float64: colorsys on the same values
+    rng = np.random.default_rng(6)
+    x = np.zeros((3, 32, 32, 3), dtype=np.float32)
+    ref_h, ref_s = [], []
+    for i in range(3):
+        x[i, 2:9, 3:7] = colorsys.hsv_to_rgb(rng.uniform(0.05, 0.95), rng.uniform(0.3, 1), rng.uniform(0.6, 1))
+        h, s, _ = colorsys.rgb_to_hsv(*x[i, 2, 3].astype(np.float64))
+        ref_h.append(h)
+        ref_s.append(s)
+    hue, sat = ld.foreground_hue(x)
+    np.testing.assert_allclose(hue, ref_h, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sat, ref_s, rtol=0, atol=1e-12)
+    # threshold -1: every pixel is foreground, black ones with saturation 0 (colorsys: s = 0 at v = 0)
+    img = np.zeros((1, 2, 2, 3))
+    img[0, 0, 0] = colorsys.hsv_to_rgb(0.6, 0.8, 0.9)
+    assert ld.foreground_hue(img, threshold=-1.0)[1][0] == pytest.approx(0.8 / 4, abs=1e-12)
+
+
+def test_colour_hue_uses_the_0_1_image_and_its_threshold():
+    # a dim red square (value 0.3 < 0.35: no foreground, no hue -> a miss) and a green one at
+    # value 0.45 (foreground, hue 1/3 -> a hit): colour_hue = 1/2, worked out by hand
+    model = _random_model()
+    img01 = np.zeros((2, 32, 32, 3))
+    img01[0, 8:20, 8:20] = colorsys.hsv_to_rgb(0.0, 0.9, 0.3)
+    img01[1, 8:20, 8:20] = colorsys.hsv_to_rgb(1 / 3, 0.9, 0.45)
+    acc = ld.attribute_accuracy(model, 2 * img01 - 1, {"colour": np.array([0, 2])})
+    assert acc["colour_hue"] == 0.5
+    assert set(ld.attribute_accuracy(model, 2 * img01 - 1, {"shape": 0})) == {"shape"}  # no colour target
+
+
+def _hand_trajectory(dist: np.ndarray) -> ld.Trajectory:
+    """A trajectory whose x0 prediction at entry k of sample n is the constant dist[k, n] and whose
+    final image is 0: the RMS distance to the final image is exactly |dist[k, n]|."""
+    K, N = dist.shape
+    S = K - 1
+    x0_images = np.broadcast_to(dist[:, :, None, None, None], (K, N, 2, 2, 3)).copy()
+    return ld.Trajectory(timesteps=np.arange(S)[::-1], latents=np.zeros((K, N, 4, 8, 8)),
+                         x0_latents=np.zeros((S, N, 4, 8, 8)), frame_index=np.arange(K),
+                         images=np.zeros((K, N, 2, 2, 3)), x0_images=x0_images, final=np.zeros((N, 2, 2, 3)),
+                         tokens=["<start>"], cross_attention=np.zeros((S, N, 1, 8, 8)))  # fmt: skip
+
+
+def test_settle_steps_on_a_hand_made_trajectory():
+    # sample 0: far at entries 0 and 2 -> settles after step 3; sample 1: exactly at the tolerance
+    # (0.25, not farther) from entry 1 on -> 1; sample 2: never farther -> 0; sample 3 (negative) -> 2
+    dist = np.array([[0.5, 0.5, 0.25, -0.3], [0.1, 0.25, 0.0, -0.5], [0.3, 0.25, 0.0, 0.2], [0.0, 0.0, 0.0, 0.0]])
+    assert ld.settle_steps(_hand_trajectory(dist), tol=0.25).tolist() == [3, 1, 0, 2]
+    # the default tolerance is 0.1 RMS (the page's): 0.12 is far, 0.08 is not
+    dist = np.array([[0.12, 0.08], [0.12, 0.08], [0.0, 0.0]])
+    assert ld.settle_steps(_hand_trajectory(dist)).tolist() == [2, 0]
+    traj = _hand_trajectory(dist)
+    traj.frame_index = np.array([0, 2])
+    with pytest.raises(ValueError) as err:
+        ld.settle_steps(traj)
+    assert str(err.value) == "settle_steps needs every frame decoded (num_frames=None)"
+
+
+def test_tokenize_suggests_at_most_three_words():
+    # "lare" is within difflib ratio 0.5 of five known words; the message names the best three
+    assert len(difflib.get_close_matches("lare", ld.WORDS, n=10, cutoff=0.5)) == 5
+    with pytest.raises(ld.UnknownWordError) as err:
+        ld.tokenize("a lare circle")
+    assert err.value.suggestions == ["large", "square", "red"]
+
+
+def test_alpha_bar_follows_the_models_number_of_training_steps():
+    # T = 200 (not the default 1000): 200 entries, the literal product of SD's scaled-linear betas
+    m = _random_model()
+    m200 = ld.LatentDiffusion(m.autoencoder, m.denoiser, m.classifier, latent_scale=1.0, num_train_steps=200)
+    assert m200.alpha_bar.shape == (200,)
+    betas = [(math.sqrt(0.00085) + (math.sqrt(0.012) - math.sqrt(0.00085)) * t / 199) ** 2 for t in range(200)]
+    np.testing.assert_allclose(m200.alpha_bar, np.cumprod([1 - b for b in betas]), rtol=1e-12)
+    lin = ld.LatentDiffusion(m.autoencoder, m.denoiser, m.classifier, latent_scale=1.0, schedule="linear")
+    assert lin.alpha_bar[0] == pytest.approx(1 - 1e-4, rel=1e-12)  # DDPM's linear schedule starts at 1e-4
+
+
+def test_prompt_error_messages_in_full():
+    with pytest.raises(ld.UnknownWordError) as err:
+        ld.tokenize("a lare circle")
+    assert str(err.value) == "unknown word 'lare'; closest known words: large, square, red"
+    assert isinstance(err.value, ValueError)
+    with pytest.raises(ld.PromptTooLongError) as err:
+        ld.tokenize("a " * 12)
+    assert str(err.value) == "prompt too long: 12 words, at most 11" and isinstance(err.value, ValueError)
+
+
+def test_text_encoder_default_is_two_layers_of_four_heads_as_the_docstring_says():
+    enc = ld.TextEncoder()
+    assert len(enc.blocks) == 2 and all(b.heads == 4 for b in enc.blocks)
+    assert enc.tok.num_embeddings == len(ld.VOCAB) == 23 and enc.pos.num_embeddings == ld.MAX_TOKENS
+    assert enc.ln.normalized_shape == (ld.TEXT_DIM,)
+
+
+@torch.no_grad()
+def test_autoencoder_layers_and_shapes_are_the_docstrings():
+    # (3, 32, 32) -> (w, 32, 32) -> (2w, 16, 16) -> (4w, 8, 8) -> (4, 8, 8): f = 4, 4 latent channels,
+    # a SiLU after every convolution but the last of each half; default width w = 16 (the shipped one)
+    ae = ld.Autoencoder()
+    conv, silu, convT = torch.nn.Conv2d, torch.nn.SiLU, torch.nn.ConvTranspose2d
+    assert [type(m) for m in ae.encoder] == [conv, silu, conv, silu, conv, silu, conv]
+    assert [type(m) for m in ae.decoder] == [conv, silu, conv, silu, convT, silu, convT, silu, conv]
+    x = torch.zeros(1, 3, 32, 32)
+    shapes = []
+    for m in ae.encoder:
+        x = m(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes[::2] == [(16, 32, 32), (32, 16, 16), (64, 8, 8), (4, 8, 8)]
+    shapes = []
+    for m in ae.decoder:
+        x = m(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes[::2] == [(64, 8, 8), (64, 8, 8), (32, 16, 16), (16, 32, 32), (3, 32, 32)]
+
+
+def test_noise_predictor_time_mlp_is_linear_silu_linear_to_twice_the_width():
+    u = ld.NoisePredictor(width=16)
+    lin, silu = torch.nn.Linear, torch.nn.SiLU
+    assert [type(m) for m in u.time_mlp] == [lin, silu, lin]
+    assert (u.time_mlp[0].in_features, u.time_mlp[0].out_features, u.time_mlp[2].out_features) == (16, 32, 32)
+    assert u.down1.emb.in_features == 32
+
+
+def test_shipped_weights_fit_the_architecture_exactly():
+    # every tensor of the shipped file has a parameter of the same name and shape in the default
+    # networks, and nothing is missing (strict load): the architecture is the one trained
+    state = torch.load(str(WEIGHTS), map_location="cpu", weights_only=True)
+    nets = {"autoencoder": ld.Autoencoder(), "denoiser": ld.Denoiser(width=int(state["width"])),
+            "classifier": ld.Classifier()}  # fmt: skip
+    for key, net in nets.items():
+        mine = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+        assert mine == {k: tuple(v.shape) for k, v in state[key].items()}, key
+
+
+def test_parameter_counts_by_hand():
+    # weights + biases layer by layer (conv: C_out C_in k k + C_out; linear: out in + out; norms: 2 C)
+    m = _random_model()  # U-Net width 16; the other nets at their defaults
+    clf = (16 * 3 * 9 + 16) + (32 * 16 * 9 + 32) + (64 * 32 * 9 + 64) + (64 * 1024 + 64) + (4 + 4 + 2 + 5) * 65
+    enc = (16 * 3 * 9 + 16) + (32 * 16 * 16 + 32) + (64 * 32 * 16 + 64) + (4 * 64 * 9 + 4)
+    dec = (64 * 4 * 9 + 64) + (64 * 64 * 9 + 64) + (64 * 32 * 16 + 32) + (32 * 16 * 16 + 16) + (3 * 16 * 9 + 3)
+    block = 2 * 128 + (64 * 192 + 192) + (64 * 64 + 64) + (64 * 256 + 256) + (256 * 64 + 64)
+    text = 23 * 64 + 12 * 64 + 2 * block + 128
+    got = m.parameter_counts()
+    assert got["classifier"] == clf == 90159
+    assert got["autoencoder"] == enc + dec == 124551
+    assert got["text_encoder"] == text == 102336
+    assert got["unet"] == sum(p.numel() for _, p in m.denoiser.unet.named_parameters())
+    assert set(got) == {"text_encoder", "unet", "autoencoder", "classifier"}
+
+
+@torch.no_grad()
+def test_classifier_layers_and_shapes_are_the_docstrings():
+    # three conv-SiLU-maxpool stages (16, 16, 16) -> (32, 8, 8) -> (64, 4, 4), flatten, linear-SiLU to 64
+    clf = ld.Classifier()
+    conv, silu, pool = torch.nn.Conv2d, torch.nn.SiLU, torch.nn.MaxPool2d
+    assert [type(m) for m in clf.trunk] == [conv, silu, pool] * 3 + [torch.nn.Flatten, torch.nn.Linear, silu]
+    x = torch.zeros(1, 3, 32, 32)
+    shapes = []
+    for m in clf.trunk:
+        x = m(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes[:9] == [(16, 32, 32), (16, 32, 32), (16, 16, 16), (32, 16, 16), (32, 16, 16), (32, 8, 8),
+                          (64, 8, 8), (64, 8, 8), (64, 4, 4)]  # fmt: skip
+    assert shapes[-1] == (64,)
