@@ -543,3 +543,27 @@ def test_config_bounds() -> None:
             ind.InductionConfig(**{name: value})
     with pytest.raises(ValueError, match="^d_model must be a multiple of heads$"):
         ind.CausalSelfAttention(10, 3)
+
+
+def test_attention_keeps_its_weights_only_when_asked() -> None:
+    """A fresh layer holds no weights; a forward pass without `keep` stores none (training keeps no
+    (B, h, T, T) copies); with keep set it stores the softmax rows, which sum to 1."""
+    attn = ind.CausalSelfAttention(8, 2)
+    assert attn.last_weights is None and not attn.keep
+    x = torch.randn(1, 5, 8)
+    attn(x)
+    assert attn.last_weights is None
+    attn.keep = True
+    attn(x)
+    assert attn.last_weights.shape == (1, 2, 5, 5)
+    torch.testing.assert_close(attn.last_weights.sum(-1), torch.ones(1, 2, 5))
+
+
+def test_a_shorter_sequence_gives_the_prefix_logits() -> None:
+    """Positions 0..T'-1 of a sequence shorter than `length` get the first T' position encodings, so
+    (the model being causal) its logits equal the first T' rows of the full sequence's; atol 1e-5."""
+    torch.manual_seed(5)
+    model = ind.build_model(ind.InductionConfig(d_model=8, heads=2, length=12, vocab=6)).eval()
+    x = torch.randint(0, 6, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x[:, :7]), model(x)[:, :7], atol=1e-5, rtol=0)
