@@ -567,3 +567,75 @@ def test_a_shorter_sequence_gives_the_prefix_logits() -> None:
     x = torch.randint(0, 6, (2, 12))
     with torch.no_grad():
         torch.testing.assert_close(model(x[:, :7]), model(x)[:, :7], atol=1e-5, rtol=0)
+
+
+def _hand_made_run() -> ind.InductionRun:
+    """A run without training: random weights at three checkpoints, numbers chosen by hand."""
+    cfg = ind.InductionConfig(layers=1, heads=2, d_model=8, vocab=6, length=8, steps=4)
+    torch.manual_seed(6)
+    states = [{k: v.clone() for k, v in ind.build_model(cfg).state_dict().items()} for _ in range(3)]
+    model = ind.build_model(cfg)
+    model.load_state_dict(states[-1])
+    return ind.InductionRun(
+        config=cfg,
+        seed=7,
+        model=model.eval(),
+        steps=np.arange(1, 5),
+        loss_repeated=np.array([1.5, 1.25, 1.0, 0.75]),
+        loss_other=np.array([1.75, 1.625, 1.5, 1.375]),
+        checkpoints=np.array([0, 2, 4]),
+        prev_token=np.array([[[0.25, 0.5]], [[0.5, 0.75]], [[0.75, 1.0]]]),
+        induction=np.array([[[0.125, 0.0]], [[0.25, 0.5]], [[0.5, 1.0]]]),
+        states=states,
+        seconds=2.5,
+        reference_seconds=0.375,
+    )
+
+
+def test_run_round_trip_keeps_every_field() -> None:
+    """run_to_dict -> run_from_dict gives back every number (these are exact in float16/float32), the step
+    numbers 1..S, the weights of each checkpoint to float16 precision (rtol 1e-3), and a model in eval
+    mode holding the last checkpoint's weights; model_at(i) holds checkpoint i's."""
+    run = _hand_made_run()
+    d = ind.run_to_dict(run)
+    assert d["states"][0]["tok_embed.weight"].dtype == torch.float16  # stored small: weights in float16,
+    for name in ("loss_repeated", "loss_other", "prev_token", "induction"):  # curves and scores in float32
+        assert d[name].dtype == torch.float32, name
+    back = ind.run_from_dict(d)
+    assert back.config == run.config and back.seed == 7
+    assert back.seconds == 2.5 and back.reference_seconds == 0.375
+    np.testing.assert_array_equal(back.steps, [1, 2, 3, 4])
+    for name in ("loss_repeated", "loss_other", "checkpoints", "prev_token", "induction"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(run, name))
+        assert getattr(back, name).dtype == getattr(run, name).dtype, name
+    assert len(back.states) == 3
+    for a, b in zip(back.states, run.states, strict=True):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k].dtype == torch.float32
+            torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-3)
+    assert not back.model.training
+    for k, v in back.model.state_dict().items():
+        torch.testing.assert_close(v, back.states[-1][k], rtol=0, atol=0)
+    m0 = back.model_at(0)
+    assert not m0.training
+    for k, v in m0.state_dict().items():
+        torch.testing.assert_close(v, back.states[0][k], rtol=0, atol=0)
+    # a stored run from before reference_seconds existed reads it as NaN
+    del d["reference_seconds"]
+    assert math.isnan(ind.run_from_dict(d).reference_seconds)
+
+
+def test_token_names_one_layer_and_eval_batch() -> None:
+    """70 consonant-vowel names (14 x 5) then t70, t71, ...; one_layer changes only the layer count;
+    the evaluation batch is the fixed seed's 128 sequences of the config's length and vocabulary."""
+    names = ind.token_names(72)
+    assert names[:6] == ["ba", "be", "bi", "bo", "bu", "da"] and names[69] == "zu"
+    assert names[70:] == ["t70", "t71"] and len(set(names)) == 72
+    cfg = ind.InductionConfig(layers=3, heads=4, steps=7)
+    assert ind.one_layer(cfg) == replace(cfg, layers=1)
+    small = ind.InductionConfig(length=16, vocab=9)
+    tokens, mask = ind.eval_batch(small)
+    want = ind.repeated_sequences(128, 16, 9, np.random.default_rng(12_345))
+    np.testing.assert_array_equal(tokens, want[0])
+    np.testing.assert_array_equal(mask, want[1])
