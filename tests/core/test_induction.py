@@ -287,6 +287,25 @@ def test_round_trip_through_a_dict(shipped) -> None:
     assert len(back.states) == len(run.checkpoints)
 
 
+def test_train_reports_progress_and_keeps_each_checkpoints_weights() -> None:
+    """progress(step, S) after every step; the run's model is in eval mode; the wall time is positive and
+    small; checkpoint 0 holds the initial weights (a model built after torch.manual_seed(seed)), the
+    last one the final model's, and the two differ (each checkpoint is a copy, not a view)."""
+    cfg = ind.InductionConfig(steps=2, d_model=8, heads=2, layers=1, batch=4, length=8, vocab=6)
+    calls = []
+    run = ind.train(cfg, seed=3, progress=lambda i, n: calls.append((i, n)))
+    assert calls == [(1, 2), (2, 2)]
+    assert not run.model.training and 0 < run.seconds < 60
+    np.testing.assert_array_equal(run.checkpoints, [0, 1, 2])
+    np.testing.assert_array_equal(run.steps, [1, 2])
+    torch.manual_seed(3)
+    init = ind.build_model(cfg).state_dict()
+    for k, v in run.model.state_dict().items():
+        torch.testing.assert_close(run.states[0][k], init[k], rtol=0, atol=0)
+        torch.testing.assert_close(run.states[-1][k], v, rtol=0, atol=0)
+    assert not torch.equal(run.states[0]["tok_embed.weight"], run.states[-1]["tok_embed.weight"])
+
+
 # ---------------------------------------------------------------------------
 # issue 21: mutation-testing survivors, each against a reference written here
 # ---------------------------------------------------------------------------
@@ -639,3 +658,12 @@ def test_token_names_one_layer_and_eval_batch() -> None:
     want = ind.repeated_sequences(128, 16, 9, np.random.default_rng(12_345))
     np.testing.assert_array_equal(tokens, want[0])
     np.testing.assert_array_equal(mask, want[1])
+
+
+def test_estimate_seconds_is_the_median_probe_step_scaled(monkeypatch) -> None:
+    """With a fake clock whose steps take 10 s (the untimed first one), then 1, 2 and 3 s, the estimate
+    is median(1, 2, 3) x steps x 1.04 (checkpoints' share) = 2 x 50 x 1.04 = 104 s, by hand."""
+    clock = iter([0.0, 10.0, 10.0, 11.0, 11.0, 13.0, 13.0, 16.0])
+    monkeypatch.setattr(ind.time, "perf_counter", lambda: next(clock))
+    cfg = ind.InductionConfig(steps=50, d_model=8, heads=2, layers=1, batch=2, length=8, vocab=6)
+    assert ind.estimate_seconds(cfg) == pytest.approx(104.0, rel=1e-12)
