@@ -285,3 +285,385 @@ def test_round_trip_through_a_dict(shipped) -> None:
     np.testing.assert_allclose(back.loss_repeated, run.loss_repeated, rtol=1e-6)
     np.testing.assert_allclose(back.induction, run.induction, rtol=1e-6)
     assert len(back.states) == len(run.checkpoints)
+
+
+def test_train_reports_progress_and_keeps_each_checkpoints_weights() -> None:
+    """progress(step, S) after every step; the run's model is in eval mode; the wall time is positive and
+    small; checkpoint 0 holds the initial weights (a model built after torch.manual_seed(seed)), the
+    last one the final model's, and the two differ (each checkpoint is a copy, not a view)."""
+    cfg = ind.InductionConfig(steps=2, d_model=8, heads=2, layers=1, batch=4, length=8, vocab=6)
+    calls = []
+    run = ind.train(cfg, seed=3, progress=lambda i, n: calls.append((i, n)))
+    assert calls == [(1, 2), (2, 2)]
+    assert not run.model.training and 0 < run.seconds < 60
+    np.testing.assert_array_equal(run.checkpoints, [0, 1, 2])
+    np.testing.assert_array_equal(run.steps, [1, 2])
+    torch.manual_seed(3)
+    init = ind.build_model(cfg).state_dict()
+    for k, v in run.model.state_dict().items():
+        torch.testing.assert_close(run.states[0][k], init[k], rtol=0, atol=0)
+        torch.testing.assert_close(run.states[-1][k], v, rtol=0, atol=0)
+    assert not torch.equal(run.states[0]["tok_embed.weight"], run.states[-1]["tok_embed.weight"])
+
+
+# ---------------------------------------------------------------------------
+# issue 21: mutation-testing survivors, each against a reference written here
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("d", [6, 7])
+def test_sinusoidal_positions_match_the_formula(d: int) -> None:
+    """Vaswani et al. sec. 3.5 with Python's math, entry by entry (odd d too: the last column is a sine);
+    rtol 1e-12."""
+    PE = ind.sinusoidal_positions(9, d)
+    assert PE.shape == (9, d)
+    for pos in range(9):
+        for col in range(d):
+            i2 = col - col % 2  # 2i
+            angle = pos / 10000 ** (i2 / d)
+            want = math.sin(angle) if col % 2 == 0 else math.cos(angle)
+            assert PE[pos, col] == pytest.approx(want, rel=1e-12, abs=1e-15), (pos, col)
+
+
+@pytest.mark.parametrize("length", [8, 9, 15, 32, 41])
+def test_segment_range_and_the_copies_fit(length: int) -> None:
+    """Shortest max(2, T // 4), longest T // 2 (by hand); in every sequence (1000 symbols, so chance
+    repeats are rare) the longest segment that appears twice without overlap, found by a literal
+    search over (p, q, L), has a length in that range."""
+    lo, hi = ind.segment_range(length)
+    assert (lo, hi) == (max(2, length // 4), length // 2)
+    tokens, _ = ind.repeated_sequences(20, length, 1000, np.random.default_rng(length))
+    lengths = []
+    for b in range(20):
+        x = tokens[b].tolist()
+        longest = max(
+            (L for L in range(1, length // 2 + 1) for p in range(length - 2 * L + 1)
+             for q in range(p + L, length - L + 1) if x[p : p + L] == x[q : q + L]),
+            default=0,
+        )  # fmt: skip
+        assert lo <= longest <= hi, (b, x)
+        lengths.append(longest)
+    assert len(set(lengths)) > 1 or lo == hi  # the length varies between sequences
+
+
+def test_checkpoint_steps_by_hand() -> None:
+    """0 and `count` evenly spaced steps, rounded half to even, duplicates dropped."""
+    assert ind.checkpoint_steps(1500).tolist() == [60 * k for k in range(26)]
+    assert ind.checkpoint_steps(10, 4).tolist() == [0, 2, 5, 8, 10]  # 2.5 -> 2, 7.5 -> 8
+    assert ind.checkpoint_steps(3).tolist() == [0, 1, 2, 3]
+    assert ind.CHECKPOINTS == 25
+    assert ind.checkpoint_steps(1500).dtype.kind == "i"  # step numbers, not floats
+
+
+def test_earlier_occurrence_against_a_literal_loop() -> None:
+    tokens = np.random.default_rng(0).integers(0, 5, size=(4, 20))
+    j = ind.earlier_occurrence(tokens)
+    for b in range(4):
+        for i in range(20):
+            prev = [k for k in range(i) if tokens[b, k] == tokens[b, i]]
+            assert j[b, i] == (prev[-1] if prev else -1), (b, i)
+
+
+def test_split_losses_against_a_literal_cross_entropy() -> None:
+    """ce[b, i] = logsumexp(logits[b, i]) - logits[b, i, tokens[b, i+1]] with Python's math; the two means
+    over the positions i+1 on and off the mask; rtol 1e-6 (float32)."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 6, 5, generator=g)
+    tokens = torch.randint(0, 5, (2, 6), generator=g)
+    mask = torch.zeros(2, 6, dtype=torch.bool)
+    mask[0, 2], mask[0, 3], mask[1, 5] = True, True, True
+    ce, rep, other = ind.split_losses(logits, tokens, mask)
+    assert ce.shape == (2, 5)
+    lit, on, off = np.zeros((2, 5)), [], []
+    for b in range(2):
+        for i in range(5):
+            row = logits[b, i].tolist()
+            lit[b, i] = math.log(sum(math.exp(v) for v in row)) - row[int(tokens[b, i + 1])]
+            (on if mask[b, i + 1] else off).append(lit[b, i])
+    np.testing.assert_allclose(ce.numpy(), lit, rtol=1e-6)
+    assert float(rep) == pytest.approx(np.mean(on), rel=1e-6)
+    assert float(other) == pytest.approx(np.mean(off), rel=1e-6)
+
+
+class _FixedLogits(torch.nn.Module):
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.logits
+
+
+def test_evaluate_against_literal_accuracy_and_loss() -> None:
+    """Accuracy: argmax of logits[b, t-1] equals tokens[b, t], averaged over the masked t and over the
+    other t >= 1; losses: literal cross-entropy averaged the same way (rtol 1e-6)."""
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(3, 8, 4, generator=g)
+    tokens = torch.randint(0, 4, (3, 8), generator=g).numpy()
+    mask = np.zeros((3, 8), dtype=bool)
+    mask[0, 3:6], mask[2, 1], mask[1, 7] = True, True, True
+    ev = ind.evaluate(_FixedLogits(logits), tokens, mask)
+    hits, losses = {True: [], False: []}, {True: [], False: []}
+    for b in range(3):
+        for t in range(1, 8):
+            row = logits[b, t - 1].tolist()
+            hits[bool(mask[b, t])].append(float(row.index(max(row)) == tokens[b, t]))
+            losses[bool(mask[b, t])].append(math.log(sum(math.exp(v) for v in row)) - row[tokens[b, t]])
+    assert 0 < np.mean(hits[True]) < 1 and 0 < np.mean(hits[False]) < 1  # neither all nor none right
+    assert ev["accuracy_repeated"] == pytest.approx(np.mean(hits[True]), rel=1e-6)  # float32 mean
+    assert ev["accuracy_other"] == pytest.approx(np.mean(hits[False]), rel=1e-6)
+    assert ev["loss_repeated"] == pytest.approx(np.mean(losses[True]), rel=1e-6)
+    assert ev["loss_other"] == pytest.approx(np.mean(losses[False]), rel=1e-6)
+
+
+def _literal_layernorm(x: np.ndarray, ln) -> np.ndarray:
+    w, b = ln.weight.detach().double().numpy(), ln.bias.detach().double().numpy()
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        mu = sum(x[i]) / len(x[i])
+        var = sum((v - mu) ** 2 for v in x[i]) / len(x[i])
+        out[i] = (x[i] - mu) / math.sqrt(var + ln.eps) * w + b
+    return out
+
+
+def test_attention_maps_against_a_literal_forward_pass() -> None:
+    """Two attention-only layers of two heads: embeddings + sinusoidal positions, LayerNorm by hand, each
+    head by the per-position loop, residual sums; every map of every layer equals the hand pass (float64
+    hand pass, float32 model: atol 1e-5). The model's attention modules are left as they were."""
+    torch.manual_seed(3)
+    cfg = ind.InductionConfig(layers=2, heads=2, d_model=8, vocab=10, length=8)
+    model = ind.build_model(cfg).eval()
+    tokens = np.array([[1, 4, 4, 0, 9, 1, 4, 2], [3, 3, 3, 7, 5, 3, 3, 8]])
+    maps = ind.attention_maps(model, tokens)
+    assert maps.shape == (2, 2, 2, 8, 8) and maps.dtype == np.float64
+    np.testing.assert_array_equal(ind.attention_maps(model, tokens[1]), maps[1])
+    # token ids of any integer type (here int16, which an embedding lookup refuses) are read as ids
+    np.testing.assert_array_equal(ind.attention_maps(model, tokens.astype(np.int16)), maps)
+    for a in (blk.attn for blk in model.blocks):
+        assert a.keep is False and a.last_weights is None
+    E = model.tok_embed.weight.detach().double().numpy()
+    PE = ind.sinusoidal_positions(8, 8)
+    for b in range(2):
+        x = E[tokens[b]] + PE
+        for layer, blk in enumerate(model.blocks):
+            h = _literal_layernorm(x, blk.ln_1)
+            W = {
+                n: getattr(blk.attn, n).weight.detach().double().numpy() for n in ("W_Q", "W_K", "W_V", "W_O")
+            }
+            outs = []
+            for head in range(2):
+                rows = slice(head * 4, (head + 1) * 4)
+                out, A = _literal_attention(h, W["W_Q"][rows], W["W_K"][rows], W["W_V"][rows])
+                np.testing.assert_allclose(maps[b, layer, head], A, atol=1e-5, rtol=0)
+                outs.append(out)
+            x = x + np.concatenate(outs, axis=1) @ W["W_O"].T
+
+
+def test_parameter_counts_leave_the_global_random_state_alone() -> None:
+    """Counting builds a throw-away model inside fork_rng: the caller's next torch draw is unchanged."""
+    torch.manual_seed(11)
+    want = torch.rand(4)
+    torch.manual_seed(11)
+    c = ind.parameter_counts(ind.InductionConfig(layers=1, heads=1, d_model=8, vocab=5))
+    assert torch.equal(torch.rand(4), want)
+    assert list(c) == ["token_embedding", "layer1_attention", "final_layernorm", "unembedding"]
+
+
+def test_repeated_sequences_argument_bounds() -> None:
+    """The smallest task allowed (length 8, vocab 2, batch 1) runs; one below each bound raises."""
+    rng = np.random.default_rng(0)
+    tokens, mask = ind.repeated_sequences(1, 8, 2, rng)
+    assert tokens.shape == mask.shape == (1, 8) and set(tokens.ravel().tolist()) <= {0, 1}
+    for batch, length, vocab in ((1, 7, 2), (1, 8, 1), (0, 8, 2)):
+        with pytest.raises(ValueError, match="^need length >= 8, vocab >= 2, batch >= 1$"):
+            ind.repeated_sequences(batch, length, vocab, rng)
+
+
+def test_repeated_sequences_recovered_segments_follow_the_specification() -> None:
+    """1000 sequences of 12 tokens from a million symbols (so no chance repeat): a literal search finds
+    in each the one segment that appears twice, (p, q, L) with p + L <= q, q + L <= 12; L takes each
+    value of segment_range(12) = 3..6 about equally often (within 5 standard errors of 1/4), p and q
+    reach both ends, and the mask is exactly the second copy after its first token, q < t < q + L."""
+    T, n = 12, 1000
+    tokens, mask = ind.repeated_sequences(n, T, 10**6, np.random.default_rng(21))
+    lo, hi = ind.segment_range(T)
+    Ls, ps, qs = [], [], []
+    for b in range(n):
+        x = tokens[b].tolist()
+        found = [
+            (p, q, L) for L in range(hi, 0, -1) for p in range(T - 2 * L + 1)
+            for q in range(p + L, T - L + 1) if x[p : p + L] == x[q : q + L]
+        ]  # fmt: skip
+        p, q, L = found[0]  # the longest
+        assert len(set(x)) == T - L  # nothing else repeats
+        assert mask[b].tolist() == [q < t < q + L for t in range(T)], (b, x)
+        Ls.append(L)
+        ps.append(p)
+        qs.append(q)
+    freq = np.bincount(Ls, minlength=hi + 1)[lo:] / n
+    assert freq.sum() == 1.0 and np.all(np.abs(freq - 0.25) < 5 * math.sqrt(0.25 * 0.75 / n)), freq
+    assert min(ps) == 0 and max(q + L for q, L in zip(qs, Ls, strict=True)) == T
+    assert max(ps) == T - 2 * lo  # the shortest segment can start as late as its copy allows
+
+
+@pytest.mark.parametrize("attention_only", [True, False])
+def test_logits_against_a_literal_forward_pass(attention_only: bool) -> None:
+    """The whole decoder by hand (float64): x = W_E[tokens] + PE; per block x += MultiHead(LN_1(x)) and,
+    with the MLP, x += W_2 relu(W_1 LN_2(x) + b_1) + b_2 (d_ff = 4 d_model); logits = W_U LN_f(x).
+    The model's logits agree within atol 1e-4 (float32)."""
+    torch.manual_seed(4)
+    cfg = ind.InductionConfig(layers=2, heads=2, d_model=8, vocab=10, length=8, attention_only=attention_only)
+    model = ind.build_model(cfg).eval()
+    tokens = np.array([[1, 4, 4, 0, 9, 1, 4, 2]])
+    with torch.no_grad():
+        logits = model(torch.as_tensor(tokens))[0].double().numpy()
+
+    def w(m):
+        return m.detach().double().numpy()
+
+    x = w(model.tok_embed.weight)[tokens[0]] + ind.sinusoidal_positions(8, 8)
+    for blk in model.blocks:
+        h = _literal_layernorm(x, blk.ln_1)
+        outs = []
+        for head in range(2):
+            rows = slice(head * 4, (head + 1) * 4)
+            out, _ = _literal_attention(h, w(blk.attn.W_Q.weight)[rows], w(blk.attn.W_K.weight)[rows],
+                                        w(blk.attn.W_V.weight)[rows])  # fmt: skip
+            outs.append(out)
+        x = x + np.concatenate(outs, axis=1) @ w(blk.attn.W_O.weight).T
+        if attention_only:
+            assert blk.mlp is None and blk.ln_2 is None
+        else:
+            assert w(blk.mlp.W_1.weight).shape == (32, 8)  # d_ff = 4 d_model
+            h = _literal_layernorm(x, blk.ln_2)
+            hidden = np.maximum(0.0, h @ w(blk.mlp.W_1.weight).T + w(blk.mlp.W_1.bias))
+            x = x + hidden @ w(blk.mlp.W_2.weight).T + w(blk.mlp.W_2.bias)
+    want = _literal_layernorm(x, model.ln_f) @ w(model.unembed.weight).T
+    assert model.unembed.bias is None
+    np.testing.assert_allclose(logits, want, atol=1e-4, rtol=0)
+
+
+def test_config_bounds() -> None:
+    """The smallest valid settings build; one below each bound raises, with the message naming it."""
+    ind.InductionConfig(layers=1, heads=1, d_model=1, steps=1, batch=1, length=8, vocab=2, lr=1e-9)
+    bad = [
+        ("layers", 0, "layers, heads, steps and batch must be >= 1"),
+        ("heads", 0, "layers, heads, steps and batch must be >= 1"),
+        ("steps", 0, "layers, heads, steps and batch must be >= 1"),
+        ("batch", 0, "layers, heads, steps and batch must be >= 1"),
+        ("heads", 3, "d_model must be a multiple of heads"),
+        ("length", 7, "need length >= 8, vocab >= 2, lr > 0"),
+        ("vocab", 1, "need length >= 8, vocab >= 2, lr > 0"),
+        ("lr", 0.0, "need length >= 8, vocab >= 2, lr > 0"),
+        ("lr", float("nan"), "need length >= 8, vocab >= 2, lr > 0"),
+    ]
+    for name, value, msg in bad:
+        with pytest.raises(ValueError, match=f"^{msg}$"):
+            ind.InductionConfig(**{name: value})
+    with pytest.raises(ValueError, match="^d_model must be a multiple of heads$"):
+        ind.CausalSelfAttention(10, 3)
+
+
+def test_attention_keeps_its_weights_only_when_asked() -> None:
+    """A fresh layer holds no weights; a forward pass without `keep` stores none (training keeps no
+    (B, h, T, T) copies); with keep set it stores the softmax rows, which sum to 1."""
+    attn = ind.CausalSelfAttention(8, 2)
+    assert attn.last_weights is None and not attn.keep
+    x = torch.randn(1, 5, 8)
+    attn(x)
+    assert attn.last_weights is None
+    attn.keep = True
+    attn(x)
+    assert attn.last_weights.shape == (1, 2, 5, 5)
+    torch.testing.assert_close(attn.last_weights.sum(-1), torch.ones(1, 2, 5))
+
+
+def test_a_shorter_sequence_gives_the_prefix_logits() -> None:
+    """Positions 0..T'-1 of a sequence shorter than `length` get the first T' position encodings, so
+    (the model being causal) its logits equal the first T' rows of the full sequence's; atol 1e-5."""
+    torch.manual_seed(5)
+    model = ind.build_model(ind.InductionConfig(d_model=8, heads=2, length=12, vocab=6)).eval()
+    x = torch.randint(0, 6, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x[:, :7]), model(x)[:, :7], atol=1e-5, rtol=0)
+
+
+def _hand_made_run() -> ind.InductionRun:
+    """A run without training: random weights at three checkpoints, numbers chosen by hand."""
+    cfg = ind.InductionConfig(layers=1, heads=2, d_model=8, vocab=6, length=8, steps=4)
+    torch.manual_seed(6)
+    states = [{k: v.clone() for k, v in ind.build_model(cfg).state_dict().items()} for _ in range(3)]
+    model = ind.build_model(cfg)
+    model.load_state_dict(states[-1])
+    return ind.InductionRun(
+        config=cfg,
+        seed=7,
+        model=model.eval(),
+        steps=np.arange(1, 5),
+        loss_repeated=np.array([1.5, 1.25, 1.0, 0.75]),
+        loss_other=np.array([1.75, 1.625, 1.5, 1.375]),
+        checkpoints=np.array([0, 2, 4]),
+        prev_token=np.array([[[0.25, 0.5]], [[0.5, 0.75]], [[0.75, 1.0]]]),
+        induction=np.array([[[0.125, 0.0]], [[0.25, 0.5]], [[0.5, 1.0]]]),
+        states=states,
+        seconds=2.5,
+        reference_seconds=0.375,
+    )
+
+
+def test_run_round_trip_keeps_every_field() -> None:
+    """run_to_dict -> run_from_dict gives back every number (these are exact in float16/float32), the step
+    numbers 1..S, the weights of each checkpoint to float16 precision (rtol 1e-3), and a model in eval
+    mode holding the last checkpoint's weights; model_at(i) holds checkpoint i's."""
+    run = _hand_made_run()
+    d = ind.run_to_dict(run)
+    assert d["states"][0]["tok_embed.weight"].dtype == torch.float16  # stored small: weights in float16,
+    for name in ("loss_repeated", "loss_other", "prev_token", "induction"):  # curves and scores in float32
+        assert d[name].dtype == torch.float32, name
+    back = ind.run_from_dict(d)
+    assert back.config == run.config and back.seed == 7
+    assert back.seconds == 2.5 and back.reference_seconds == 0.375
+    np.testing.assert_array_equal(back.steps, [1, 2, 3, 4])
+    for name in ("loss_repeated", "loss_other", "checkpoints", "prev_token", "induction"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(run, name))
+        assert getattr(back, name).dtype == getattr(run, name).dtype, name
+    assert len(back.states) == 3
+    for a, b in zip(back.states, run.states, strict=True):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k].dtype == torch.float32
+            torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-3)
+    assert not back.model.training
+    for k, v in back.model.state_dict().items():
+        torch.testing.assert_close(v, back.states[-1][k], rtol=0, atol=0)
+    m0 = back.model_at(0)
+    assert not m0.training
+    for k, v in m0.state_dict().items():
+        torch.testing.assert_close(v, back.states[0][k], rtol=0, atol=0)
+    # a stored run from before reference_seconds existed reads it as NaN
+    del d["reference_seconds"]
+    assert math.isnan(ind.run_from_dict(d).reference_seconds)
+
+
+def test_token_names_one_layer_and_eval_batch() -> None:
+    """70 consonant-vowel names (14 x 5) then t70, t71, ...; one_layer changes only the layer count;
+    the evaluation batch is the fixed seed's 128 sequences of the config's length and vocabulary."""
+    names = ind.token_names(72)
+    assert names[:6] == ["ba", "be", "bi", "bo", "bu", "da"] and names[69] == "zu"
+    assert names[70:] == ["t70", "t71"] and len(set(names)) == 72
+    cfg = ind.InductionConfig(layers=3, heads=4, steps=7)
+    assert ind.one_layer(cfg) == replace(cfg, layers=1)
+    small = ind.InductionConfig(length=16, vocab=9)
+    tokens, mask = ind.eval_batch(small)
+    want = ind.repeated_sequences(128, 16, 9, np.random.default_rng(12_345))
+    np.testing.assert_array_equal(tokens, want[0])
+    np.testing.assert_array_equal(mask, want[1])
+
+
+def test_estimate_seconds_is_the_median_probe_step_scaled(monkeypatch) -> None:
+    """With a fake clock whose steps take 10 s (the untimed first one), then 1, 2 and 3 s, the estimate
+    is median(1, 2, 3) x steps x 1.04 (checkpoints' share) = 2 x 50 x 1.04 = 104 s, by hand."""
+    clock = iter([0.0, 10.0, 10.0, 11.0, 11.0, 13.0, 13.0, 16.0])
+    monkeypatch.setattr(ind.time, "perf_counter", lambda: next(clock))
+    cfg = ind.InductionConfig(steps=50, d_model=8, heads=2, layers=1, batch=2, length=8, vocab=6)
+    assert ind.estimate_seconds(cfg) == pytest.approx(104.0, rel=1e-12)
