@@ -10,11 +10,19 @@ Hypothesis' "mutants" profile (tests/conftest.py): derandomised, so a verdict do
 not depend on a random draw, and without shrinking, so a property test that a
 mutant fails stops at the first failing example instead of shrinking it until the
 mutant's CPU-time limit (a timeout, minutes later). `--survivors` re-checks only the mutants that
-survived the last run of the module (after new tests: a test added can only kill
-more, so the killed ones stand); the table then shows the full run's time and the
-re-run's. `--resume` checks only the mutants without a verdict (a run stopped half-way;
-the time adds up). `--functions` restricts a module to some functions (mutmut's names
-`core.<module>.x_<function>__mutmut_N`); the others count as "not checked".
+survived the last run of the module, and those it found no test for (after new tests: a test
+added can only kill more, so the killed ones stand); the table then shows the full run's time
+and the re-checks' (summed). `--resume` checks only the mutants without a verdict (a run stopped
+half-way; the time adds up). `--functions f,Class.method` restricts a module to some functions
+(mutmut's names `core.<module>.x_<function>__mutmut_N`, `core.<module>.xǁClassǁmethod__mutmut_N`);
+the others count as "not checked", and the time adds to the module's. mutmut's own output goes
+to mutants/mutmut.log.
+
+Limits of mutmut 3 worth knowing: it does not mutate decorated functions (`@property`,
+`@torch.no_grad()`, `@functools.cache`), so those have no score; code run at import time (a
+module-level table built by calling functions) is reached by no test, so its mutants show as
+"no tests" unless a test calls the builders; a test whose body changed keeps the functions it
+was linked to in mutants/mutmut-stats.json (renaming the test re-links it).
 
 mutmut (settings in setup.cfg) copies the project into `mutants/`, plants one
 small bug at a time in a function of core/ (a flipped sign, `<` for `<=`, a
@@ -76,6 +84,7 @@ def equivalent() -> dict[str, str]:
 
 
 TIMES = ROOT / "mutants" / "times.json"
+LOG = ROOT / "mutants" / "mutmut.log"
 
 
 def core_imports(path: Path) -> set[str]:
@@ -99,6 +108,14 @@ def test_files_reaching(module: str) -> list[Path]:
         users |= more
         grew = bool(more)
     return [p for p in sorted((ROOT / "tests" / "core").glob("test_*.py")) if core_imports(p) & users]
+
+
+def function_glob(module: str, function: str) -> str:
+    """mutmut's names for one function's mutants: `f` -> x_f, `Class.method` -> xǁClassǁmethod."""
+    if "." in function:
+        cls, method = function.split(".", 1)
+        return f"core.{module}.x\u01c1{cls}\u01c1{method}__mutmut_*"
+    return f"core.{module}.x_{function}__mutmut_*"
 
 
 def run(names: list[str], max_children: int, module: str) -> float:
@@ -126,13 +143,16 @@ def run(names: list[str], max_children: int, module: str) -> float:
         "PYTEST_ADDOPTS": " ".join(ignore),
     }
     start = time.perf_counter()
-    subprocess.run(
-        [str(MUTMUT), "run", "--max-children", str(max_children), *names],
-        cwd=ROOT,
-        check=False,
-        stdout=subprocess.DEVNULL,
-        env=env,
-    )
+    LOG.parent.mkdir(exist_ok=True)
+    with open(LOG, "a") as log:  # mutmut's progress and errors (e.g. a run that matched no mutant)
+        subprocess.run(
+            [str(MUTMUT), "run", "--max-children", str(max_children), *names],
+            cwd=ROOT,
+            check=False,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     return time.perf_counter() - start
 
 
@@ -149,12 +169,13 @@ def unchecked(module: str, timeouts: bool) -> list[str]:
 
 
 def last_survivors(module: str, equivalents: dict[str, str]) -> list[str]:
-    """The module's mutants whose last verdict was "survived", but for those listed as equivalent."""
+    """The module's mutants whose last verdict was "survived" or "no tests" (a test added since may
+    reach them), but for those listed as equivalent."""
     meta = ROOT / "mutants" / "core" / f"{module}.py.meta"
     if not meta.exists():
         return []
     codes = json.loads(meta.read_text())["exit_code_by_key"]
-    return [k for k, code in codes.items() if code in SURVIVED and k not in equivalents]
+    return [k for k, code in codes.items() if code in SURVIVED | NO_TESTS and k not in equivalents]
 
 
 def tally(module: str, equivalents: dict[str, str]) -> tuple[Counter, list[str]]:
@@ -215,16 +236,16 @@ def main(argv: list[str]) -> int:
         elif args.resume:
             todo = unchecked(module, args.timeouts)
         elif args.functions:
-            todo = [f"core.{module}.x_{f.strip()}__mutmut_*" for f in args.functions.split(",") if f.strip()]
+            todo = [function_glob(module, f.strip()) for f in args.functions.split(",") if f.strip()]
         else:
             todo = [f"core.{module}.*"]
         seconds = run(todo, args.max_children, module) if todo else 0.0
         entry = times.get(module, {}) if args.report else times.setdefault(module, {})
         if args.report:
             pass
-        elif args.survivors:
-            entry["rerun"] = round(seconds)
-        elif args.resume:  # the full run's time is the sum of its parts
+        elif args.survivors:  # every re-check since the full run
+            entry["rerun"] = entry.get("rerun", 0) + round(seconds)
+        elif args.resume or args.functions:  # the full run's time is the sum of its parts
             entry["full"] = entry.get("full", 0) + round(seconds)
         else:
             entry["full"] = round(seconds)
