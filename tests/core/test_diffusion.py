@@ -308,17 +308,17 @@ def test_ddim_direction_is_zero_when_the_variance_uses_all_the_noise():
 
 
 def test_errors_say_what_is_wrong():
-    with pytest.raises(ValueError, match="num_steps must be >= 1"):
+    with pytest.raises(ValueError, match=r"^num_steps must be >= 1$"):
         dm.beta_schedule("linear", 0)
-    with pytest.raises(ValueError, match="unknown schedule 'quadratic'; expected one of"):
+    with pytest.raises(ValueError, match=r"^unknown schedule 'quadratic'; expected one of "):
         dm.beta_schedule("quadratic")
-    with pytest.raises(ValueError, match="ddim_step with eta > 0 needs noise"):
+    with pytest.raises(ValueError, match=r"^ddim_step with eta > 0 needs noise$"):
         dm.ddim_step(np.zeros(2), np.zeros(2), 0.5, 0.9, eta=0.5)
-    with pytest.raises(ValueError, match=r"need 1 <= num_inference_steps <= num_train_steps"):
+    with pytest.raises(ValueError, match=r"^need 1 <= num_inference_steps <= num_train_steps$"):
         dm.inference_timesteps(10, 11)
-    with pytest.raises(ValueError, match=r"need 1 <= num_inference_steps <= num_train_steps"):
+    with pytest.raises(ValueError, match=r"^need 1 <= num_inference_steps <= num_train_steps$"):
         dm.inference_timesteps(10, 0)
-    with pytest.raises(ValueError, match="unknown spacing 'middle'"):
+    with pytest.raises(ValueError, match=r"^unknown spacing 'middle'$"):
         dm.inference_timesteps(10, 2, spacing="middle")
 
 
@@ -334,7 +334,44 @@ def test_a_one_step_schedule_is_allowed(kind):
 def test_leading_timesteps_with_a_remainder_and_an_offset():
     # T = 10, S = 3: ratio 10 // 3 = 3 -> 6, 3, 0 (the remainder is dropped), offset 1 -> 7, 4, 1
     assert dm.inference_timesteps(10, 3).tolist() == [6, 3, 0]
+    # T = 10, S = 4: the integer ratio 2 -> 6, 4, 2, 0 (not i * 2.5 rounded down: 7, 5, 2, 0)
+    assert dm.inference_timesteps(10, 4).tolist() == [6, 4, 2, 0]
+    assert dm.inference_timesteps(10, 4).dtype == np.int64
     assert dm.inference_timesteps(10, 3, steps_offset=1).tolist() == [7, 4, 1]
     # trailing, T = 10, S = 3: round(10 - i 10/3) - 1 = 9, 6, 2 (round(3.33) = 3)
     assert dm.inference_timesteps(10, 3, spacing="trailing").tolist() == [9, 6, 2]
     assert dm.inference_timesteps(10, 3, spacing="trailing").dtype == np.int64
+
+
+def test_float32_inputs_are_computed_in_float64():
+    # alpha_bar over 1000 steps accumulated in float64 (a float32 product drifts by ~1e-5 relative);
+    # reference: the literal Python-float loop over the same float32 betas; tolerance 1e-12 relative
+    betas32 = dm.beta_schedule("linear", T).astype(np.float32)
+    ref = _literal_cumprod(lambda i: float(betas32[i]), T)
+    ab = dm.alphas_cumprod(betas32)
+    assert ab.dtype == np.float64
+    np.testing.assert_allclose(ab, ref, rtol=1e-12)
+    # SNR of a float32 alpha_bar: a / (1 - a) with a the float32 value, in float64 (1e-15 relative)
+    a32 = np.float32(0.3)
+    a = float(a32)
+    assert dm.snr(a32).dtype == np.float64 and dm.snr(a32) == pytest.approx(a / (1 - a), rel=1e-15)
+    # q_sample / predict_x0 with float32 per-sample alpha_bar: the coefficients are float64 (1e-14)
+    rng = np.random.default_rng(9)
+    x0, eps = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    a_b32 = np.array([0.37, 0.81], dtype=np.float32)
+    ref_xt = np.array([math.sqrt(float(a_b32[b])) * x0[b] + math.sqrt(1 - float(a_b32[b])) * eps[b] for b in range(2)])
+    np.testing.assert_allclose(dm.q_sample(x0, a_b32, eps), ref_xt, rtol=1e-14)
+    ref_x0 = np.array([(ref_xt[b] - math.sqrt(1 - float(a_b32[b])) * eps[b]) / math.sqrt(float(a_b32[b])) for b in range(2)])
+    np.testing.assert_allclose(dm.predict_x0(ref_xt, eps, a_b32), ref_x0, rtol=1e-13)
+
+
+def test_predict_x0_per_sample_alpha_bar_inverts_q_sample():
+    # x0_hat = (x_t - sqrt(1 - a_b) eps_b) / sqrt(a_b), one a_b per sample, written out (1e-12)
+    rng = np.random.default_rng(10)
+    x_t, eps = rng.standard_normal((3, 2, 4)), rng.standard_normal((3, 2, 4))
+    a = np.array([0.9, 0.5, 0.1])
+    got = dm.predict_x0(x_t, eps, a)
+    for b in range(3):
+        np.testing.assert_allclose(got[b], (x_t[b] - math.sqrt(1 - a[b]) * eps[b]) / math.sqrt(a[b]), rtol=1e-12)
+    x0 = rng.standard_normal((3, 2, 4))
+    np.testing.assert_allclose(dm.predict_x0(dm.q_sample(x0, a, eps), eps, a), x0, rtol=1e-9, atol=1e-12)

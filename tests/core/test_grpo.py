@@ -671,6 +671,12 @@ def test_kl_k3_series_and_direct_agree_at_the_switch():
         assert float(grpo.kl_k3(0.0, d)) == pytest.approx(_exact_k3(d), rel=1e-10, abs=0)
         t = grpo.kl_k3(torch.tensor(0.0, dtype=torch.float64), torch.tensor(d, dtype=torch.float64))
         assert t.item() == pytest.approx(_exact_k3(d), rel=1e-10, abs=0)
+    # at |d| = 1e-3 itself the direct expm1(d) - d applies (the series only below): 2e-13 from exact,
+    # where the series would be 1.7e-11 off; tolerance 1e-12 relative
+    for d in (-1e-3, 1e-3):
+        assert float(grpo.kl_k3(0.0, d)) == pytest.approx(_exact_k3(d), rel=1e-12, abs=0)
+        t = grpo.kl_k3(torch.tensor(0.0, dtype=torch.float64), torch.tensor(d, dtype=torch.float64))
+        assert t.item() == pytest.approx(_exact_k3(d), rel=1e-12, abs=0)
 
 
 def test_group_advantages_torch_matches_a_literal_loop_with_default_and_given_eps():
@@ -691,6 +697,7 @@ def test_group_advantages_torch_matches_a_literal_loop_with_default_and_given_ep
     # a 3-d batch: groups along the last axis only
     r = torch.tensor(rows, dtype=torch.float64).reshape(1, 3, 5).repeat(2, 1, 1)
     np.testing.assert_allclose(grpo.group_advantages(r).numpy()[1], _ref_default(rows), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grpo.group_advantages(r.numpy())[1], _ref_default(rows), rtol=1e-12, atol=1e-12)
 
 
 def _ref_default(rows):
@@ -791,3 +798,12 @@ def test_majority_vote_rejects_what_is_not_a_table_of_answers_with_its_message()
             grpo.majority_vote(bad)
     # one answer per row is a valid vote: itself
     np.testing.assert_array_equal(grpo.majority_vote(np.array([[4], [9]])), [4, 9])
+
+
+def test_kl_k3_is_inf_without_a_warning_when_exp_overflows():
+    # d = 800 > ln(max float64) = 709.8: e^d - d - 1 is +inf, and the numpy path says so quietly
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert grpo.kl_k3(np.array(0.0), np.array(800.0)) == np.inf
