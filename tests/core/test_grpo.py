@@ -214,6 +214,7 @@ def test_length_distribution_matches_a_literal_loop_and_token_logprobs():
         kk = torch.full((4,), k)
         logp_tok, mask = grpo.token_logprobs(z, kk)
         assert torch.all(mask.sum(1) == k + 1)
+        assert mask.dtype == z.dtype  # a 0/1 mask in the logits' dtype, as policy_loss multiplies and divides by it
         np.testing.assert_allclose(logp_tok.sum(1).numpy(), grpo.length_logprobs(z)[:, k].numpy(), atol=1e-12)
 
 
@@ -807,3 +808,22 @@ def test_kl_k3_is_inf_without_a_warning_when_exp_overflows():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert grpo.kl_k3(np.array(0.0), np.array(800.0)) == np.inf
+
+
+def test_equal_groups_are_zero_even_when_their_mean_is_inexact_and_not_the_batch_max():
+    # six rewards of 0.7: their float mean is 0.7 - 1e-16, so (r - mean) / (std + eps) is -1.1e-10, not 0;
+    # the all-equal test must look at each group alone (a group of 5.0s, the batch max, is the easy case).
+    # Reference: exact 0 for all-equal groups, else (r - fmean) / (pstdev + 1e-6) (statistics module), 1e-12
+    rows = [[0.7] * 6, [0.1, 0.9, 0.4, 0.2, 0.6, 0.3], [5.0] * 6]
+    ref = []
+    for row in rows:
+        mu, sd = statistics.fmean(row), statistics.pstdev(row)
+        ref.append([0.0] * 6 if max(row) == min(row) else [(x - mu) / (sd + 1e-6) for x in row])
+    batch = np.array([rows, rows[::-1]])  # (2, 3, 6): groups along the last axis only
+    ref3 = np.array([ref, ref[::-1]])
+    for r, expected in ((np.array(rows), np.array(ref)), (batch, ref3)):
+        got_np = grpo.group_advantages(r)
+        got_t = grpo.group_advantages(torch.tensor(r)).numpy()
+        for got in (got_np, got_t):
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+            assert np.all(got[expected == 0.0] == 0.0)  # exactly
