@@ -627,6 +627,7 @@ def test_check_tokens_sum_to_the_count_log_probability():
         tok, mask = grpo.check_token_logprobs(z, cc, k, 8)
         np.testing.assert_allclose(tok.sum(1)[fits].numpy(), logP[fits, c].numpy(), atol=1e-12)
         assert torch.all(mask.sum(1) == c + 1)
+        assert mask.dtype == z.dtype  # a 0/1 mask in the logits' dtype, concatenated with the work-line mask
         assert torch.all(torch.isinf(logP[~fits, c]))
 
 
