@@ -248,3 +248,130 @@ def test_ddim_full_loop_no_noise_matches_diffusers():
         sample = dm.ddim_step(sample, residual, alpha_bar[t], alpha_bar_prev, eta=0.0, clip_x0=1.0).x_prev
     assert abs(np.abs(sample).sum() - 172.0067) < 1e-2
     assert abs(np.abs(sample).mean() - 0.223967) < 1e-3
+
+
+# ------------------------------------------------------------------ mutation testing (issue 21)
+
+
+def test_ddpm_step_clips_x0_on_both_sides_then_forms_the_posterior_mean():
+    # Ho et al. eq. (7) written out here with the clipped x0_hat; values where x0_hat leaves [-1, 1] both ways
+    a_t, a_prev = 0.3, 0.6
+    x = np.array([2.0, -2.5, 0.1, 0.0])
+    eps = np.array([-0.5, 0.5, 0.2, 0.0])
+    x0_raw = (x - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
+    assert x0_raw[0] > 1 and x0_raw[1] < -1 and abs(x0_raw[2]) < 1  # the case the test is about
+    x0 = np.minimum(np.maximum(x0_raw, -1.0), 1.0)
+    alpha = a_t / a_prev
+    beta = 1 - alpha
+    mean = math.sqrt(a_prev) * beta / (1 - a_t) * x0 + math.sqrt(alpha) * (1 - a_prev) / (1 - a_t) * x
+    var = (1 - a_prev) / (1 - a_t) * beta
+    z = np.array([0.3, -1.0, 2.0, 0.5])
+    step = dm.ddpm_step(x, eps, a_t, a_prev, z, clip_x0=1.0)
+    np.testing.assert_allclose(step.x0, x0, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(step.mean, mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(step.x_prev, mean + math.sqrt(var) * z, rtol=1e-12, atol=1e-15)
+    assert step.variance == pytest.approx(var, rel=1e-12)
+    # without clip_x0 nothing is clipped; the default is no clipping
+    np.testing.assert_allclose(dm.ddpm_step(x, eps, a_t, a_prev, None).x0, x0_raw, rtol=1e-12)
+    # a wider clip range (2) clips the first entry only at 2
+    wide = dm.ddpm_step(x, eps, a_t, a_prev, None, clip_x0=2.0).x0
+    np.testing.assert_allclose(wide, np.clip(x0_raw, -2.0, 2.0), rtol=1e-12)
+
+
+def test_ddim_step_clips_x0_but_keeps_the_models_eps_for_the_direction():
+    # Song et al. eq. (12), eta = 0, written out: sqrt(a_prev) clip(x0_hat) + sqrt(1 - a_prev) eps
+    a_t, a_prev = 0.3, 0.6
+    x = np.array([2.0, -2.5, 0.1])
+    eps = np.array([-0.5, 0.5, 0.2])
+    x0 = np.clip((x - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t), -1.0, 1.0)
+    out = dm.ddim_step(x, eps, a_t, a_prev, clip_x0=1.0)
+    np.testing.assert_allclose(out.x0, x0, rtol=1e-12)
+    np.testing.assert_allclose(out.x_prev, math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps, rtol=1e-12)
+    # eta between 0 and 1: sigma^2 = eta^2 beta_tilde, direction sqrt(1 - a_prev - sigma^2) eps (eq. 16)
+    z = np.array([1.0, -0.5, 0.25])
+    eta = 0.5
+    var = eta**2 * (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)
+    raw = (x - math.sqrt(1 - a_t) * eps) / math.sqrt(a_t)
+    ref = math.sqrt(a_prev) * raw + math.sqrt(1 - a_prev - var) * eps + math.sqrt(var) * z
+    got = dm.ddim_step(x, eps, a_t, a_prev, eta=eta, noise=z)
+    assert got.variance == pytest.approx(var, rel=1e-12)
+    np.testing.assert_allclose(got.x_prev, ref, rtol=1e-12)
+
+
+def test_ddim_direction_is_zero_when_the_variance_uses_all_the_noise():
+    # a_prev = 1 (the last step, set_alpha_to_one): 1 - a_prev - sigma^2 = 0, direction 0, x_prev = x0_hat
+    x, eps = np.array([0.4, -0.7]), np.array([0.9, 0.1])
+    out = dm.ddim_step(x, eps, 0.5, 1.0, eta=1.0, noise=np.array([3.0, 3.0]))
+    x0 = (x - math.sqrt(0.5) * eps) / math.sqrt(0.5)
+    assert out.variance == 0.0
+    np.testing.assert_allclose(out.x_prev, x0, rtol=1e-12)
+
+
+def test_errors_say_what_is_wrong():
+    with pytest.raises(ValueError, match=r"^num_steps must be >= 1$"):
+        dm.beta_schedule("linear", 0)
+    with pytest.raises(ValueError, match=r"^unknown schedule 'quadratic'; expected one of "):
+        dm.beta_schedule("quadratic")
+    with pytest.raises(ValueError, match=r"^ddim_step with eta > 0 needs noise$"):
+        dm.ddim_step(np.zeros(2), np.zeros(2), 0.5, 0.9, eta=0.5)
+    with pytest.raises(ValueError, match=r"^need 1 <= num_inference_steps <= num_train_steps$"):
+        dm.inference_timesteps(10, 11)
+    with pytest.raises(ValueError, match=r"^need 1 <= num_inference_steps <= num_train_steps$"):
+        dm.inference_timesteps(10, 0)
+    with pytest.raises(ValueError, match=r"^unknown spacing 'middle'$"):
+        dm.inference_timesteps(10, 2, spacing="middle")
+
+
+@pytest.mark.parametrize("kind", dm.SCHEDULES)
+def test_a_one_step_schedule_is_allowed(kind):
+    # T = 1: linear starts at 1e-4, scaled_linear at 0.00085 (linspace of one point is its start);
+    # cosine: beta = 1 - f(1)/f(0) = 1 - cos^2(pi/2) / cos^2(s/(1+s) pi/2) = 1, clipped to 0.999
+    expected = {"linear": 1e-4, "scaled_linear": 0.00085, "cosine": 0.999}[kind]
+    betas = dm.beta_schedule(kind, 1)
+    assert betas.shape == (1,) and betas[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_leading_timesteps_with_a_remainder_and_an_offset():
+    # T = 10, S = 3: ratio 10 // 3 = 3 -> 6, 3, 0 (the remainder is dropped), offset 1 -> 7, 4, 1
+    assert dm.inference_timesteps(10, 3).tolist() == [6, 3, 0]
+    # T = 10, S = 4: the integer ratio 2 -> 6, 4, 2, 0 (not i * 2.5 rounded down: 7, 5, 2, 0)
+    assert dm.inference_timesteps(10, 4).tolist() == [6, 4, 2, 0]
+    assert dm.inference_timesteps(10, 4).dtype == np.int64
+    assert dm.inference_timesteps(10, 3, steps_offset=1).tolist() == [7, 4, 1]
+    # trailing, T = 10, S = 3: round(10 - i 10/3) - 1 = 9, 6, 2 (round(3.33) = 3)
+    assert dm.inference_timesteps(10, 3, spacing="trailing").tolist() == [9, 6, 2]
+    assert dm.inference_timesteps(10, 3, spacing="trailing").dtype == np.int64
+
+
+def test_float32_inputs_are_computed_in_float64():
+    # alpha_bar over 1000 steps accumulated in float64 (a float32 product drifts by ~1e-5 relative);
+    # reference: the literal Python-float loop over the same float32 betas; tolerance 1e-12 relative
+    betas32 = dm.beta_schedule("linear", T).astype(np.float32)
+    ref = _literal_cumprod(lambda i: float(betas32[i]), T)
+    ab = dm.alphas_cumprod(betas32)
+    assert ab.dtype == np.float64
+    np.testing.assert_allclose(ab, ref, rtol=1e-12)
+    # SNR of a float32 alpha_bar: a / (1 - a) with a the float32 value, in float64 (1e-15 relative)
+    a32 = np.float32(0.3)
+    a = float(a32)
+    assert dm.snr(a32).dtype == np.float64 and dm.snr(a32) == pytest.approx(a / (1 - a), rel=1e-15)
+    # q_sample / predict_x0 with float32 per-sample alpha_bar: the coefficients are float64 (1e-14)
+    rng = np.random.default_rng(9)
+    x0, eps = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    a_b32 = np.array([0.37, 0.81], dtype=np.float32)
+    ref_xt = np.array([math.sqrt(float(a_b32[b])) * x0[b] + math.sqrt(1 - float(a_b32[b])) * eps[b] for b in range(2)])
+    np.testing.assert_allclose(dm.q_sample(x0, a_b32, eps), ref_xt, rtol=1e-14)
+    ref_x0 = np.array([(ref_xt[b] - math.sqrt(1 - float(a_b32[b])) * eps[b]) / math.sqrt(float(a_b32[b])) for b in range(2)])
+    np.testing.assert_allclose(dm.predict_x0(ref_xt, eps, a_b32), ref_x0, rtol=1e-13)
+
+
+def test_predict_x0_per_sample_alpha_bar_inverts_q_sample():
+    # x0_hat = (x_t - sqrt(1 - a_b) eps_b) / sqrt(a_b), one a_b per sample, written out (1e-12)
+    rng = np.random.default_rng(10)
+    x_t, eps = rng.standard_normal((3, 2, 4)), rng.standard_normal((3, 2, 4))
+    a = np.array([0.9, 0.5, 0.1])
+    got = dm.predict_x0(x_t, eps, a)
+    for b in range(3):
+        np.testing.assert_allclose(got[b], (x_t[b] - math.sqrt(1 - a[b]) * eps[b]) / math.sqrt(a[b]), rtol=1e-12)
+    x0 = rng.standard_normal((3, 2, 4))
+    np.testing.assert_allclose(dm.predict_x0(dm.q_sample(x0, a, eps), eps, a), x0, rtol=1e-9, atol=1e-12)

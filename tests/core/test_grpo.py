@@ -214,6 +214,7 @@ def test_length_distribution_matches_a_literal_loop_and_token_logprobs():
         kk = torch.full((4,), k)
         logp_tok, mask = grpo.token_logprobs(z, kk)
         assert torch.all(mask.sum(1) == k + 1)
+        assert mask.dtype == z.dtype  # a 0/1 mask in the logits' dtype, as policy_loss multiplies and divides by it
         np.testing.assert_allclose(logp_tok.sum(1).numpy(), grpo.length_logprobs(z)[:, k].numpy(), atol=1e-12)
 
 
@@ -626,4 +627,204 @@ def test_check_tokens_sum_to_the_count_log_probability():
         tok, mask = grpo.check_token_logprobs(z, cc, k, 8)
         np.testing.assert_allclose(tok.sum(1)[fits].numpy(), logP[fits, c].numpy(), atol=1e-12)
         assert torch.all(mask.sum(1) == c + 1)
+        assert mask.dtype == z.dtype  # a 0/1 mask in the logits' dtype, concatenated with the work-line mask
         assert torch.all(torch.isinf(logP[~fits, c]))
+
+
+# ---------------------------------------------------------------------------
+# Mutation testing (issue 21): every branch of the formulas against a literal reference
+# ---------------------------------------------------------------------------
+
+
+def _exact_k3(d: float) -> float:
+    """e^d - d - 1 in 400-digit Decimal arithmetic (the closed form of the k3 estimator)."""
+    with localcontext() as ctx:
+        ctx.prec = 400
+        D = Decimal(d)
+        return float(D.exp() - D - 1)
+
+
+# d = log pi_ref - log pi on both sides of the series switch at |d| = 1e-3, and far from it
+K3_DS = [-6.0, -0.9, -0.05, -2e-3, -9e-4, -1e-5, 1e-7, 4e-4, 9.9e-4, 1.01e-3, 0.3, 0.999, 1.5, 4.0]
+
+
+@pytest.mark.parametrize("d", K3_DS)
+def test_kl_k3_torch_and_numpy_equal_exact_arithmetic_at_every_range(d):
+    # relative tolerance 1e-10: the 4-term series omits d^5/120, d^3/60 < 1.7e-11 relative for |d| < 1e-3;
+    # expm1(d) - d is good to ~1e-13 relative at |d| = 1e-3 (float64)
+    logp = -1.25
+    got_np = float(grpo.kl_k3(np.array(logp), np.array(logp + d)))
+    got_t = grpo.kl_k3(torch.tensor(logp, dtype=torch.float64), torch.tensor(logp + d, dtype=torch.float64))
+    # logp + d rounds d by up to an ulp of 1.25 (2.2e-16): compare with the d actually represented
+    d_rep = (logp + d) - logp
+    ref = _exact_k3(d_rep)
+    assert got_np == pytest.approx(ref, rel=1e-10, abs=0)
+    assert got_t.item() == pytest.approx(ref, rel=1e-10, abs=0)
+    # one tensor argument is enough for the torch branch (the other, a float64 array, is converted)
+    got = grpo.kl_k3(torch.tensor(logp, dtype=torch.float64), np.array(logp + d))
+    assert isinstance(got, torch.Tensor) and got.item() == pytest.approx(ref, rel=1e-10, abs=0)
+    got = grpo.kl_k3(np.array(logp), torch.tensor(logp + d, dtype=torch.float64))
+    assert isinstance(got, torch.Tensor) and got.item() == pytest.approx(ref, rel=1e-10, abs=0)
+
+
+def test_kl_k3_series_and_direct_agree_at_the_switch():
+    # just below and above |d| = 1e-3 both formulas give the exact value to 1e-10 relative (see above)
+    for d in (-1e-3 * (1 - 1e-9), 1e-3 * (1 - 1e-9), -1e-3 * (1 + 1e-9), 1e-3 * (1 + 1e-9)):
+        assert float(grpo.kl_k3(0.0, d)) == pytest.approx(_exact_k3(d), rel=1e-10, abs=0)
+        t = grpo.kl_k3(torch.tensor(0.0, dtype=torch.float64), torch.tensor(d, dtype=torch.float64))
+        assert t.item() == pytest.approx(_exact_k3(d), rel=1e-10, abs=0)
+    # at |d| = 1e-3 itself the direct expm1(d) - d applies (the series only below): 2e-13 from exact,
+    # where the series would be 1.7e-11 off; tolerance 1e-12 relative
+    for d in (-1e-3, 1e-3):
+        assert float(grpo.kl_k3(0.0, d)) == pytest.approx(_exact_k3(d), rel=1e-12, abs=0)
+        t = grpo.kl_k3(torch.tensor(0.0, dtype=torch.float64), torch.tensor(d, dtype=torch.float64))
+        assert t.item() == pytest.approx(_exact_k3(d), rel=1e-12, abs=0)
+
+
+def test_group_advantages_torch_matches_a_literal_loop_with_default_and_given_eps():
+    # reference: statistics.fmean / pstdev (ddof 0), row by row; tolerance 1e-12 (float64)
+    rows = [[0.3, -1.2, 2.5, 0.0, 0.7], [1.0, 1.0, 0.0, 0.0, 1.0], [4.0, 4.0, 4.0, 4.0, 4.0]]
+    for eps in (None, 0.0, 0.25):
+        kw = {} if eps is None else {"eps": eps}
+        e = 1e-6 if eps is None else eps
+        ref = []
+        for row in rows:
+            mu, sd = statistics.fmean(row), statistics.pstdev(row)
+            ref.append([0.0 if max(row) == min(row) else (x - mu) / (sd + e) for x in row])
+        got_t = grpo.group_advantages(torch.tensor(rows, dtype=torch.float64), **kw)
+        np.testing.assert_allclose(got_t.numpy(), ref, rtol=1e-12, atol=1e-12)
+        with np.errstate(invalid="ignore"):  # eps = 0: the all-equal row is 0 / 0 before np.where sets 0
+            got = grpo.group_advantages(rows, **kw)
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    # a 3-d batch: groups along the last axis only
+    r = torch.tensor(rows, dtype=torch.float64).reshape(1, 3, 5).repeat(2, 1, 1)
+    np.testing.assert_allclose(grpo.group_advantages(r).numpy()[1], _ref_default(rows), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grpo.group_advantages(r.numpy())[1], _ref_default(rows), rtol=1e-12, atol=1e-12)
+
+
+def _ref_default(rows):
+    out = []
+    for row in rows:
+        mu, sd = statistics.fmean(row), statistics.pstdev(row)
+        out.append([0.0 if max(row) == min(row) else (x - mu) / (sd + 1e-6) for x in row])
+    return out
+
+
+def _literal_clip(rho: float, A: float, eps: float) -> float:
+    """min(rho A, clip(rho, 1 - eps, 1 + eps) A) with Python's min and max."""
+    return min(rho * A, max(1 - eps, min(rho, 1 + eps)) * A)
+
+
+def test_clipped_objective_torch_and_numpy_match_a_literal_loop():
+    # ratios on both sides of and at the clip edges, both signs of A, two epsilons; tolerance 1e-12
+    rhos = [0.1, 0.7, 0.75, 0.8, 0.95, 1.0, 1.1, 1.2, 1.25, 1.3, 2.5]
+    As = [-1.7, -0.2, 0.0, 0.4, 3.0]
+    for eps in (0.2, 0.3):
+        ref = [[_literal_clip(r, a, eps) for a in As] for r in rhos]
+        rho_t = torch.tensor(rhos, dtype=torch.float64)[:, None]
+        A_t = torch.tensor(As, dtype=torch.float64)[None, :]
+        np.testing.assert_allclose(grpo.clipped_objective(rho_t, A_t, eps).numpy(), ref, atol=1e-12)
+        np.testing.assert_allclose(
+            grpo.clipped_objective(np.array(rhos)[:, None], np.array(As)[None, :], eps), ref, atol=1e-12
+        )
+        # one tensor argument is enough for the torch branch
+        got = grpo.clipped_objective(rho_t, np.array(As)[None, :], eps)
+        assert isinstance(got, torch.Tensor)
+        np.testing.assert_allclose(got.numpy(), ref, atol=1e-12)
+        got = grpo.clipped_objective(np.array(rhos)[:, None], A_t, eps)
+        assert isinstance(got, torch.Tensor)
+        np.testing.assert_allclose(got.numpy(), ref, atol=1e-12)
+
+
+def _literal_policy_loss(logp, logp_old, logp_ref, A, mask, eps, beta, token_mean):
+    """-J as a plain double loop over responses i and tokens t (Shao et al. 2024, eq. 3)."""
+    total = 0.0
+    for i in range(len(logp)):
+        s, n = 0.0, 0.0
+        for t in range(len(logp[i])):
+            if mask[i][t] == 0:
+                continue
+            rho = math.exp(logp[i][t] - logp_old[i][t])
+            d = logp_ref[i][t] - logp[i][t]
+            s += _literal_clip(rho, A[i], eps) - beta * (math.exp(d) - d - 1)
+            n += 1
+        total += s / n if token_mean else s
+    return -total / len(logp)
+
+
+@pytest.mark.parametrize("token_mean", [False, True])
+def test_policy_loss_matches_a_literal_loop_off_policy_with_kl(token_mean):
+    # rho != 1 (some tokens clipped), beta > 0 and a reference policy != old; tolerance 1e-12
+    gen = torch.Generator().manual_seed(11)
+    N, T = 5, 6
+    logp_old = -torch.rand(N, T, generator=gen, dtype=torch.float64) * 3
+    logp = logp_old + 0.4 * torch.randn(N, T, generator=gen, dtype=torch.float64)
+    logp_ref = logp_old + 0.3 * torch.randn(N, T, generator=gen, dtype=torch.float64)
+    A = torch.tensor([1.3, -0.7, 0.0, 2.0, -1.5], dtype=torch.float64)
+    lengths = torch.tensor([1, 3, 6, 2, 4])
+    mask = (torch.arange(T)[None, :] < lengths[:, None]).double()
+    got = grpo.policy_loss(logp, logp_old, logp_ref, A, mask, 0.2, 0.3, token_mean=token_mean)
+    ref = _literal_policy_loss(
+        logp.tolist(), logp_old.tolist(), logp_ref.tolist(), A.tolist(), mask.tolist(), 0.2, 0.3, token_mean
+    )
+    assert got.item() == pytest.approx(ref, abs=1e-12)
+    if not token_mean:  # the default is the sum over tokens (Dr. GRPO)
+        assert grpo.policy_loss(logp, logp_old, logp_ref, A, mask, 0.2, 0.3).item() == pytest.approx(ref, abs=1e-12)
+
+
+def test_adam_defaults_are_kingma_and_ba_over_several_steps():
+    # Algorithm 1's defaults beta1 = 0.9, beta2 = 0.999, eps = 1e-8 (step 1 cannot tell the betas apart:
+    # the bias correction cancels them), against the literal loop over 5 steps; rtol 1e-12
+    rng = np.random.default_rng(8)
+    p0 = [0.5, -1.0, 2.0]
+    grads = rng.normal(size=(5, 3)) * np.array([1.0, 1e-3, 1e-7])
+    p = torch.tensor(p0, dtype=torch.float64)
+    opt = grpo.Adam([p], lr=0.01)
+    for g in grads:
+        opt.step((torch.tensor(g, dtype=torch.float64),))
+    np.testing.assert_allclose(p.numpy(), _literal_adam(p0, grads.tolist(), 0.01), rtol=1e-12)
+    assert opt.t == 5
+
+
+def test_rule_reward_format_term_starts_at_one_thinking_token():
+    # r = 1[correct] + w 1[k >= 1] - c k, by hand: k = 1 already earns the format reward
+    r = grpo.rule_reward([0, 1, 1, 0], [0, 1, 1, 4], length_cost=0.25, format_weight=0.5)
+    np.testing.assert_allclose(r, [0.0, 1.0 + 0.5 - 0.25, 1.0 + 0.5 - 0.25, 0.5 - 1.0], atol=1e-12)
+    # the format weight defaults to 0 (the page's original toy): only correctness and length
+    np.testing.assert_allclose(grpo.rule_reward([1, 0, 1], [0, 1, 3], 0.1), [1.0, -0.1, 0.7], atol=1e-12)
+
+
+def test_majority_vote_rejects_what_is_not_a_table_of_answers_with_its_message():
+    for bad in (np.zeros((3, 0)), np.array([1, 2, 3]), np.zeros((2, 2, 2))):
+        with pytest.raises(ValueError, match=r"must have shape \(N, k\) with k >= 1"):
+            grpo.majority_vote(bad)
+    # one answer per row is a valid vote: itself
+    np.testing.assert_array_equal(grpo.majority_vote(np.array([[4], [9]])), [4, 9])
+
+
+def test_kl_k3_is_inf_without_a_warning_when_exp_overflows():
+    # d = 800 > ln(max float64) = 709.8: e^d - d - 1 is +inf, and the numpy path says so quietly
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert grpo.kl_k3(np.array(0.0), np.array(800.0)) == np.inf
+
+
+def test_equal_groups_are_zero_even_when_their_mean_is_inexact_and_not_the_batch_max():
+    # six rewards of 0.7: their float mean is 0.7 - 1e-16, so (r - mean) / (std + eps) is -1.1e-10, not 0;
+    # the all-equal test must look at each group alone (a group of 5.0s, the batch max, is the easy case).
+    # Reference: exact 0 for all-equal groups, else (r - fmean) / (pstdev + 1e-6) (statistics module), 1e-12
+    rows = [[0.7] * 6, [0.1, 0.9, 0.4, 0.2, 0.6, 0.3], [5.0] * 6]
+    ref = []
+    for row in rows:
+        mu, sd = statistics.fmean(row), statistics.pstdev(row)
+        ref.append([0.0] * 6 if max(row) == min(row) else [(x - mu) / (sd + 1e-6) for x in row])
+    batch = np.array([rows, rows[::-1]])  # (2, 3, 6): groups along the last axis only
+    ref3 = np.array([ref, ref[::-1]])
+    for r, expected in ((np.array(rows), np.array(ref)), (batch, ref3)):
+        got_np = grpo.group_advantages(r)
+        got_t = grpo.group_advantages(torch.tensor(r)).numpy()
+        for got in (got_np, got_t):
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+            assert np.all(got[expected == 0.0] == 0.0)  # exactly
