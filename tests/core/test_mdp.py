@@ -715,3 +715,7 @@ def test_check_mdp_sum_tolerance_is_atol_only():
     mdp.check_mdp(off, R, atol=6e-6)  # |sum - 1| = 5e-6 <= atol: accepted
     with pytest.raises(ValueError, match=r"^every P\[s, a, :\] must be a probability distribution$"):
         mdp.check_mdp(off, R, atol=4e-6)  # 5e-6 > atol: rejected (rtol would have added 1e-5)
+    # both bounds are inclusive: an entry of exactly -atol (and a row sum 1 + 1e-9 - 1e-9) passes
+    edge = P.copy()
+    edge[0, 2] = [1.0 + 1e-9, -1e-9, 0.0, 0.0]
+    mdp.check_mdp(edge, R)
