@@ -855,3 +855,21 @@ def test_effective_size_of_a_field_without_mass_is_zero():
     assert rf.effective_size(np.zeros((4, 4), dtype=np.float32), mass=0.5) == 0.0
     # a float32 field with a tiny total: normalised in float64, 2 of 4 equal pixels hold 0.5
     assert rf.effective_size(np.full(4, 1e-40, dtype=np.float32), mass=0.5) == 2.0
+
+
+def test_effective_size_sums_a_float32_field_in_float64():
+    # one pixel of 1 and 1000 of 1e-8 (float32): in float32 the running sum 1 + 1e-8 rounds back
+    # to 1 (eps 1.2e-7), so the tail would never add up and every pixel would be counted.
+    # Reference: a literal loop in exact fractions, the fewest pixels (largest first) whose sum
+    # reaches mass x total: 501 (1 + 500 x 1e-8 >= 0.999995 x (1 + 1000 x 1e-8)).
+    from fractions import Fraction
+
+    field = np.array([1.0] + [1e-8] * 1000, dtype=np.float32)
+    mass = 0.999995
+    vals = sorted((Fraction(float(x)) for x in field), reverse=True)
+    target, acc, count = Fraction(mass) * sum(vals), Fraction(0), 0
+    while acc < target:
+        acc += vals[count]
+        count += 1
+    assert count == 501
+    assert rf.effective_size(field, mass=mass) == float(count)
