@@ -67,7 +67,8 @@ def check_mdp(P: np.ndarray, R: np.ndarray, atol: float = 1e-9) -> None:
         raise ValueError(f"P must have shape (S, A, S), got {P.shape}")
     if R.shape != P.shape[:2]:
         raise ValueError(f"R must have shape {P.shape[:2]}, got {R.shape}")
-    if np.any(P < -atol) or not np.allclose(P.sum(-1), 1.0, atol=atol):
+    # rtol=0: np.allclose's default rtol 1e-5 would let any row summing to 1 +- 1e-5 pass
+    if np.any(P < -atol) or not np.allclose(P.sum(-1), 1.0, rtol=0.0, atol=atol):
         raise ValueError("every P[s, a, :] must be a probability distribution")
 
 

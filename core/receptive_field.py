@@ -605,9 +605,13 @@ def support_extent(field: np.ndarray, axis: int = 0) -> tuple[int, int]:
 def effective_size(field: np.ndarray, mass: float = 0.95) -> float:
     """Side of the smallest set of pixels holding `mass` of the field, as an
     equivalent square (2-D: sqrt(count); 1-D: count). A size in input pixels
-    comparable to the RF size r."""
-    v = np.sort(field.ravel())[::-1]
-    cum = np.cumsum(v) / max(v.sum(), 1e-300)
+    comparable to the RF size r. A field without mass (every pixel 0: the centre
+    unit reads only padding, or every random network is dead) has size 0."""
+    v = np.sort(np.asarray(field, dtype=np.float64).ravel())[::-1]  # float64 sums for any input dtype
+    total = v.sum()
+    if not total > 0:
+        return 0.0
+    cum = np.cumsum(v) / total
     count = int(np.searchsorted(cum, mass) + 1)
     return float(count ** (1.0 / field.ndim))
 

@@ -309,7 +309,7 @@ def test_check_mdp_rejects_each_kind_of_bad_model():
     ok[2, 1] = [1.0 + 1e-10, 0.0, 0.0, 0.0]
     mdp.check_mdp(ok, R)
     off = P.copy()
-    off[2, 1] = [1.0 + 1e-4, 0.0, 0.0, 0.0]  # np.allclose's rtol 1e-5 is added to atol for the sums
+    off[2, 1] = [1.0 + 1e-4, 0.0, 0.0, 0.0]  # 1e-4 off: rejected at the default atol
     with pytest.raises(ValueError, match=r"^every P\[s, a, :\] must be a probability distribution$"):
         mdp.check_mdp(off, R)
     mdp.check_mdp(off, R, atol=2e-4)
@@ -698,3 +698,24 @@ def test_singular_evaluation_message():
 def test_greedy_tie_tolerance_is_inclusive():
     # exactly TIE_TOL below the best still counts as tied: the lower index wins
     np.testing.assert_array_equal(mdp.greedy_policy(np.array([[1.0 - 1e-9, 1.0]])), [[1.0, 0.0]])
+
+
+def test_check_mdp_sum_tolerance_is_atol_only():
+    # a row summing to 1 + 5e-6 (by hand) is off by 5000 x the default atol 1e-9 and must be
+    # rejected; np.allclose's default rtol 1e-5 used to let any sum within 1 +- 1e-5 through
+    P, R = _random_mdp(0)
+    off = P.copy()
+    off[1, 1] = [1.0 + 5e-6, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match=r"^every P\[s, a, :\] must be a probability distribution$"):
+        mdp.check_mdp(off, R)
+    low = P.copy()
+    low[1, 1] = [1.0 - 5e-6, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match=r"^every P\[s, a, :\] must be a probability distribution$"):
+        mdp.check_mdp(low, R)
+    mdp.check_mdp(off, R, atol=6e-6)  # |sum - 1| = 5e-6 <= atol: accepted
+    with pytest.raises(ValueError, match=r"^every P\[s, a, :\] must be a probability distribution$"):
+        mdp.check_mdp(off, R, atol=4e-6)  # 5e-6 > atol: rejected (rtol would have added 1e-5)
+    # both bounds are inclusive: an entry of exactly -atol (and a row sum 1 + 1e-9 - 1e-9) passes
+    edge = P.copy()
+    edge[0, 2] = [1.0 + 1e-9, -1e-9, 0.0, 0.0]
+    mdp.check_mdp(edge, R)

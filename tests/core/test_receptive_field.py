@@ -798,3 +798,78 @@ def test_erf_ratio_by_depth_defaults_and_edges(monkeypatch):
     # no depth fits: empty, still integer depths
     res = rf.erf_ratio_by_depth([Layer(9)], 5, num_seeds=1, channels=1)
     assert res["depth"].shape == (0,) and res["depth"].dtype.kind == "i" and res["rf"].dtype.kind == "i"
+
+
+# --- deep stacks the page accepts (MAX_LAYERS = 200): float32 range (issue 21, second pass) ----
+# A positive constant per layer (a mean filter's weight, the He scale) is removed by the final
+# normalisation only while the float32 forward and backward stay in range. These stacks are the
+# short, tiny ones (1 channel or a few, 16 pixels, 1-D where it suffices) on which a per-layer
+# factor of 2..9 overflows float32 (3.4e38) while the documented weights stay O(1).
+
+
+def test_ones_field_of_a_deep_stack_does_not_underflow():
+    # 50 layers of kernel 161, padding 80 on 16 pixels: every unit of every layer averages all
+    # 16 units below it with weight 1/161, so the centre unit's field is uniform, 1/16 each
+    # (closed form). The raw gradient is 16^49 / 161^50 ~ 5e-52 per pixel: below float32's
+    # smallest subnormal, so the per-layer rescale must also scale UP (max |g| < 1).
+    layers = [Layer(161, 1, 80)] * 50
+    got = rf.measured_receptive_field(layers, 16, "ones", dims=1)
+    np.testing.assert_allclose(got, np.full(16, 1 / 16), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "layers, dims, G, C",
+    [
+        # 45 mean-filter pools of kernel 3 between convs: a weight 3 instead of 1/3 grows the
+        # (non-negative, smoothed) activations ~9x per pool, past float32 after ~40 pools
+        ([Layer(3, 1, 1)] + [Layer(3, 1, 1, kind="pool")] * 45 + [Layer(3, 1, 1)] * 10, 1, 2, 2),
+        # 135 pools of kernel 1 (weight 1): a weight 2 doubles the activations per pool, 2^135
+        ([Layer(3, 1, 1)] + [Layer(1, kind="pool")] * 135 + [Layer(3, 1, 1)] * 5, 1, 2, 2),
+        # 2-D, 52 pools of 3x3: a weight 2/3 (1/k * dims) instead of 1/9 is 6x per pool
+        ([Layer(3, 1, 1)] + [Layer(3, 1, 1, kind="pool")] * 52 + [Layer(3, 1, 1)] * 4, 2, 4, 4),
+        # 55 convs of kernel 7, 4 channels: weights k^d = 7 times the He scale overflow at ~45
+        ([Layer(7, 1, 3)] * 55, 1, 2, 4),
+        # 45 convs of kernel 7, 4 channels: weights fan_in / 2 = 14 times the He scale
+        ([Layer(7, 1, 3)] * 45, 1, 2, 4),
+    ],
+)
+def test_random_field_of_a_deep_stack_stays_in_float32_range(layers, dims, G, C):
+    # reference: the float64 per-network oracle above (no hooks, no grouping); a float32 forward
+    # that overflows turns the ReLU inputs into inf/NaN and lets every gradient through, so the
+    # field would change by ~1e-2. Tolerance rtol 1e-3, atol 1e-5 (measured code-oracle gap < 1e-6).
+    n, seed = 16, 0
+    got = rf.measured_receptive_field(layers, n, "random", seed, num_seeds=G, channels=C, dims=dims)
+    ref = _literal_random_field(layers, n, seed, G, C, dims)
+    assert np.isfinite(got).all() and ref.max() > 0
+    np.testing.assert_allclose(got, ref, rtol=1e-3, atol=1e-5)
+
+
+def test_effective_size_of_a_field_without_mass_is_zero():
+    # Layer(1, 1, 10, padding_right=0) on 3 pixels: 3 + 10 - 1 + 1 = 13 outputs, the centre one
+    # (index 6) reads padded position 6 = input pixel 6 - 10 = -4, padding: the measured field is
+    # 0 everywhere (by hand), so no pixel holds any mass and the size is 0 (the old code divided
+    # 0 by 1e-300 rounded to float32 0, got NaN and reported 1 pixel).
+    field = rf.measured_receptive_field([Layer(1, 1, 10, padding_right=0)], 3, "ones", dims=1)
+    assert field.dtype == np.float32 and not field.any()
+    assert rf.effective_size(field) == 0.0
+    assert rf.effective_size(np.zeros((4, 4), dtype=np.float32), mass=0.5) == 0.0
+    # a float32 field with a tiny total: normalised in float64, 2 of 4 equal pixels hold 0.5
+    assert rf.effective_size(np.full(4, 1e-40, dtype=np.float32), mass=0.5) == 2.0
+
+
+def test_effective_size_sums_a_float32_field_in_float64():
+    # one pixel of 1 and 1000 of 1e-8 (float32): in float32 the running sum 1 + 1e-8 rounds back
+    # to 1 (eps 1.2e-7), so the tail would never add up and every pixel would be counted.
+    # Reference: a literal loop in exact fractions, the fewest pixels (largest first) whose sum
+    # reaches mass x total: 501 (1 + 500 x 1e-8 >= 0.999995 x (1 + 1000 x 1e-8)).
+    from fractions import Fraction
+
+    field = np.array([1.0] + [1e-8] * 1000, dtype=np.float32)
+    mass = 0.999995
+    vals = sorted((Fraction(float(x)) for x in field), reverse=True)
+    target, acc, count = Fraction(mass) * sum(vals), Fraction(0), 0
+    while acc < target:
+        acc += vals[count]
+        count += 1
+    assert count == 501
+    assert rf.effective_size(field, mass=mass) == float(count)
