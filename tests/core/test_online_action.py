@@ -540,7 +540,7 @@ def test_train_model_equals_a_literal_training_loop(kind, frames):
     """Losses and trained weights of train_model against the loop above, in float64 (rtol 1e-9 on the
     losses, atol 1e-9 on the weights: the attention's key bias has a zero gradient, which Adam's
     g / sqrt(v) turns into a full step of float32 rounding noise). The 3-frame stream makes batches whose
-    future frames are all or all but one beyond the end (the denominator's floor of 1)."""
+    future frames are all, all but one or none beyond the end (the floor of 1 under the count, and the count)."""
     cfg = oa.ModelConfig(history=4, decoder_steps=2, width=8, heads=2, future_weight=0.7)
     stream = oa.make_stream(frames, oa.StreamConfig(feature_dim=5, num_actions=3), seed=4)
     stream.features = stream.features.astype(np.float64)
@@ -548,8 +548,10 @@ def test_train_model_equals_a_literal_training_loop(kind, frames):
     model = oa.build_model(kind, 5, 4, cfg).double()
     ref = copy.deepcopy(model)
     steps, lr = 4, 0.05
-    losses = oa.train_model(model, stream, cfg, steps, seed=2, batch_size=3 if frames > 3 else 1, lr=lr)
-    want = literal_training(ref, stream.labels, stream.features, cfg, steps, 2, 3 if frames > 3 else 1, lr)
+    # on 3 frames, seed 0 draws frames 2, 1, 1, 0: batches with 0, 1 and 2 valid future frames
+    seed, batch = (2, 3) if frames > 3 else (0, 1)
+    losses = oa.train_model(model, stream, cfg, steps, seed=seed, batch_size=batch, lr=lr)
+    want = literal_training(ref, stream.labels, stream.features, cfg, steps, seed, batch, lr)
     np.testing.assert_allclose(losses, want, rtol=1e-9)
     for (name, p), q in zip(model.named_parameters(), ref.parameters(), strict=True):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-9, err_msg=name)
@@ -722,7 +724,7 @@ def test_run_experiment_reports_progress_as_steps_done_over_all_steps(monkeypatc
     def stub(model, stream, config, steps, seed, batch_size, lr, on_step):
         on_step(0)
         started.release()
-        go.wait(30)
+        go.wait(10)
         for s in range(1, steps):
             on_step(s)
         return np.zeros(steps)
@@ -747,3 +749,22 @@ def test_run_experiment_reports_progress_as_steps_done_over_all_steps(monkeypatc
     for kind, r in results.items():
         assert r.kind == kind and np.array_equal(r.losses, np.zeros(4))
         assert r.num_parameters == sum(p.numel() for p in models[kind].parameters())
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, bool, np.float32])
+def test_ap_of_unsigned_boolean_and_single_precision_scores(dtype):
+    """Scores of any numeric dtype rank as their values (uint8 would wrap under negation, bools cannot be
+    negated): against the brute-force definition (abs 1e-12)."""
+    scores = np.array([3, 1, 2, 0, 2, 1], dtype=dtype)
+    positives = np.array([1, 0, 1, 0, 0, 1], dtype=bool)
+    want = brute_force_ap(scores.astype(float), positives)
+    assert oa.average_precision(scores, positives) == pytest.approx(want, abs=1e-12)
+    assert want < 1  # the ranking is imperfect, so a reversed one would differ
+
+
+def test_ap_reads_positives_as_a_truth_mask():
+    """Positives are a mask: any nonzero entry is one positive frame (a count of 3 is not three), so
+    (3, 0, 1, 0) ranks like (True, False, True, False): (1/1 + 2/3) / 2 by hand."""
+    scores = np.array([4.0, 3.0, 2.0, 1.0])
+    assert oa.average_precision(scores, np.array([3, 0, 1, 0])) == pytest.approx((1 + 2 / 3) / 2, abs=1e-12)
+    assert oa.average_precision(scores, np.array([0.0, 2.5, 0.0, 0.0])) == pytest.approx(1 / 2, abs=1e-12)

@@ -501,3 +501,32 @@ def test_timing_modules_are_torch_layers_of_the_kind() -> None:
     y[0, 3:] += 1.0
     torch.testing.assert_close(a(x)[0, :3], a(y)[0, :3])
     assert not torch.allclose(a(x)[0, 3:], a(y)[0, 3:])
+
+
+def test_forward_time_is_the_median_of_three_timed_calls_after_a_warm_up(monkeypatch) -> None:
+    """With a stub clock (durations 0.4, 0.1, 0.25 s -> median 0.25 s, by hand) and a spy around the layer:
+    four calls (one warm-up), each on a (batch, T, hidden) input, in eval and inference mode, on one thread;
+    the global torch generator is left as it was."""
+    from types import SimpleNamespace
+
+    calls = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            calls.append((tuple(x.shape), self.training, torch.is_inference_mode_enabled(), torch.get_num_threads()))
+            return self.inner(x)
+
+    real = sm._timing_module
+    monkeypatch.setattr(sm, "_timing_module", lambda kind, hidden: Spy(real(kind, hidden)))
+    ticks = iter([10.0, 10.4, 20.0, 20.1, 30.0, 30.25])
+    monkeypatch.setattr(sm, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+    torch.manual_seed(5)
+    before = torch.rand(1)
+    torch.manual_seed(5)
+    assert sm.forward_time("gru", 7, 3, 2) == pytest.approx(0.25, abs=1e-9)
+    assert torch.equal(torch.rand(1), before)
+    assert calls == [((2, 7, 3), False, True, 1)] * 4
