@@ -718,15 +718,24 @@ def test_streams_for_draws_train_and_test_on_the_training_geometry():
 def test_run_experiment_reports_progress_as_steps_done_over_all_steps(monkeypatch):
     """Progress = (training steps done, summed over models) / (models x steps), counted by hand: training
     is replaced by a stub that takes one step, then waits until the page has seen the two running models'
-    first steps: 2 of 5 x 4 = 0.1. The end reports 1.0; every value is a multiple of 1/20 in [0, 1]."""
+    first steps: 2 of 5 x 4 = 0.1. The end reports 1.0; every value is a multiple of 1/20 in [0, 1]; never
+    more than TRAIN_WORKERS = 2 models train at once."""
     started, go, count, at_two = threading.Semaphore(0), threading.Event(), [0], []
 
+    active, most = [0], [0]
+    lock = threading.Lock()
+
     def stub(model, stream, config, steps, seed, batch_size, lr, on_step):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
         on_step(0)
         started.release()
         go.wait(10)
         for s in range(1, steps):
             on_step(s)
+        with lock:
+            active[0] -= 1
         return np.zeros(steps)
 
     seen = []
@@ -743,6 +752,7 @@ def test_run_experiment_reports_progress_as_steps_done_over_all_steps(monkeypatc
     exp = oa.Experiment(stream=SMALL.stream, model=SMALL.model, train_frames=50, test_frames=40, steps=4)
     test, results, models = oa.run_experiment(exp, oa.MODEL_KINDS, on_progress=progress)
     assert at_two == [pytest.approx(0.1, abs=1e-12)]
+    assert most[0] == oa.TRAIN_WORKERS == 2  # two models train at a time, one per core
     assert seen[-1] == 1.0 and all(0 <= v <= 1 for v in seen) and seen == sorted(seen)
     assert all(abs(v * 20 - round(v * 20)) < 1e-9 for v in seen)
     assert list(results) == list(models) == list(oa.MODEL_KINDS) and len(test.labels) == 40
