@@ -460,7 +460,7 @@ def test_oadtr_parameter_shapes_and_start():
 
 
 def test_build_model_rejects_an_unknown_kind():
-    with pytest.raises(ValueError, match="unknown model kind 'cnn'"):
+    with pytest.raises(ValueError, match=r"^unknown model kind 'cnn'$"):
         oa.build_model("cnn", 4, 3, CFG)
 
 

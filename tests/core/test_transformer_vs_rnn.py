@@ -300,7 +300,7 @@ def test_cells_equal_torch_layers_with_the_same_weights(kind: str) -> None:
 
 def test_cell_units_rejects_attention() -> None:
     z = torch.zeros(1, 2)
-    with pytest.raises(ValueError, match="not a recurrent cell"):
+    with pytest.raises(ValueError, match=r"^'attention' is not a recurrent cell$"):
         sm.cell_units("attention", z, z, z, z)
 
 
@@ -344,7 +344,7 @@ def test_make_cell_against_its_specification() -> None:
         for g in range(n_x):
             A = torch.randn(H, H, generator=gen, dtype=torch.float64).numpy()
             np.testing.assert_allclose(cell.W_x[g * H : (g + 1) * H].numpy(), A / math.sqrt(H), atol=1e-12)
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match=r"^kind must be one of \("):
         sm.make_cell("cnn", H, rho, seed)
 
 
@@ -356,7 +356,7 @@ def test_random_inputs_scale_and_seed() -> None:
 
 def test_gradient_norms_reject_empty_sizes() -> None:
     for T, H in ((0, 4), (4, 0)):
-        with pytest.raises(ValueError, match="seq_len and hidden must be >= 1"):
+        with pytest.raises(ValueError, match=r"^seq_len and hidden must be >= 1$"):
             sm.input_gradient_norms("rnn", T, H, 1.0, 0)
     # the smallest sizes work: one step, one unit (against torch's RNN, rtol 1e-12)
     cell = sm.make_cell("rnn", 1, 0.5, 0)
@@ -367,9 +367,9 @@ def test_gradient_norms_reject_empty_sizes() -> None:
 
 def test_sequential_depth_of_the_transformer_and_bad_kinds() -> None:
     assert sm.sequential_depth("transformer", 50) == 1
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match=r"^kind must be one of \("):
         sm.sequential_depth("cnn", 5)
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match=r"^kind must be one of \("):
         sm.forward_time("cnn", 4, 4, 1)
 
 
@@ -419,7 +419,7 @@ def test_recall_models_architecture_and_wiring() -> None:
         assert type(r.body) is cls and r.body.input_size == r.body.hidden_size == 8 and r.body.batch_first
         y, _ = r.body(r.embed(tokens))
         torch.testing.assert_close(r(tokens), r.head(y[:, -1]))
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match=r"^kind must be one of \("):
         sm.RecallModel("attention")
 
 
@@ -485,7 +485,7 @@ def test_train_recall_equals_a_literal_loop(kind: str) -> None:
     assert r.accuracy == pytest.approx(acc, abs=2e-3)
     assert (r.kind, r.seq_len, r.steps, r.seed) == (kind, 6, 3, 2)
     assert 0 < r.seconds < 60
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match=r"^kind must be one of \("):
         sm.train_recall("attention", 6, steps=1)
 
 
@@ -530,3 +530,17 @@ def test_forward_time_is_the_median_of_three_timed_calls_after_a_warm_up(monkeyp
     assert sm.forward_time("gru", 7, 3, 2) == pytest.approx(0.25, abs=1e-9)
     assert torch.equal(torch.rand(1), before)
     assert calls == [((2, 7, 3), False, True, 1)] * 4
+
+
+def test_attention_weights_compute_in_double_precision_and_name_the_bad_temperature() -> None:
+    """float32 and integer inputs are computed in float64: against the literal softmax of the same values
+    (atol 1e-12, which float32 arithmetic would miss); a non-positive temperature is refused by name."""
+    x32 = (np.random.default_rng(2).normal(size=(5, 3)) * 2).astype(np.float32)
+    A = sm.attention_weights(x32, False, 0.7)
+    assert A.dtype == np.float64
+    np.testing.assert_allclose(A, _literal_attention(x32.astype(np.float64), False, 0.7), atol=1e-12)
+    xi = np.array([[1, 0], [0, 2], [1, 1]])
+    np.testing.assert_allclose(sm.attention_weights(xi, True, 0.3), _literal_attention(xi.astype(float), True, 0.3), atol=1e-12)
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match=r"^temperature must be > 0$"):
+            sm.attention_weights(xi, False, bad)
