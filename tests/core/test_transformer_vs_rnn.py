@@ -335,6 +335,7 @@ def test_make_cell_against_its_specification() -> None:
         if kind in ("lstm", "gru"):
             want_b[H : 2 * H] = 1.0  # lstm forget gate f, gru update gate z: the second block
         np.testing.assert_array_equal(cell.b.numpy(), want_b)
+        assert cell.W_h.dtype == cell.W_x.dtype == cell.b.dtype == torch.float64  # the documented contract
         gen = torch.Generator().manual_seed(seed)
         for g in range(G):
             A = torch.randn(H, H, generator=gen, dtype=torch.float64).numpy()
