@@ -443,12 +443,12 @@ def test_chrono_initialisation(kind: str, T_max: int) -> None:
         assert float(b[:C].abs().max()) <= 1 / math.sqrt(C) and float(b[2 * C :].abs().max()) <= 1 / math.sqrt(C)
 
 
-def _literal_recall(kind: str, T: int, steps: int, seed: int) -> tuple[list[float], float]:
+def _literal_recall(kind: str, T: int, steps: int, seed: int, d: int = 32) -> tuple[list[float], float]:
     """train_recall written out with its documented defaults (d 32, batch 32, Adam lr 3e-3, gradient norm
     clipped at 1, i.e. scaled by 1 / (norm + 1e-6) when above 1; 1,000 held-out sequences of seed 10,000 + seed)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = sm.RecallModel(kind, 32, max_len=max(512, T), chrono_max=T)
+        model = sm.RecallModel(kind, d, max_len=max(512, T), chrono_max=T)
     gen = torch.Generator().manual_seed(seed + 1)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3, foreach=False)
     losses = []
@@ -479,7 +479,9 @@ def test_train_recall_equals_a_literal_loop(kind: str) -> None:
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)
-    r = sm.train_recall(kind, 6, steps=3, seed=2)
+    calls = []
+    r = sm.train_recall(kind, 6, steps=3, seed=2, progress=lambda i, n: calls.append((i, n)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]  # (steps done, steps) after every step
     assert torch.equal(torch.rand(1), before)
     losses, acc = _literal_recall(kind, 6, 3, 2)
     np.testing.assert_allclose(r.loss, losses, rtol=1e-5)
@@ -488,6 +490,14 @@ def test_train_recall_equals_a_literal_loop(kind: str) -> None:
     assert 0 < r.seconds < 60
     with pytest.raises(ValueError, match=r"^kind must be one of \("):
         sm.train_recall("attention", 6, steps=1)
+
+
+def test_train_recall_with_another_width() -> None:
+    """d_model reaches the model: width 8 against the literal loop at width 8 (rtol 1e-5, atol 2e-3)."""
+    r = sm.train_recall("gru", 5, steps=2, seed=1, d_model=8)
+    losses, acc = _literal_recall("gru", 5, 2, 1, d=8)
+    np.testing.assert_allclose(r.loss, losses, rtol=1e-5)
+    assert r.accuracy == pytest.approx(acc, abs=2e-3)
 
 
 def test_timing_modules_are_torch_layers_of_the_kind() -> None:
@@ -522,7 +532,8 @@ def test_forward_time_is_the_median_of_three_timed_calls_after_a_warm_up(monkeyp
             return self.inner(x)
 
     real = sm._timing_module
-    monkeypatch.setattr(sm, "_timing_module", lambda kind, hidden: Spy(real(kind, hidden)))
+    built = []
+    monkeypatch.setattr(sm, "_timing_module", lambda kind, hidden: built.append((kind, hidden)) or Spy(real(kind, hidden)))
     ticks = iter([10.0, 10.4, 20.0, 20.1, 30.0, 30.25])
     monkeypatch.setattr(sm, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
     torch.manual_seed(5)
@@ -531,6 +542,7 @@ def test_forward_time_is_the_median_of_three_timed_calls_after_a_warm_up(monkeyp
     assert sm.forward_time("gru", 7, 3, 2) == pytest.approx(0.25, abs=1e-9)
     assert torch.equal(torch.rand(1), before)
     assert calls == [((2, 7, 3), False, True, 1)] * 4
+    assert built == [("gru", 3)]  # the layer of the kind asked for, width `hidden`
 
 
 def test_attention_weights_compute_in_double_precision_and_name_the_bad_temperature() -> None:
