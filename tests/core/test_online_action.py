@@ -535,13 +535,13 @@ def literal_training(model, labels, features, cfg, steps, seed, batch_size, lr):
     return np.array(losses)
 
 
-@pytest.mark.parametrize(("kind", "frames"), [("oadtr", 30), ("oadtr", 3), ("gru", 30)])
-def test_train_model_equals_a_literal_training_loop(kind, frames):
+@pytest.mark.parametrize(("kind", "frames", "ahead"), [("oadtr", 30, 2), ("oadtr", 3, 2), ("gru", 30, 2), ("oadtr", 30, 1)])
+def test_train_model_equals_a_literal_training_loop(kind, frames, ahead):
     """Losses and trained weights of train_model against the loop above, in float64 (rtol 1e-9 on the
     losses, atol 1e-9 on the weights: the attention's key bias has a zero gradient, which Adam's
     g / sqrt(v) turns into a full step of float32 rounding noise). The 3-frame stream makes batches whose
     future frames are all, all but one or none beyond the end (the floor of 1 under the count, and the count)."""
-    cfg = oa.ModelConfig(history=4, decoder_steps=2, width=8, heads=2, future_weight=0.7)
+    cfg = oa.ModelConfig(history=4, decoder_steps=ahead, width=8, heads=2, future_weight=0.7)
     stream = oa.make_stream(frames, oa.StreamConfig(feature_dim=5, num_actions=3), seed=4)
     stream.features = stream.features.astype(np.float64)
     torch.manual_seed(0)
