@@ -11,7 +11,10 @@ References used as oracles:
 
 from __future__ import annotations
 
+import copy
 import json
+import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -394,3 +397,384 @@ def test_future_labels_on_a_hand_made_stream():
     fut, valid = oa.future_labels(np.arange(5), 2)
     assert fut[valid].tolist() == [1, 2, 2, 3, 3, 4, 4]
     assert valid.tolist() == [[True, True], [True, True], [True, True], [True, False], [False, False]]
+
+
+# ---------------------------------------------------------------- mutation-testing kills (issue 21)
+
+
+def _linear(a: int, b: int) -> int:
+    return a * b + b  # weight (b, a) + bias (b,)
+
+
+def _attention(d: int) -> int:
+    return _linear(d, d) + _linear(d, 2 * d) + _linear(d, d)  # W_Q; [W_K; W_V]; W_O
+
+
+def _ffn(d: int) -> int:
+    return _linear(d, 2 * d) + _linear(2 * d, d)
+
+
+@pytest.mark.parametrize("kind", oa.MODEL_KINDS)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_parameter_counts_by_hand(kind, layers):
+    """Every model's size from its written architecture (D = 7 features, C = 5 classes, d = 12, T = 6,
+    l = 3): the count is a sum of Linear (a b + b), LayerNorm (2 d), GRU (3 H (D + H + 2)) and the
+    learned positions ((T + 1) d), task token (d) and queries (l d), counted here by hand."""
+    D, C = 7, 5
+    cfg = oa.ModelConfig(history=6, decoder_steps=3, width=12, heads=3, encoder_layers=layers)
+    d, T, l = 12, 6, 3
+    H = 2 * d
+    encoder = 2 * (2 * d) + _attention(d) + _ffn(d)
+    decoder = 3 * (2 * d) + 2 * _attention(d) + _ffn(d)
+    base = _linear(D, d) + (T + 1) * d + layers * encoder + 2 * d  # embed, positions, blocks, final LN
+    want = {
+        "mlp": _linear(D, H) + _linear(H, H) + _linear(H, C),
+        "gru": 3 * H * (D + H + 2) + _linear(H, C),
+        "oadtr": base + d + l * d + decoder + _linear(d, C) + _linear(2 * d, C),
+        "oadtr_no_token": base + l * d + decoder + _linear(d, C) + _linear(2 * d, C),
+        "oadtr_no_decoder": base + d + _linear(d, C),
+    }[kind]
+    model = oa.build_model(kind, D, C, cfg)
+    assert oa.parameter_count(model) == want
+
+
+def test_oadtr_parameter_shapes_and_start():
+    """Shapes of the learned pieces, positions started from the sinusoidal table (Vaswani et al. Sec. 3.5,
+    written out here, atol 1e-6 for float32), token and queries started small (std 0.02, so < 0.1)."""
+    cfg = oa.ModelConfig(history=5, decoder_steps=3, width=8, heads=2)
+    torch.manual_seed(0)
+    m = oa.build_model("oadtr", 4, 3, cfg)
+    assert m.pos.shape == (6, 8) and m.token.shape == (1, 1, 8) and m.queries.shape == (1, 3, 8)
+    assert m.head.in_features == 16 and m.future_head.out_features == 3
+    pos, i = np.arange(6)[:, None], np.arange(0, 8, 2)[None, :]
+    np.testing.assert_allclose(m.pos.detach().numpy()[:, 0::2], np.sin(pos / 10000 ** (i / 8)), atol=1e-6)
+    np.testing.assert_allclose(m.pos.detach().numpy()[:, 1::2], np.cos(pos / 10000 ** (i / 8)), atol=1e-6)
+    for p in (m.token, m.queries):
+        assert 0 < p.detach().abs().max() < 0.1
+    # one decoder step still builds a decoder; zero builds none
+    one = oa.build_model("oadtr", 4, 3, oa.ModelConfig(history=5, decoder_steps=1, width=8, heads=2))
+    assert one.use_decoder and one.queries.shape == (1, 1, 8)
+    none = oa.build_model("oadtr", 4, 3, oa.ModelConfig(history=5, decoder_steps=0, width=8, heads=2))
+    assert not none.use_decoder and none.head.in_features == 8
+    assert oa.build_model("oadtr_no_token", 4, 3, cfg).token is None
+
+
+def test_build_model_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match=r"^unknown model kind 'cnn'$"):
+        oa.build_model("cnn", 4, 3, CFG)
+
+
+def literal_gru(gru: torch.nn.GRU, xs: torch.Tensor) -> torch.Tensor:
+    """PyTorch's GRU equations (r, z, n gates; h' = (1 - z) n + z h) one frame after another; xs (T, D)."""
+    H = gru.hidden_size
+    W, U, bw, bu = gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0
+    h = torch.zeros(H, dtype=xs.dtype)
+    for x in xs:
+        gx, gh = W @ x + bw, U @ h + bu
+        r = torch.sigmoid(gx[:H] + gh[:H])
+        z = torch.sigmoid(gx[H : 2 * H] + gh[H : 2 * H])
+        n = torch.tanh(gx[2 * H :] + r * gh[2 * H :])
+        h = (1 - z) * n + z * h
+    return h
+
+
+def test_gru_and_mlp_equal_literal_computations_and_zero_the_padding():
+    """The GRU reads the window frame by frame with padded frames as zeros (whatever they hold), the MLP
+    frame t alone; both against literal formulas in float64 (rtol 1e-9)."""
+    torch.manual_seed(4)
+    gru = oa.build_model("gru", 3, 4, oa.ModelConfig(width=3)).double()
+    mlp = oa.build_model("mlp", 3, 4, oa.ModelConfig(width=3)).double()
+    x = torch.randn(3, 5, 3, dtype=torch.float64)
+    pad = torch.arange(5)[None, :] < torch.tensor([0, 2, 4])[:, None]
+    got = gru(x, pad)["logits"]
+    for b in range(3):
+        xs = torch.where(pad[b][:, None], torch.zeros(()), x[b])
+        want = gru.head(literal_gru(gru.gru, xs))
+        torch.testing.assert_close(got[b], want, rtol=1e-9, atol=1e-12)
+        net = mlp.net
+        a = torch.relu(net[0].weight @ x[b, -1] + net[0].bias)
+        a = torch.relu(net[2].weight @ a + net[2].bias)
+        torch.testing.assert_close(mlp(x, pad)["logits"][b], net[4].weight @ a + net[4].bias, rtol=1e-9, atol=1e-12)
+
+
+def literal_training(model, labels, features, cfg, steps, seed, batch_size, lr):
+    """train_model written out: numpy draws the frames, each window and future target built by a loop,
+    L = mean_b CE(now) + lambda * (sum of CE over the valid future frames) / (their number, at least 1),
+    Adam (torch's for-loop implementation) at the cosine rate lr (1 + cos(pi s / steps)) / 2 of step s."""
+    rng = np.random.default_rng(seed)
+    N, D = features.shape
+    T, l = cfg.history, cfg.decoder_steps
+    opt = torch.optim.Adam(model.parameters(), lr=lr, foreach=False)
+    losses = []
+    for s in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * (1 + np.cos(np.pi * s / steps)) / 2
+        b = rng.integers(0, N, size=batch_size)
+        x = torch.zeros(batch_size, T, D, dtype=torch.float64)
+        pad = torch.zeros(batch_size, T, dtype=torch.bool)
+        for r, t in enumerate(b):
+            for j in range(T):
+                frame = t - T + 1 + j
+                if frame < 0:
+                    pad[r, j] = True
+                else:
+                    x[r, j] = torch.from_numpy(features[frame])
+        out = model(x, pad)
+        logp = torch.log_softmax(out["logits"], -1)
+        loss = -sum(logp[r, labels[t]] for r, t in enumerate(b)) / batch_size
+        if "future_logits" in out:
+            flogp = torch.log_softmax(out["future_logits"], -1)
+            terms = [-flogp[r, i - 1, labels[t + i]] for r, t in enumerate(b) for i in range(1, l + 1) if t + i < N]
+            # no valid future frame: a zero that keeps the future head in the graph (zero gradient,
+            # which Adam still steps with its momentum, as train_model does)
+            loss = loss + cfg.future_weight * sum(terms, 0 * flogp.sum()) / max(len(terms), 1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return np.array(losses)
+
+
+@pytest.mark.parametrize(("kind", "frames", "ahead"), [("oadtr", 30, 2), ("oadtr", 3, 2), ("gru", 30, 2), ("oadtr", 30, 1)])
+def test_train_model_equals_a_literal_training_loop(kind, frames, ahead):
+    """Losses and trained weights of train_model against the loop above, in float64 (rtol 1e-9 on the
+    losses, atol 1e-9 on the weights: the attention's key bias has a zero gradient, which Adam's
+    g / sqrt(v) turns into a full step of float32 rounding noise). The 3-frame stream makes batches whose
+    future frames are all, all but one or none beyond the end (the floor of 1 under the count, and the count)."""
+    cfg = oa.ModelConfig(history=4, decoder_steps=ahead, width=8, heads=2, future_weight=0.7)
+    stream = oa.make_stream(frames, oa.StreamConfig(feature_dim=5, num_actions=3), seed=4)
+    stream.features = stream.features.astype(np.float64)
+    torch.manual_seed(0)
+    model = oa.build_model(kind, 5, 4, cfg).double()
+    ref = copy.deepcopy(model)
+    steps, lr = 4, 0.05
+    # on 3 frames, seed 0 draws frames 2, 1, 1, 0: batches with 0, 1 and 2 valid future frames
+    seed, batch = (2, 3) if frames > 3 else (0, 1)
+    losses = oa.train_model(model, stream, cfg, steps, seed=seed, batch_size=batch, lr=lr)
+    want = literal_training(ref, stream.labels, stream.features, cfg, steps, seed, batch, lr)
+    np.testing.assert_allclose(losses, want, rtol=1e-9)
+    for (name, p), q in zip(model.named_parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-9, err_msg=name)
+    assert not model.training  # left in eval mode
+
+
+SMALL = oa.Experiment(
+    stream=oa.StreamConfig(num_actions=3, feature_dim=5, separation=1.1, drift=0.5, noise=0.7,
+                           action_length=(3, 9), background_length=(2, 5)),
+    model=oa.ModelConfig(history=4, decoder_steps=2, width=8, heads=2, encoder_layers=2, future_weight=0.3),
+    train_frames=200, test_frames=90, steps=3, batch_size=5, lr=0.02, seed=3,
+)  # fmt: skip
+
+
+def test_experiment_survives_a_json_round_trip():
+    """Every field, tuples included, comes back from experiment_to_dict -> JSON -> experiment_from_dict."""
+    d = json.loads(json.dumps(oa.experiment_to_dict(SMALL)))
+    assert d["stream"]["action_length"] == [3, 9] and d["model"]["heads"] == 2
+    assert {k: d[k] for k in ("train_frames", "test_frames", "steps", "batch_size", "lr", "seed")} == {
+        "train_frames": 200, "test_frames": 90, "steps": 3, "batch_size": 5, "lr": 0.02, "seed": 3,
+    }  # fmt: skip
+    back = oa.experiment_from_dict(d)
+    assert back == SMALL
+    assert back.stream.action_length == (3, 9) and back.stream.background_length == (2, 5)
+
+
+def test_settings_key_is_the_three_sliders_with_noise_to_a_thousandth():
+    assert oa.settings_key(oa.Experiment()) == (16, 4, 1.6)
+    # a noise that differs below 1e-3 (float arithmetic of a slider) picks the same shipped run
+    assert oa.settings_key(oa.Experiment(stream=oa.StreamConfig(noise=1.6004))) == (16, 4, 1.6)
+    assert oa.settings_key(SMALL) == (4, 2, 0.7)
+
+
+def test_shipped_weights_round_trip(tmp_path):
+    """save_shipped then load_shipped gives back every run's experiment and equal weights, in eval mode."""
+    torch.manual_seed(0)
+    runs = []
+    for exp in (SMALL, oa.Experiment(stream=SMALL.stream, model=oa.ModelConfig(history=3, decoder_steps=1, width=4, heads=1))):
+        models = {k: oa.build_model(k, exp.stream.feature_dim, exp.stream.num_actions + 1, exp.model).train()
+                  for k in oa.MODEL_KINDS}  # fmt: skip
+        runs.append((exp, models))
+    oa.save_shipped(tmp_path / oa.WEIGHTS_FILE, runs)
+    loaded = oa.load_shipped(tmp_path)
+    assert set(loaded) == {(4, 2, 0.7), (3, 1, 0.7)}
+    for exp, models in runs:
+        got = loaded[oa.settings_key(exp)]
+        assert got.experiment == exp
+        assert set(got.models) == set(oa.MODEL_KINDS)
+        for kind, m in models.items():
+            assert not got.models[kind].training
+            want, have = m.state_dict(), got.models[kind].state_dict()
+            assert list(want) == list(have)
+            for name in want:
+                assert torch.equal(want[name], have[name]), (kind, name)
+
+
+class _Payload:  # an arbitrary Python object: unpickling it may run code
+    pass
+
+
+def test_load_shipped_refuses_a_pickle_that_is_not_weights(tmp_path):
+    """Only tensors and plain containers load (weights_only): an object in the file is refused."""
+    torch.save([{"experiment": "{}", "state_dicts": {}, "x": _Payload()}], tmp_path / oa.WEIGHTS_FILE)
+    with pytest.raises(Exception, match="[Ww]eights only load failed"):
+        oa.load_shipped(tmp_path)
+
+
+def test_evaluate_all_scores_every_model_on_the_held_out_stream():
+    """evaluate_all against a literal evaluation: the held-out stream drawn with seed + 2 on the
+    training geometry, each frame's window built by a loop, softmax of the logits, AP by the brute-force
+    definition above (atol 1e-6, float32 scores)."""
+    exp = SMALL
+    torch.manual_seed(1)
+    models = {k: oa.build_model(k, 5, 4, exp.model) for k in ("mlp", "oadtr")}
+    ev = oa.evaluate_all(models, exp)
+    test = oa.make_stream(90, exp.stream, seed=5, geometry_seed=3)
+    np.testing.assert_array_equal(ev.labels, test.labels)
+    assert ev.steps == 3 and list(ev.results) == ["mlp", "oadtr"]
+    T = exp.model.history
+    for kind, m in models.items():
+        x = torch.zeros(90, T, 5)
+        pad = torch.zeros(90, T, dtype=torch.bool)
+        for t in range(90):
+            for j in range(T):
+                if t - T + 1 + j < 0:
+                    pad[t, j] = True
+                else:
+                    x[t, j] = torch.from_numpy(test.features[t - T + 1 + j])
+        with torch.no_grad():
+            probs = torch.softmax(m.eval()(x, pad)["logits"], -1).numpy()
+        r = ev.results[kind]
+        assert r.kind == kind and r.num_parameters == sum(p.numel() for p in m.parameters())
+        np.testing.assert_allclose(r.probs, probs, atol=1e-6)
+        ap = [brute_force_ap(probs[:, c], test.labels == c) for c in range(1, 4)]
+        np.testing.assert_allclose(r.ap, ap, atol=1e-6)
+        assert r.mAP == pytest.approx(np.mean(ap), abs=1e-6)
+        assert r.losses.size == 0
+        assert (r.attention is None) == (kind == "mlp")
+
+
+def test_class_geometry_against_its_specification():
+    """mu_k: a Gaussian direction scaled to length `separation`, v_k: a unit Gaussian direction, both
+    drawn in that order from default_rng(seed); row 0 (background) is zero in both (atol 1e-12)."""
+    cfg = oa.StreamConfig(num_actions=3, feature_dim=4, separation=2.5)
+    mu, v = oa.class_geometry(cfg, 11)
+    rng = np.random.default_rng(11)
+    a, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    for k in range(1, 4):
+        np.testing.assert_allclose(mu[k], 2.5 * a[k] / math.sqrt(sum(a[k] ** 2)), atol=1e-12)
+        np.testing.assert_allclose(v[k], b[k] / math.sqrt(sum(b[k] ** 2)), atol=1e-12)
+    assert mu.shape == v.shape == (4, 4)
+    assert not mu[0].any() and not v[0].any()
+
+
+def literal_stream(num_frames, cfg, seed, geometry_seed):
+    """make_stream's written recipe, frame by frame: segments alternate (the first kind drawn), each of
+    length L ~ U{lo..hi} and class k ~ U{1..K} for an action, frame i of it at p = i / max(L - 1, 1),
+    x = mu_k + drift (p - 1/2) v_k + noise eps with eps drawn after all segments."""
+    rng = np.random.default_rng(seed)
+    mu, v = oa.class_geometry(cfg, geometry_seed)
+    labels, progress = [], []
+    action = bool(rng.integers(2))
+    while len(labels) < num_frames:
+        lo, hi = cfg.action_length if action else cfg.background_length
+        L = int(rng.integers(lo, hi + 1))
+        k = int(rng.integers(1, cfg.num_actions + 1)) if action else 0
+        for i in range(L):
+            if len(labels) < num_frames:
+                labels.append(k)
+                progress.append(i / max(L - 1, 1))
+        action = not action
+    eps = rng.normal(size=(num_frames, cfg.feature_dim))
+    x = np.array([mu[k] + cfg.drift * (p - 0.5) * v[k] for k, p in zip(labels, progress, strict=True)])
+    return x + cfg.noise * eps, np.array(labels)
+
+
+@pytest.mark.parametrize("lengths", [((1, 3), (1, 2)), ((2, 5), (3, 4))])
+def test_make_stream_against_a_literal_loop(lengths):
+    """Short segments (lengths 1 and 2 included, where p's denominator is floored at 1), float32 (atol 1e-5)."""
+    cfg = oa.StreamConfig(num_actions=3, feature_dim=4, separation=1.3, drift=1.7, noise=0.4,
+                          action_length=lengths[0], background_length=lengths[1])  # fmt: skip
+    s = oa.make_stream(120, cfg, seed=9, geometry_seed=2)
+    x, labels = literal_stream(120, cfg, 9, 2)
+    np.testing.assert_array_equal(s.labels, labels)
+    np.testing.assert_allclose(s.features, x, atol=1e-5)
+    assert s.features.dtype == np.float32 and s.labels.dtype == np.int64
+    assert s.num_classes == 4
+    np.testing.assert_array_equal(s.prototypes, oa.class_geometry(cfg, 2)[0])
+    # the segments alternate and keep their lengths (the last one may be cut)
+    runs = np.split(labels, np.flatnonzero(np.diff(labels)) + 1)
+    assert all((r[0] == 0) != (n[0] == 0) for r, n in zip(runs, runs[1:]))
+
+
+def test_streams_for_draws_train_and_test_on_the_training_geometry():
+    """Training stream: seed + 1, test stream: seed + 2, both on the class geometry of `seed` (here 3, so
+    a default geometry seed of 0 would show), against the literal recipe (atol 1e-5)."""
+    train, test = oa.streams_for(SMALL)
+    for s, frames, seed in ((train, 200, 4), (test, 90, 5)):
+        x, labels = literal_stream(frames, SMALL.stream, seed, 3)
+        np.testing.assert_array_equal(s.labels, labels)
+        np.testing.assert_allclose(s.features, x, atol=1e-5)
+
+
+def test_run_experiment_reports_progress_as_steps_done_over_all_steps(monkeypatch):
+    """Progress = (training steps done, summed over models) / (models x steps), counted by hand: training
+    is replaced by a stub that takes one step, then waits until the page has seen the two running models'
+    first steps: 2 of 5 x 4 = 0.1. The end reports 1.0; every value is a multiple of 1/20 in [0, 1]; never
+    more than TRAIN_WORKERS = 2 models train at once."""
+    started, go, count, at_two = threading.Semaphore(0), threading.Event(), [0], []
+
+    active, most = [0], [0]
+    lock = threading.Lock()
+
+    def stub(model, stream, config, steps, seed, batch_size, lr, on_step):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        on_step(0)
+        started.release()
+        go.wait(10)
+        for s in range(1, steps):
+            on_step(s)
+        with lock:
+            active[0] -= 1
+        return np.zeros(steps)
+
+    seen = []
+
+    def progress(v):
+        seen.append(v)
+        if count[0] == 2 and not go.is_set():
+            at_two.append(v)
+            go.set()
+        while count[0] < 2 and started.acquire(blocking=False):
+            count[0] += 1
+
+    monkeypatch.setattr(oa, "train_model", stub)
+    exp = oa.Experiment(stream=SMALL.stream, model=SMALL.model, train_frames=50, test_frames=40, steps=4)
+    test, results, models = oa.run_experiment(exp, oa.MODEL_KINDS, on_progress=progress)
+    assert at_two == [pytest.approx(0.1, abs=1e-12)]
+    assert most[0] == oa.TRAIN_WORKERS == 2  # two models train at a time, one per core
+    assert seen[-1] == 1.0 and all(0 <= v <= 1 for v in seen) and seen == sorted(seen)
+    assert all(abs(v * 20 - round(v * 20)) < 1e-9 for v in seen)
+    assert list(results) == list(models) == list(oa.MODEL_KINDS) and len(test.labels) == 40
+    for kind, r in results.items():
+        assert r.kind == kind and np.array_equal(r.losses, np.zeros(4))
+        assert r.num_parameters == sum(p.numel() for p in models[kind].parameters())
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, bool, np.float32])
+def test_ap_of_unsigned_boolean_and_single_precision_scores(dtype):
+    """Scores of any numeric dtype rank as their values (uint8 would wrap under negation, bools cannot be
+    negated): against the brute-force definition (abs 1e-12)."""
+    scores = np.array([3, 1, 2, 0, 2, 1], dtype=dtype)
+    positives = np.array([1, 0, 1, 0, 0, 1], dtype=bool)
+    want = brute_force_ap(scores.astype(float), positives)
+    assert oa.average_precision(scores, positives) == pytest.approx(want, abs=1e-12)
+    assert want < 1  # the ranking is imperfect, so a reversed one would differ
+
+
+def test_ap_reads_positives_as_a_truth_mask():
+    """Positives are a mask: any nonzero entry is one positive frame (a count of 3 is not three), so
+    (3, 0, 1, 0) ranks like (True, False, True, False): (1/1 + 2/3) / 2 by hand."""
+    scores = np.array([4.0, 3.0, 2.0, 1.0])
+    assert oa.average_precision(scores, np.array([3, 0, 1, 0])) == pytest.approx((1 + 2 / 3) / 2, abs=1e-12)
+    assert oa.average_precision(scores, np.array([0.0, 2.5, 0.0, 0.0])) == pytest.approx(1 / 2, abs=1e-12)
