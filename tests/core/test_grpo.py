@@ -828,3 +828,140 @@ def test_equal_groups_are_zero_even_when_their_mean_is_inexact_and_not_the_batch
         for got in (got_np, got_t):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
             assert np.all(got[expected == 0.0] == 0.0)  # exactly
+
+
+# ---------------------------------------------------------------------------
+# toy-task helpers against literal references (issue 21: their mutants)
+# ---------------------------------------------------------------------------
+
+
+def test_sample_problems_are_uniform_n_digit_int64_numbers():
+    # reference: n-digit numbers by their decimal string; uniformity by counts within 6 binomial SE
+    N = 6000
+    a, b, n = grpo.sample_problems(N, 3, np.random.default_rng(4))
+    assert a.shape == b.shape == n.shape == (N,)
+    assert a.dtype == b.dtype == n.dtype == np.int64
+    assert set(np.unique(n).tolist()) == {1, 2, 3}
+    for x in (a, b):
+        assert all(len(str(int(v))) == int(d) for v, d in zip(x, n, strict=True))
+        one = x[n == 1]
+        counts = np.bincount(one, minlength=10)
+        p = 0.1
+        assert counts.shape == (10,)  # 0..9, all one-digit
+        assert np.all(np.abs(counts / len(one) - p) <= 6 * math.sqrt(p * (1 - p) / len(one)))
+        three = x[n == 3]  # U{100..999}: mean 549.5, sd 259.8
+        assert abs(three.mean() - 549.5) <= 6 * 259.8 / math.sqrt(len(three))
+        assert three.min() < 110 and three.max() > 989
+    assert not np.array_equal(a, b)
+
+
+def test_encode_prompts_matches_a_literal_string_loop():
+    # reference: each slot j of a number is its j-th decimal digit from the right if j < n, else symbol 10
+    a = np.array([7, 58, 305, 0, 40])
+    b = np.array([9, 67, 999, 3, 4])
+    n = np.array([1, 2, 3, 1, 2])
+    D = 4
+    X = grpo.encode_prompts(a, b, n, D)
+    assert X.shape == (5, 2 * D * 11) and X.dtype == np.float32
+    for i in range(5):
+        expected = np.zeros((2, D, 11))
+        for s, x in enumerate((a[i], b[i])):
+            text = str(int(x)).zfill(D)[::-1]
+            for j in range(D):
+                expected[s, j, int(text[j]) if j < n[i] else 10] = 1.0
+        np.testing.assert_array_equal(X[i], expected.reshape(-1))
+
+
+def test_solve_writes_exact_worked_columns_and_slips_every_other_column():
+    # reference: digit-by-digit comparison with str(a + b); slip 0 -> exact, slip 1 -> exactly the
+    # columns k <= t < n differ, each by a shift uniform on 1..9 (counts within 6 binomial SE)
+    rng = np.random.default_rng(5)
+    a = np.array([99, 58, 305, 5, 999, 12])
+    b = np.array([99, 67, 999, 7, 1, 34])
+    n = np.array([2, 2, 3, 1, 3, 2])
+    for k in range(5):
+        np.testing.assert_array_equal(grpo.solve(a, b, n, np.full(6, k), 0.0, rng), a + b)
+    shifts = []
+    for k in range(5):
+        for _ in range(40):
+            out = grpo.solve(a, b, n, np.full(6, k), 1.0, rng)
+            for i in range(6):
+                true = str(int(a[i] + b[i])).zfill(5)[::-1]
+                got = str(int(out[i])).zfill(5)[::-1]
+                assert len(str(int(out[i]))) <= 5
+                for t in range(5):
+                    if k <= t < n[i]:
+                        assert got[t] != true[t]
+                        shifts.append((int(got[t]) - int(true[t])) % 10)
+                    else:
+                        assert got[t] == true[t]
+    counts = np.bincount(shifts, minlength=10)
+    assert counts[0] == 0
+    p, N = 1 / 9, len(shifts)
+    assert np.all(np.abs(counts[1:] / N - p) <= 6 * math.sqrt(p * (1 - p) / N))
+
+
+def test_reward_features_match_a_literal_loop():
+    # reference: [1, 1[n == 1..D], k, c] built row by row
+    n, k, c = [1, 4, 2, 4], [0, 3, 7, 1], [2, 0, 1, 5]
+    X = grpo.reward_features(n, k, c, 4)
+    assert X.shape == (4, 7) and X.dtype == np.float64
+    for i in range(4):
+        row = [1.0] + [1.0 if n[i] == d else 0.0 for d in range(1, 5)] + [float(k[i]), float(c[i])]
+        assert X[i].tolist() == row
+
+
+def test_render_response_and_render_checked_against_hand_written_text():
+    # reference: the texts written out by hand (column sums with the carry shown when it is 1)
+    assert grpo.render_response(5, 7, 2, 12) == "<think>5+7=12; 0+0+1=1</think><answer>12</answer>"
+    assert grpo.render_response(305, 999, 3, 1304) == (
+        "<think>5+9=14; 0+9+1=10; 3+9+1=13</think><answer>1304</answer>"
+    )
+    assert grpo.render_response(12, 34, 1, 46) == "<think>2+4=6</think><answer>46</answer>"
+    assert grpo.render_checked(12, 34, 0, 0, 46) == "<answer>46</answer>"
+    assert grpo.render_checked(12, 34, 1, 0, 46) == "<think>2+4=6</think><answer>46</answer>"
+    assert grpo.render_checked(12, 34, 0, 2, 46) == (
+        "<think>check: 12+34=46 ✓; check: 12+34=46 ✓</think><answer>46</answer>"
+    )
+    assert grpo.render_checked(58, 67, 2, 1, 125) == (
+        "<think>8+7=15; 5+6+1=12; check: 58+67=125 ✓</think><answer>125</answer>"
+    )
+
+
+def test_solve_slips_on_u_below_slip_and_draws_a_shift_per_column():
+    # P(u < slip) = slip exactly for u ~ U[0, 1): a draw equal to slip (here forced by a stub
+    # generator) does not slip; and one call draws an independent shift for every row and column
+    class Stub:
+        def __init__(self, u):
+            self.u, self.rng = u, np.random.default_rng(0)
+
+        def random(self, shape):
+            return np.full(shape, self.u)
+
+        def integers(self, lo, hi, size=None):
+            return self.rng.integers(lo, hi, size=size)
+
+    a, b, n = np.array([58, 305]), np.array([67, 999]), np.array([2, 3])
+    for u in (0.0, 0.5):
+        np.testing.assert_array_equal(grpo.solve(a, b, n, np.zeros(2, int), u, Stub(u)), a + b)
+    N = 400
+    a, b, n = np.full(N, 55), np.full(N, 44), np.full(N, 2)
+    out = grpo.solve(a, b, n, np.zeros(N, int), 1.0, np.random.default_rng(8))
+    units, tens = (out % 10 - 9) % 10, (out // 10 % 10 - 9) % 10  # true digits 9, 9
+    assert set(units.tolist()) == set(range(1, 10)) and set(tens.tolist()) == set(range(1, 10))
+    assert np.mean(units == tens) < 0.25  # independent columns: P(equal) = 1/9
+
+
+def test_solve_writes_a_slipped_digit_as_d_plus_shift_mod_10():
+    # the stated rule (d + U{1..9}) mod 10, with the shift forced to 3 by a stub generator:
+    # 58 + 67 = 125, k = 0, every draw slips -> units 5 -> 8, tens 2 -> 5, hundreds (carry) kept: 158
+    class Stub:
+        def random(self, shape):
+            return np.zeros(shape)
+
+        def integers(self, lo, hi, size=None):
+            assert (lo, hi) == (1, 10)
+            return np.full(size, 3)
+
+    out = grpo.solve(np.array([58, 99]), np.array([67, 99]), np.array([2, 2]), np.zeros(2, int), 0.5, Stub())
+    assert out.tolist() == [158, 121] and out.dtype == np.int64  # 99 + 99 = 198: 8 -> 1, 9 -> 2
