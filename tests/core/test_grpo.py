@@ -965,3 +965,80 @@ def test_solve_writes_a_slipped_digit_as_d_plus_shift_mod_10():
 
     out = grpo.solve(np.array([58, 99]), np.array([67, 99]), np.array([2, 2]), np.zeros(2, int), 0.5, Stub())
     assert out.tolist() == [158, 121] and out.dtype == np.int64  # 99 + 99 = 198: 8 -> 1, 9 -> 2
+
+
+def test_sample_answers_draws_k_by_inverse_cdf_then_solves():
+    # reference: a literal loop k = min(#{j : cdf_j < u}, K) for given uniforms u (a stub generator),
+    # read back from the answers: with slip 1 exactly the columns k <= t < n are wrong, so k = n - #wrong
+    u = np.array([[0.0, 0.25, 0.3, 0.5, 0.75, 0.99], [0.1, 0.2, 0.45, 0.7, 0.95, 0.999]])
+    P = np.array([[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.2]])  # 2nd row sums to 0.95 < u
+
+    class Stub:
+        def __init__(self):
+            self.calls, self.rng = 0, np.random.default_rng(9)
+
+        def random(self, shape):
+            self.calls += 1
+            return u.copy() if self.calls == 1 else np.zeros(shape)
+
+        def integers(self, lo, hi, size=None):
+            return self.rng.integers(lo, hi, size=size)
+
+    a, b, n = np.array([1234, 4567]), np.array([4321, 1111]), np.array([4, 4])  # n > K: k = K is visible
+    ans = grpo.sample_answers(a, b, n, P, 6, 1.0, Stub())
+    assert ans.shape == (2, 6) and ans.dtype == np.int64
+    for e in range(2):
+        cdf = np.cumsum(P[e])
+        for s in range(6):
+            k_ref = min(sum(c < u[e, s] for c in cdf), 3)
+            true, got = str(int(a[e] + b[e])).zfill(5), str(int(ans[e, s])).zfill(5)
+            wrong = sum(x != y for x, y in zip(true, got, strict=True))
+            assert 4 - wrong == k_ref, (e, s)
+    # and with a real generator: P(right) = P(k >= n) under slip 1, per prompt within 6 binomial SE
+    m = 3000
+    P = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.1, 0.1, 0.3]])
+    n = np.array([2, 1])
+    a, b = np.array([12, 5]), np.array([34, 3])
+    ans = grpo.sample_answers(a, b, n, P, m, 1.0, np.random.default_rng(10))
+    for e in range(2):
+        p = P[e, n[e] :].sum()
+        freq = (ans[e] == a[e] + b[e]).mean()
+        assert abs(freq - p) <= 6 * math.sqrt(p * (1 - p) / m)
+
+
+def test_example_group_matches_the_stated_construction():
+    # references: decimal strings of the answers (a wrong one differs from a + b in exactly one
+    # column t with k <= t < n), the reward formula and pstdev written out, k's stated ranges
+    # U{0..n+1} (right) and U{0..n-1} (wrong) all reached over seeds
+    ks_right, ks_wrong, cols = set(), set(), set()
+    for seed in range(40):
+        G, c = 6, seed % 7
+        g = grpo.example_group(c, G, 0.1, 0.5, seed=seed, max_digits=2)
+        n = len(str(max(g.a, g.b)))
+        assert g.num_digits == n and 1 <= n <= 2 and len(g.texts) == G
+        assert g.correct.dtype == bool and int(g.correct.sum()) == c
+        truth = str(g.a + g.b).zfill(4)[::-1]
+        for i in range(G):
+            k = int(g.thinking_steps[i])
+            think = g.texts[i].split("</think>")[0].removeprefix("<think>") if k else ""
+            assert len(think.split("; ")) == k if k else "<think>" not in g.texts[i]
+            ans = str(int(g.texts[i].split("<answer>")[1].split("</answer>")[0])).zfill(4)[::-1]
+            diff = [t for t in range(4) if ans[t] != truth[t]]
+            if g.correct[i]:
+                assert diff == [] and 0 <= k <= n + 1
+                ks_right.add((n, k))
+            else:
+                assert len(diff) == 1 and k <= diff[0] < n
+                ks_wrong.add((n, k))
+                cols.add((n, k, diff[0]))
+        k_all = g.thinking_steps
+        r_ref = [1.0 * g.correct[i] + 0.5 * (k_all[i] >= 1) - 0.1 * k_all[i] for i in range(G)]
+        np.testing.assert_allclose(g.rewards, r_ref, atol=1e-12)
+        mu, sd = statistics.fmean(r_ref), statistics.pstdev(r_ref)
+        np.testing.assert_allclose(g.advantages, [(r - mu) / (sd + 1e-6) for r in r_ref], atol=1e-9)
+    assert {k for n, k in ks_right if n == 2} == {0, 1, 2, 3}
+    assert {k for n, k in ks_wrong if n == 2} == {0, 1}
+    assert {(k, t) for n, k, t in cols if n == 2} == {(0, 0), (0, 1), (1, 1)}
+    # num_correct is clipped to 0..G
+    assert grpo.example_group(-3, 4, 0.0, 0.0, seed=1).correct.sum() == 0
+    assert grpo.example_group(9, 4, 0.0, 0.0, seed=1).correct.sum() == 4
