@@ -1010,7 +1010,8 @@ def test_example_group_matches_the_stated_construction():
     # references: decimal strings of the answers (a wrong one differs from a + b in exactly one
     # column t with k <= t < n), the reward formula and pstdev written out, k's stated ranges
     # U{0..n+1} (right) and U{0..n-1} (wrong) all reached over seeds
-    ks_right, ks_wrong, cols = set(), set(), set()
+    ks_right, ks_wrong, cols, shifts = set(), set(), set(), set()
+    spread_right = spread_wrong = False  # k is drawn per response, not once per group
     for seed in range(40):
         G, c = 6, seed % 7
         g = grpo.example_group(c, G, 0.1, 0.5, seed=seed, max_digits=2)
@@ -1031,6 +1032,9 @@ def test_example_group_matches_the_stated_construction():
                 assert len(diff) == 1 and k <= diff[0] < n
                 ks_wrong.add((n, k))
                 cols.add((n, k, diff[0]))
+                shifts.add((int(ans[diff[0]]) - int(truth[diff[0]])) % 10)
+        spread_right |= len(set(g.thinking_steps[g.correct].tolist())) > 1
+        spread_wrong |= len(set(g.thinking_steps[~g.correct].tolist())) > 1
         k_all = g.thinking_steps
         r_ref = [1.0 * g.correct[i] + 0.5 * (k_all[i] >= 1) - 0.1 * k_all[i] for i in range(G)]
         np.testing.assert_allclose(g.rewards, r_ref, atol=1e-12)
@@ -1039,6 +1043,29 @@ def test_example_group_matches_the_stated_construction():
     assert {k for n, k in ks_right if n == 2} == {0, 1, 2, 3}
     assert {k for n, k in ks_wrong if n == 2} == {0, 1}
     assert {(k, t) for n, k, t in cols if n == 2} == {(0, 0), (0, 1), (1, 1)}
+    assert shifts == set(range(1, 10)) and spread_right and spread_wrong  # a slip writes any other digit
+    # the default max_digits is 3, and a seed gives the same group every time
+    assert {grpo.example_group(3, 4, 0.0, 0.0, seed=s).num_digits for s in range(30)} == {1, 2, 3}
+    g1, g2 = grpo.example_group(3, 6, 0.1, 0.2, seed=5), grpo.example_group(3, 6, 0.1, 0.2, seed=5)
+    assert (g1.a, g1.b, g1.texts) == (g2.a, g2.b, g2.texts)
     # num_correct is clipped to 0..G
     assert grpo.example_group(-3, 4, 0.0, 0.0, seed=1).correct.sum() == 0
     assert grpo.example_group(9, 4, 0.0, 0.0, seed=1).correct.sum() == 4
+
+
+def test_check_logprobs_match_a_literal_loop():
+    # reference: P(c) = s(z_c) prod_{j<c} (1 - s(z_j)) for c < L = K - k, the stop forced at c = L,
+    # P(c > L) = 0 (log -inf), s the logistic function in math; float64, tolerance 1e-12
+    z = torch.randn(5, 9, generator=torch.Generator().manual_seed(11), dtype=torch.float64) * 2
+    k = torch.tensor([0, 3, 8, 6, 1])
+    got = grpo.check_logprobs(z, k, 8)
+    assert got.shape == (5, 9)
+    for i in range(5):
+        L = 8 - int(k[i])
+        s = [1 / (1 + math.exp(-float(v))) for v in z[i]]
+        for c in range(9):
+            if c > L:
+                assert got[i, c].item() == -math.inf
+                continue
+            p = (s[c] if c < L else 1.0) * math.prod(1 - s[j] for j in range(c))
+            assert got[i, c].item() == pytest.approx(math.log(p), abs=1e-12)
