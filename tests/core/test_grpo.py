@@ -1069,3 +1069,38 @@ def test_check_logprobs_match_a_literal_loop():
                 continue
             p = (s[c] if c < L else 1.0) * math.prod(1 - s[j] for j in range(c))
             assert got[i, c].item() == pytest.approx(math.log(p), abs=1e-12)
+
+
+def test_check_head_starts_as_stated_and_adds_the_agree_offset():
+    # references: torch's default nn.Linear init under the same seed, scaled by 0.1; the logits
+    # log(p / (1 - p)) written with math (1e-6: the parameters are set in float32, then cast);
+    # z = x W^T + b + agree * d as a literal sum in float64 (1e-12)
+    torch.manual_seed(12)
+    ref = torch.nn.Linear(3, 5).double()
+    torch.manual_seed(12)
+    head = grpo.CheckHead(3, max_checks=4, p_agree=0.6, p_disagree=0.05, p_one=0.8).double()
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    np.testing.assert_allclose(head.lin.weight.detach().numpy(), 0.1 * ref.weight.detach().numpy(), atol=1e-7)
+    assert head.lin.bias.tolist() == pytest.approx([logit(0.95)] + [logit(0.8)] * 4, abs=1e-6)
+    assert head.agree.tolist() == pytest.approx([logit(0.4) - logit(0.95), 0, 0, 0, 0], abs=1e-6)
+    default = grpo.CheckHead(3, max_checks=2, p_agree=0.6, p_disagree=0.05)  # p_one = 0.95 by default
+    assert default.lin.bias.tolist()[1:] == pytest.approx([logit(0.95)] * 2, abs=1e-6)
+    with torch.no_grad():
+        head.agree.copy_(torch.tensor([0.5, -1.0, 2.0, 0.0, 3.0]))
+        x = torch.randn(4, 3, generator=torch.Generator().manual_seed(13), dtype=torch.float64)
+        agree = torch.tensor([1, 0, 1, 0])
+        z = head(x, agree)
+    W, b, d = head.lin.weight.detach(), head.lin.bias.detach(), head.agree.detach()
+    for i in range(4):
+        for j in range(5):
+            dot = sum(float(x[i, m]) * float(W[j, m]) for m in range(3))
+            lit = dot + float(b[j]) + int(agree[i]) * float(d[j])
+            assert z[i, j].item() == pytest.approx(lit, abs=1e-12)
+
+
+def test_reward_model_score_is_the_feature_dot_theta():
+    # reference: theta . [1, one-hot n, k, c] summed by hand
+    rm = grpo.RewardModel(np.array([0.5, 1.0, -2.0, 3.0, 0.25, -0.75]), max_digits=3)
+    s = rm.score([1, 3, 2], [0, 4, 2], [2, 0, 1])
+    expected = [0.5 + 1.0 - 0.75 * 2, 0.5 + 3.0 + 0.25 * 4, 0.5 - 2.0 + 0.25 * 2 - 0.75]
+    np.testing.assert_allclose(s, expected, atol=1e-12)
