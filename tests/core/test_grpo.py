@@ -1104,3 +1104,21 @@ def test_reward_model_score_is_the_feature_dot_theta():
     s = rm.score([1, 3, 2], [0, 4, 2], [2, 0, 1])
     expected = [0.5 + 1.0 - 0.75 * 2, 0.5 + 3.0 + 0.25 * 4, 0.5 - 2.0 + 0.25 * 2 - 0.75]
     np.testing.assert_allclose(s, expected, atol=1e-12)
+
+
+def test_policy_starts_as_the_stated_base_model():
+    # references: torch's default nn.Linear init under the same seed (the body as is, the head x 0.1),
+    # the stop logit log(p / (1 - p)) in math (1e-6: float32 parameters), tanh written as a sum of exps
+    torch.manual_seed(14)
+    body, head = torch.nn.Linear(3, 4), torch.nn.Linear(4, 6)
+    torch.manual_seed(14)
+    pol = grpo.Policy(3, 4, 5, init_stop=0.7)
+    np.testing.assert_allclose(pol.body[0].weight.detach().numpy(), body.weight.detach().numpy(), atol=0)
+    w = head.weight.detach().numpy()
+    np.testing.assert_allclose(pol.head.weight.detach().numpy(), 0.1 * w, atol=1e-7)
+    assert pol.head.bias.tolist() == pytest.approx([math.log(0.7 / 0.3)] * 6, abs=1e-6)
+    x = torch.randn(2, 3, generator=torch.Generator().manual_seed(15))
+    with torch.no_grad():
+        pre = x @ body.weight.T + body.bias
+        h = (torch.exp(pre) - torch.exp(-pre)) / (torch.exp(pre) + torch.exp(-pre))
+        np.testing.assert_allclose(pol(x).numpy(), (h @ pol.head.weight.T + pol.head.bias).numpy(), atol=1e-6)
