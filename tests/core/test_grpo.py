@@ -828,3 +828,297 @@ def test_equal_groups_are_zero_even_when_their_mean_is_inexact_and_not_the_batch
         for got in (got_np, got_t):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
             assert np.all(got[expected == 0.0] == 0.0)  # exactly
+
+
+# ---------------------------------------------------------------------------
+# toy-task helpers against literal references (issue 21: their mutants)
+# ---------------------------------------------------------------------------
+
+
+def test_sample_problems_are_uniform_n_digit_int64_numbers():
+    # reference: n-digit numbers by their decimal string; uniformity by counts within 6 binomial SE
+    N = 6000
+    a, b, n = grpo.sample_problems(N, 3, np.random.default_rng(4))
+    assert a.shape == b.shape == n.shape == (N,)
+    assert a.dtype == b.dtype == n.dtype == np.int64
+    assert set(np.unique(n).tolist()) == {1, 2, 3}
+    for x in (a, b):
+        assert all(len(str(int(v))) == int(d) for v, d in zip(x, n, strict=True))
+        one = x[n == 1]
+        counts = np.bincount(one, minlength=10)
+        p = 0.1
+        assert counts.shape == (10,)  # 0..9, all one-digit
+        assert np.all(np.abs(counts / len(one) - p) <= 6 * math.sqrt(p * (1 - p) / len(one)))
+        three = x[n == 3]  # U{100..999}: mean 549.5, sd 259.8
+        assert abs(three.mean() - 549.5) <= 6 * 259.8 / math.sqrt(len(three))
+        assert three.min() < 110 and three.max() > 989
+    assert not np.array_equal(a, b)
+
+
+def test_encode_prompts_matches_a_literal_string_loop():
+    # reference: each slot j of a number is its j-th decimal digit from the right if j < n, else symbol 10
+    a = np.array([7, 58, 305, 0, 40])
+    b = np.array([9, 67, 999, 3, 4])
+    n = np.array([1, 2, 3, 1, 2])
+    D = 4
+    X = grpo.encode_prompts(a, b, n, D)
+    assert X.shape == (5, 2 * D * 11) and X.dtype == np.float32
+    for i in range(5):
+        expected = np.zeros((2, D, 11))
+        for s, x in enumerate((a[i], b[i])):
+            text = str(int(x)).zfill(D)[::-1]
+            for j in range(D):
+                expected[s, j, int(text[j]) if j < n[i] else 10] = 1.0
+        np.testing.assert_array_equal(X[i], expected.reshape(-1))
+
+
+def test_solve_writes_exact_worked_columns_and_slips_every_other_column():
+    # reference: digit-by-digit comparison with str(a + b); slip 0 -> exact, slip 1 -> exactly the
+    # columns k <= t < n differ, each by a shift uniform on 1..9 (counts within 6 binomial SE)
+    rng = np.random.default_rng(5)
+    a = np.array([99, 58, 305, 5, 999, 12])
+    b = np.array([99, 67, 999, 7, 1, 34])
+    n = np.array([2, 2, 3, 1, 3, 2])
+    for k in range(5):
+        np.testing.assert_array_equal(grpo.solve(a, b, n, np.full(6, k), 0.0, rng), a + b)
+    shifts = []
+    for k in range(5):
+        for _ in range(40):
+            out = grpo.solve(a, b, n, np.full(6, k), 1.0, rng)
+            for i in range(6):
+                true = str(int(a[i] + b[i])).zfill(5)[::-1]
+                got = str(int(out[i])).zfill(5)[::-1]
+                assert len(str(int(out[i]))) <= 5
+                for t in range(5):
+                    if k <= t < n[i]:
+                        assert got[t] != true[t]
+                        shifts.append((int(got[t]) - int(true[t])) % 10)
+                    else:
+                        assert got[t] == true[t]
+    counts = np.bincount(shifts, minlength=10)
+    assert counts[0] == 0
+    p, N = 1 / 9, len(shifts)
+    assert np.all(np.abs(counts[1:] / N - p) <= 6 * math.sqrt(p * (1 - p) / N))
+
+
+def test_reward_features_match_a_literal_loop():
+    # reference: [1, 1[n == 1..D], k, c] built row by row
+    n, k, c = [1, 4, 2, 4], [0, 3, 7, 1], [2, 0, 1, 5]
+    X = grpo.reward_features(n, k, c, 4)
+    assert X.shape == (4, 7) and X.dtype == np.float64
+    for i in range(4):
+        row = [1.0] + [1.0 if n[i] == d else 0.0 for d in range(1, 5)] + [float(k[i]), float(c[i])]
+        assert X[i].tolist() == row
+
+
+def test_render_response_and_render_checked_against_hand_written_text():
+    # reference: the texts written out by hand (column sums with the carry shown when it is 1)
+    assert grpo.render_response(5, 7, 2, 12) == "<think>5+7=12; 0+0+1=1</think><answer>12</answer>"
+    assert grpo.render_response(305, 999, 3, 1304) == (
+        "<think>5+9=14; 0+9+1=10; 3+9+1=13</think><answer>1304</answer>"
+    )
+    assert grpo.render_response(12, 34, 1, 46) == "<think>2+4=6</think><answer>46</answer>"
+    assert grpo.render_checked(12, 34, 0, 0, 46) == "<answer>46</answer>"
+    assert grpo.render_checked(12, 34, 1, 0, 46) == "<think>2+4=6</think><answer>46</answer>"
+    assert grpo.render_checked(12, 34, 0, 2, 46) == (
+        "<think>check: 12+34=46 ✓; check: 12+34=46 ✓</think><answer>46</answer>"
+    )
+    assert grpo.render_checked(58, 67, 2, 1, 125) == (
+        "<think>8+7=15; 5+6+1=12; check: 58+67=125 ✓</think><answer>125</answer>"
+    )
+
+
+def test_solve_slips_on_u_below_slip_and_draws_a_shift_per_column():
+    # P(u < slip) = slip exactly for u ~ U[0, 1): a draw equal to slip (here forced by a stub
+    # generator) does not slip; and one call draws an independent shift for every row and column
+    class Stub:
+        def __init__(self, u):
+            self.u, self.rng = u, np.random.default_rng(0)
+
+        def random(self, shape):
+            return np.full(shape, self.u)
+
+        def integers(self, lo, hi, size=None):
+            return self.rng.integers(lo, hi, size=size)
+
+    a, b, n = np.array([58, 305]), np.array([67, 999]), np.array([2, 3])
+    for u in (0.0, 0.5):
+        np.testing.assert_array_equal(grpo.solve(a, b, n, np.zeros(2, int), u, Stub(u)), a + b)
+    N = 400
+    a, b, n = np.full(N, 55), np.full(N, 44), np.full(N, 2)
+    out = grpo.solve(a, b, n, np.zeros(N, int), 1.0, np.random.default_rng(8))
+    units, tens = (out % 10 - 9) % 10, (out // 10 % 10 - 9) % 10  # true digits 9, 9
+    assert set(units.tolist()) == set(range(1, 10)) and set(tens.tolist()) == set(range(1, 10))
+    assert np.mean(units == tens) < 0.25  # independent columns: P(equal) = 1/9
+
+
+def test_solve_writes_a_slipped_digit_as_d_plus_shift_mod_10():
+    # the stated rule (d + U{1..9}) mod 10, with the shift forced to 3 by a stub generator:
+    # 58 + 67 = 125, k = 0, every draw slips -> units 5 -> 8, tens 2 -> 5, hundreds (carry) kept: 158
+    class Stub:
+        def random(self, shape):
+            return np.zeros(shape)
+
+        def integers(self, lo, hi, size=None):
+            assert (lo, hi) == (1, 10)
+            return np.full(size, 3)
+
+    out = grpo.solve(np.array([58, 99]), np.array([67, 99]), np.array([2, 2]), np.zeros(2, int), 0.5, Stub())
+    assert out.tolist() == [158, 121] and out.dtype == np.int64  # 99 + 99 = 198: 8 -> 1, 9 -> 2
+
+
+def test_sample_answers_draws_k_by_inverse_cdf_then_solves():
+    # reference: a literal loop k = min(#{j : cdf_j < u}, K) for given uniforms u (a stub generator),
+    # read back from the answers: with slip 1 exactly the columns k <= t < n are wrong, so k = n - #wrong
+    u = np.array([[0.0, 0.25, 0.3, 0.5, 0.75, 0.99], [0.1, 0.2, 0.45, 0.7, 0.95, 0.999]])
+    P = np.array([[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.2]])  # 2nd row sums to 0.95 < u
+
+    class Stub:
+        def __init__(self):
+            self.calls, self.rng = 0, np.random.default_rng(9)
+
+        def random(self, shape):
+            self.calls += 1
+            return u.copy() if self.calls == 1 else np.zeros(shape)
+
+        def integers(self, lo, hi, size=None):
+            return self.rng.integers(lo, hi, size=size)
+
+    a, b, n = np.array([1234, 4567]), np.array([4321, 1111]), np.array([4, 4])  # n > K: k = K is visible
+    ans = grpo.sample_answers(a, b, n, P, 6, 1.0, Stub())
+    assert ans.shape == (2, 6) and ans.dtype == np.int64
+    for e in range(2):
+        cdf = np.cumsum(P[e])
+        for s in range(6):
+            k_ref = min(sum(c < u[e, s] for c in cdf), 3)
+            true, got = str(int(a[e] + b[e])).zfill(5), str(int(ans[e, s])).zfill(5)
+            wrong = sum(x != y for x, y in zip(true, got, strict=True))
+            assert 4 - wrong == k_ref, (e, s)
+    # and with a real generator: P(right) = P(k >= n) under slip 1, per prompt within 6 binomial SE
+    m = 3000
+    P = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.1, 0.1, 0.3]])
+    n = np.array([2, 1])
+    a, b = np.array([12, 5]), np.array([34, 3])
+    ans = grpo.sample_answers(a, b, n, P, m, 1.0, np.random.default_rng(10))
+    for e in range(2):
+        p = P[e, n[e] :].sum()
+        freq = (ans[e] == a[e] + b[e]).mean()
+        assert abs(freq - p) <= 6 * math.sqrt(p * (1 - p) / m)
+
+
+def test_example_group_matches_the_stated_construction():
+    # references: decimal strings of the answers (a wrong one differs from a + b in exactly one
+    # column t with k <= t < n), the reward formula and pstdev written out, k's stated ranges
+    # U{0..n+1} (right) and U{0..n-1} (wrong) all reached over seeds
+    ks_right, ks_wrong, cols, shifts = set(), set(), set(), set()
+    spread_right = spread_wrong = False  # k is drawn per response, not once per group
+    for seed in range(40):
+        G, c = 6, seed % 7
+        g = grpo.example_group(c, G, 0.1, 0.5, seed=seed, max_digits=2)
+        n = len(str(max(g.a, g.b)))
+        assert g.num_digits == n and 1 <= n <= 2 and len(g.texts) == G
+        assert g.correct.dtype == bool and int(g.correct.sum()) == c
+        truth = str(g.a + g.b).zfill(4)[::-1]
+        for i in range(G):
+            k = int(g.thinking_steps[i])
+            think = g.texts[i].split("</think>")[0].removeprefix("<think>") if k else ""
+            assert len(think.split("; ")) == k if k else "<think>" not in g.texts[i]
+            ans = str(int(g.texts[i].split("<answer>")[1].split("</answer>")[0])).zfill(4)[::-1]
+            diff = [t for t in range(4) if ans[t] != truth[t]]
+            if g.correct[i]:
+                assert diff == [] and 0 <= k <= n + 1
+                ks_right.add((n, k))
+            else:
+                assert len(diff) == 1 and k <= diff[0] < n
+                ks_wrong.add((n, k))
+                cols.add((n, k, diff[0]))
+                shifts.add((int(ans[diff[0]]) - int(truth[diff[0]])) % 10)
+        spread_right |= len(set(g.thinking_steps[g.correct].tolist())) > 1
+        spread_wrong |= len(set(g.thinking_steps[~g.correct].tolist())) > 1
+        k_all = g.thinking_steps
+        r_ref = [1.0 * g.correct[i] + 0.5 * (k_all[i] >= 1) - 0.1 * k_all[i] for i in range(G)]
+        np.testing.assert_allclose(g.rewards, r_ref, atol=1e-12)
+        mu, sd = statistics.fmean(r_ref), statistics.pstdev(r_ref)
+        np.testing.assert_allclose(g.advantages, [(r - mu) / (sd + 1e-6) for r in r_ref], atol=1e-9)
+    assert {k for n, k in ks_right if n == 2} == {0, 1, 2, 3}
+    assert {k for n, k in ks_wrong if n == 2} == {0, 1}
+    assert {(k, t) for n, k, t in cols if n == 2} == {(0, 0), (0, 1), (1, 1)}
+    assert shifts == set(range(1, 10)) and spread_right and spread_wrong  # a slip writes any other digit
+    # the default max_digits is 3, and a seed gives the same group every time
+    assert {grpo.example_group(3, 4, 0.0, 0.0, seed=s).num_digits for s in range(30)} == {1, 2, 3}
+    g1, g2 = grpo.example_group(3, 6, 0.1, 0.2, seed=5), grpo.example_group(3, 6, 0.1, 0.2, seed=5)
+    assert (g1.a, g1.b, g1.texts) == (g2.a, g2.b, g2.texts)
+    # num_correct is clipped to 0..G
+    assert grpo.example_group(-3, 4, 0.0, 0.0, seed=1).correct.sum() == 0
+    assert grpo.example_group(9, 4, 0.0, 0.0, seed=1).correct.sum() == 4
+
+
+def test_check_logprobs_match_a_literal_loop():
+    # reference: P(c) = s(z_c) prod_{j<c} (1 - s(z_j)) for c < L = K - k, the stop forced at c = L,
+    # P(c > L) = 0 (log -inf), s the logistic function in math; float64, tolerance 1e-12
+    z = torch.randn(5, 9, generator=torch.Generator().manual_seed(11), dtype=torch.float64) * 2
+    k = torch.tensor([0, 3, 8, 6, 1])
+    got = grpo.check_logprobs(z, k, 8)
+    assert got.shape == (5, 9)
+    for i in range(5):
+        L = 8 - int(k[i])
+        s = [1 / (1 + math.exp(-float(v))) for v in z[i]]
+        for c in range(9):
+            if c > L:
+                assert got[i, c].item() == -math.inf
+                continue
+            p = (s[c] if c < L else 1.0) * math.prod(1 - s[j] for j in range(c))
+            assert got[i, c].item() == pytest.approx(math.log(p), abs=1e-12)
+
+
+def test_check_head_starts_as_stated_and_adds_the_agree_offset():
+    # references: torch's default nn.Linear init under the same seed, scaled by 0.1; the logits
+    # log(p / (1 - p)) written with math (1e-6: the parameters are set in float32, then cast);
+    # z = x W^T + b + agree * d as a literal sum in float64 (1e-12)
+    torch.manual_seed(12)
+    ref = torch.nn.Linear(3, 5).double()
+    torch.manual_seed(12)
+    head = grpo.CheckHead(3, max_checks=4, p_agree=0.6, p_disagree=0.05, p_one=0.8).double()
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    np.testing.assert_allclose(head.lin.weight.detach().numpy(), 0.1 * ref.weight.detach().numpy(), atol=1e-7)
+    assert head.lin.bias.tolist() == pytest.approx([logit(0.95)] + [logit(0.8)] * 4, abs=1e-6)
+    assert head.agree.tolist() == pytest.approx([logit(0.4) - logit(0.95), 0, 0, 0, 0], abs=1e-6)
+    default = grpo.CheckHead(3, max_checks=2, p_agree=0.6, p_disagree=0.05)  # p_one = 0.95 by default
+    assert default.lin.bias.tolist()[1:] == pytest.approx([logit(0.95)] * 2, abs=1e-6)
+    with torch.no_grad():
+        head.agree.copy_(torch.tensor([0.5, -1.0, 2.0, 0.0, 3.0]))
+        x = torch.randn(4, 3, generator=torch.Generator().manual_seed(13), dtype=torch.float64)
+        agree = torch.tensor([1, 0, 1, 0])
+        z = head(x, agree)
+    W, b, d = head.lin.weight.detach(), head.lin.bias.detach(), head.agree.detach()
+    for i in range(4):
+        for j in range(5):
+            dot = sum(float(x[i, m]) * float(W[j, m]) for m in range(3))
+            lit = dot + float(b[j]) + int(agree[i]) * float(d[j])
+            assert z[i, j].item() == pytest.approx(lit, abs=1e-12)
+
+
+def test_reward_model_score_is_the_feature_dot_theta():
+    # reference: theta . [1, one-hot n, k, c] summed by hand
+    rm = grpo.RewardModel(np.array([0.5, 1.0, -2.0, 3.0, 0.25, -0.75]), max_digits=3)
+    s = rm.score([1, 3, 2], [0, 4, 2], [2, 0, 1])
+    expected = [0.5 + 1.0 - 0.75 * 2, 0.5 + 3.0 + 0.25 * 4, 0.5 - 2.0 + 0.25 * 2 - 0.75]
+    np.testing.assert_allclose(s, expected, atol=1e-12)
+
+
+def test_policy_starts_as_the_stated_base_model():
+    # references: torch's default nn.Linear init under the same seed (the body as is, the head x 0.1),
+    # the stop logit log(p / (1 - p)) in math (1e-6: float32 parameters), tanh written as a sum of exps
+    torch.manual_seed(14)
+    body, head = torch.nn.Linear(3, 4), torch.nn.Linear(4, 6)
+    torch.manual_seed(14)
+    pol = grpo.Policy(3, 4, 5, init_stop=0.7)
+    np.testing.assert_allclose(pol.body[0].weight.detach().numpy(), body.weight.detach().numpy(), atol=0)
+    w = head.weight.detach().numpy()
+    np.testing.assert_allclose(pol.head.weight.detach().numpy(), 0.1 * w, atol=1e-7)
+    assert pol.head.bias.tolist() == pytest.approx([math.log(0.7 / 0.3)] * 6, abs=1e-6)
+    x = torch.randn(2, 3, generator=torch.Generator().manual_seed(15))
+    with torch.no_grad():
+        pre = x @ body.weight.T + body.bias
+        h = (torch.exp(pre) - torch.exp(-pre)) / (torch.exp(pre) + torch.exp(-pre))
+        np.testing.assert_allclose(pol(x).numpy(), (h @ pol.head.weight.T + pol.head.bias).numpy(), atol=1e-6)
