@@ -422,7 +422,7 @@ def test_parameter_counts_by_hand(kind, layers):
     learned positions ((T + 1) d), task token (d) and queries (l d), counted here by hand."""
     D, C = 7, 5
     cfg = oa.ModelConfig(history=6, decoder_steps=3, width=12, heads=3, encoder_layers=layers)
-    d, T, l = 12, 6, 3
+    d, T, ell = 12, 6, 3
     H = 2 * d
     encoder = 2 * (2 * d) + _attention(d) + _ffn(d)
     decoder = 3 * (2 * d) + 2 * _attention(d) + _ffn(d)
@@ -430,8 +430,8 @@ def test_parameter_counts_by_hand(kind, layers):
     want = {
         "mlp": _linear(D, H) + _linear(H, H) + _linear(H, C),
         "gru": 3 * H * (D + H + 2) + _linear(H, C),
-        "oadtr": base + d + l * d + decoder + _linear(d, C) + _linear(2 * d, C),
-        "oadtr_no_token": base + l * d + decoder + _linear(d, C) + _linear(2 * d, C),
+        "oadtr": base + d + ell * d + decoder + _linear(d, C) + _linear(2 * d, C),
+        "oadtr_no_token": base + ell * d + decoder + _linear(d, C) + _linear(2 * d, C),
         "oadtr_no_decoder": base + d + _linear(d, C),
     }[kind]
     model = oa.build_model(kind, D, C, cfg)
@@ -503,7 +503,7 @@ def literal_training(model, labels, features, cfg, steps, seed, batch_size, lr):
     Adam (torch's for-loop implementation) at the cosine rate lr (1 + cos(pi s / steps)) / 2 of step s."""
     rng = np.random.default_rng(seed)
     N, D = features.shape
-    T, l = cfg.history, cfg.decoder_steps
+    T, ell = cfg.history, cfg.decoder_steps
     opt = torch.optim.Adam(model.parameters(), lr=lr, foreach=False)
     losses = []
     for s in range(steps):
@@ -524,7 +524,7 @@ def literal_training(model, labels, features, cfg, steps, seed, batch_size, lr):
         loss = -sum(logp[r, labels[t]] for r, t in enumerate(b)) / batch_size
         if "future_logits" in out:
             flogp = torch.log_softmax(out["future_logits"], -1)
-            terms = [-flogp[r, i - 1, labels[t + i]] for r, t in enumerate(b) for i in range(1, l + 1) if t + i < N]
+            terms = [-flogp[r, i - 1, labels[t + i]] for r, t in enumerate(b) for i in range(1, ell + 1) if t + i < N]
             # no valid future frame: a zero that keeps the future head in the graph (zero gradient,
             # which Adam still steps with its momentum, as train_model does)
             loss = loss + cfg.future_weight * sum(terms, 0 * flogp.sum()) / max(len(terms), 1)
@@ -702,7 +702,7 @@ def test_make_stream_against_a_literal_loop(lengths):
     np.testing.assert_array_equal(s.prototypes, oa.class_geometry(cfg, 2)[0])
     # the segments alternate and keep their lengths (the last one may be cut)
     runs = np.split(labels, np.flatnonzero(np.diff(labels)) + 1)
-    assert all((r[0] == 0) != (n[0] == 0) for r, n in zip(runs, runs[1:]))
+    assert all((r[0] == 0) != (n[0] == 0) for r, n in zip(runs[:-1], runs[1:], strict=True))
 
 
 def test_streams_for_draws_train_and_test_on_the_training_geometry():
