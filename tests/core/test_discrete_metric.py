@@ -15,14 +15,7 @@ from hypothesis.extra.numpy import arrays
 
 from core import smooth_metrics as S
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors (as in test_grpo.py): one thread is fastest, extra threads spin on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 # ---- soft accuracy ----
 

@@ -21,14 +21,7 @@ from hypothesis import strategies as st
 
 from core import grpo
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: one thread is fastest, and a busy 2-core machine makes extra threads spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/core/conftest.py
 
 
 finite = st.floats(min_value=-30.0, max_value=0.0, allow_nan=False, allow_infinity=False)

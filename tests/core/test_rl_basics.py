@@ -13,6 +13,17 @@ CH1 = GridWorld.from_layout(BOOK_CH1_LAYOUT)
 BOOK = GridWorld()  # the 5x5 grid of Chapters 2-5
 
 
+def first_reaching(probs, u):
+    """The literal inverse-CDF rule: the first index whose running sum of probabilities is >= u
+    (the last index catches all)."""
+    acc = 0.0
+    for i, p in enumerate(probs[:-1]):
+        acc += p
+        if acc >= u:
+            return i
+    return len(probs) - 1
+
+
 def literal_rollout(P, R, policy, start, steps, u, terminal=()):
     """A plain loop with the same uniforms u[t] as rollout: first index whose cumulative sum reaches u."""
     s, states, actions, rewards = start, [start], [], []
@@ -199,14 +210,6 @@ def literal_sample_returns(P, R, policy, start, steps, num, gamma, rng, terminal
     """Every episode by a plain loop with the same uniforms: rng.random((num, 2)) per step while any runs;
     the action / next state is the first index whose cumulative probability is >= u (the last catches all)."""
 
-    def first_reaching(probs, u):
-        acc = 0.0
-        for i, p in enumerate(probs[:-1]):
-            acc += p
-            if acc >= u:
-                return i
-        return len(probs) - 1
-
     s, alive, G = [start] * num, [start not in terminal] * num, [0.0] * num
     for t in range(steps):
         if not any(alive):
@@ -374,14 +377,6 @@ def test_next_state_distribution_is_the_row_of_the_last_pair():
 
 
 def literal_markov_counts(P, policy, state, action, steps, num, rng, start):
-    def first_reaching(probs, u):
-        acc = 0.0
-        for i, p in enumerate(probs[:-1]):
-            acc += p
-            if acc >= u:
-                return i
-        return len(probs) - 1
-
     S = len(P)
     counts = np.zeros((S, S))
     s, prev = [start] * num, [-1] * num
