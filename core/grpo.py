@@ -688,7 +688,9 @@ def _train(method: str, cfg: Config, seed: int, progress: Callable[[float], None
             k = torch.multinomial(length_logprobs(z_old).exp(), 1, generator=gen).squeeze(1)  # (B*G,)
             logp_old, mask = token_logprobs(z_old, k)
             logp_ref, _ = token_logprobs(ref(x).repeat_interleave(G, dim=0), k)
+            # the eval records (pass@1, KL) describe this policy, the one that samples, before its update
             logP_eval = length_logprobs(policy(x_eval))
+            logC_eval = check_table(check) if check is not None else None
         # 2. the answer, really assembled digit by digit, and the rule's check of it (gold)
         kn = k.numpy()
         nG = np.repeat(n, G)
@@ -739,8 +741,6 @@ def _train(method: str, cfg: Config, seed: int, progress: Callable[[float], None
         out["proxy_reward"][step] = proxy.mean()
         kl = exact_kl(logP_eval, logP_ref_eval)
         if check is not None:
-            with torch.no_grad():
-                logC_eval = check_table(check)
             # KL over (k, c): KL of k + E_{k, agree}[ KL of c given k, agree ]  (chain rule; the
             # re-add's outcome has the same law under both policies: P(agree | n, k) = P(correct | n, k))
             kl_c = (logC_eval.exp() * (logC_eval - logC_ref_eval)).nan_to_num().sum(3)  # (E, K+1, 2)

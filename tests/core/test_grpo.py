@@ -297,14 +297,17 @@ def test_adam_matches_the_closed_form_first_step():
 # ---------------------------------------------------------------------------
 
 
+# Tests marked `slow` train on the shipped settings (seconds each); under mutmut they run after the
+# others (tests/core/conftest.py), so a mutant a quick test kills never trains them.
 @pytest.fixture(scope="module")
 def runs():
     return {
-        "grpo": grpo.train("grpo", grpo.Config(), seed=0),
+        "grpo": grpo.train("grpo"),  # the defaults: Config(), seed 0
         "grpo_costly": grpo.train("grpo", grpo.Config(length_cost=0.3), seed=0),
     }
 
 
+@pytest.mark.slow
 def test_grpo_raises_accuracy_well_above_its_start(runs):
     h = runs["grpo"]
     # exact expected accuracy on the fixed eval prompts: at least +0.3 over the base policy
@@ -313,6 +316,7 @@ def test_grpo_raises_accuracy_well_above_its_start(runs):
     assert h.accuracy[-10:].mean() >= h.accuracy[:10].mean() + 0.25
 
 
+@pytest.mark.slow
 def test_response_length_grows_when_reward_checks_only_correctness(runs):
     h = runs["grpo"]
     assert h.length[-10:].mean() >= h.length[:10].mean() + 1.0  # at least one more thinking token
@@ -321,12 +325,14 @@ def test_response_length_grows_when_reward_checks_only_correctness(runs):
     assert after[-1] > after[0] + 1.0
 
 
+@pytest.mark.slow
 def test_with_a_large_length_cost_length_does_not_grow(runs):
     h = runs["grpo_costly"]
     assert h.length[-10:].mean() <= h.length[:10].mean()
     assert h.length[-10:].mean() < 1.0
 
 
+@pytest.mark.slow
 def test_all_zero_groups_become_common_as_grpo_solves_the_task(runs):
     h = runs["grpo"]
     assert h.zero_adv_frac[-10:].mean() > h.zero_adv_frac[:10].mean() + 0.2
@@ -362,6 +368,7 @@ def baselines():
     return {m: grpo.train(m, grpo.Config(), seed=0) for m in ("reinforce", "ppo")}
 
 
+@pytest.mark.slow
 def test_ppo_learns_on_the_seeded_toy(baselines):
     # the base policy's exact pass@1 is 0.49; PPO must end (mean of the last 10 steps) at least 0.35 higher.
     # A sign-flipped advantage (A = V - r) makes it fall instead (0.49 -> 0.40).
@@ -370,6 +377,7 @@ def test_ppo_learns_on_the_seeded_toy(baselines):
     assert h.pass1[-10:].mean() >= h.pass1[0] + 0.35
 
 
+@pytest.mark.slow
 def test_reinforce_learns_on_the_seeded_toy(baselines):
     # REINFORCE without a baseline learns more slowly, but at least +0.25 over the base policy
     h = baselines["reinforce"]
@@ -563,6 +571,7 @@ def hacking():
     }
 
 
+@pytest.mark.slow
 def test_learned_reward_is_overoptimised_gold_falls_while_proxy_rises(hacking):
     # issue 18 target: after its peak the gold accuracy falls by >= 0.10 while the proxy is still higher
     h = hacking["learned"]
@@ -578,6 +587,7 @@ def test_learned_reward_is_overoptimised_gold_falls_while_proxy_rises(hacking):
     assert h.reward_model.theta[-1] > h.reward_model.theta[-2] > 0
 
 
+@pytest.mark.slow
 def test_rule_reward_run_ends_near_its_best(hacking):
     h = hacking["rule"]
     assert h.gold_accuracy.max() - h.gold_accuracy[-1] <= 0.05
@@ -587,6 +597,7 @@ def test_rule_reward_run_ends_near_its_best(hacking):
     assert h.gold_accuracy[0] == pytest.approx(hacking["learned"].gold_accuracy[0], abs=1e-12)
 
 
+@pytest.mark.slow
 def test_a_larger_beta_holds_off_the_hack(hacking):
     # issue 18: beta as a control. With beta = 0.2 and 0.5 the gold accuracy never falls 0.10 below its
     # peak in the shipped 100 steps, while with the default beta = 0.04 it does (see the test above).
@@ -597,12 +608,15 @@ def test_a_larger_beta_holds_off_the_hack(hacking):
         assert h.checks[-10:].mean() < hacking["learned"].checks[-10:].mean() - 2.0, beta
 
 
-def test_shipped_runs_match_a_recomputed_run(hacking):
+@pytest.mark.slow
+def test_shipped_runs_match_a_recomputed_run(hacking, runs):
     # assets/grpo_runs.npz was written by scripts/precompute_grpo_runs.py with these calls;
     # recomputing two of them must give the same curves (float32 training; tolerance 1e-6)
     from pathlib import Path
 
     with np.load(Path(__file__).resolve().parents[2] / "assets" / "grpo_runs.npz") as z:
+        # train("grpo") with its defaults is the shipped train("grpo", Config(), seed=0)
+        np.testing.assert_allclose(z["base_grpo/length_probs"], runs["grpo"].length_probs, atol=1e-6)
         for name, h in (("hack_learned_0.04", hacking["learned"]), ("hack_rule_0.04", hacking["rule"])):
             for curve in ("proxy_reward", "gold_accuracy", "kl", "length", "checks"):
                 np.testing.assert_allclose(z[f"{name}/{curve}"], getattr(h, curve), atol=1e-6, err_msg=name)
