@@ -415,9 +415,9 @@ class History:
     reward: np.ndarray  # (S,) mean reward of the sampled batch
     accuracy: np.ndarray  # (S,) fraction of sampled responses that were correct
     length: np.ndarray  # (S,) mean thinking tokens of the sampled responses
-    kl: np.ndarray  # (S,) exact KL(pi_theta || pi_ref) per prompt, mean over the eval prompts
+    kl: np.ndarray  # (S,) exact KL(pi_theta || pi_ref) per prompt, mean over the eval prompts (step s's policy, before its update)
     zero_adv_frac: np.ndarray  # (S,) fraction of groups whose advantages were all 0
-    pass1: np.ndarray  # (S,) exact expected accuracy on the eval prompts
+    pass1: np.ndarray  # (S,) exact expected accuracy on the eval prompts (step s's policy, before its update)
     length_by_digits: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (2, D): before, after
     proxy_reward: np.ndarray = field(
         default_factory=lambda: np.zeros(0)
