@@ -373,7 +373,6 @@ def _init_std(init: str, fan_in: int, fan_out: int) -> float:
     raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
 
 
-@one_thread()  # tiny matrices: see core.threads
 def gradient_through_depth(
     name: str,
     depth: int,
@@ -397,28 +396,30 @@ def gradient_through_depth(
         raise ValueError("depth and width must be positive")
     act = ACTIVATIONS[name]
     kw = {**act.defaults(), **(params or {})}
-    gen = torch.Generator().manual_seed(seed)
-    std = _init_std(init, width, width)
-    # 1. weights W_l ~ N(0, std^2), all layers drawn at once: (depth, width, width)
-    Ws = (torch.randn(depth, width, width, generator=gen, dtype=torch.float64) * std).requires_grad_()
-    x = torch.randn(batch, width, generator=gen, dtype=torch.float64)  # (B, width)
-    g = torch.randn(width, generator=gen, dtype=torch.float64)  # (width,)
-    # 2. forward, keeping every pre-activation a_l and output h_l
-    h = x
-    pre, outs = [], []
-    for layer in range(depth):
-        a = h @ Ws[layer]  # (B, width)
-        a.retain_grad()
-        h = act.torch_f(a, **kw)
-        pre.append(a)
-        outs.append(h)
-    # 3. L = mean_n <h_L[n], g>; backward fills dL/dW_l for every layer
-    loss = (h @ g).mean()
-    if loss.requires_grad:
-        loss.backward()
-        grad = Ws.grad
-    else:  # the step function: no path back at all
-        grad = torch.zeros_like(Ws)
+    # tiny matrices: one torch thread (core.threads); a block, not a decorator, since mutmut 3 skips decorated functions
+    with one_thread():
+        gen = torch.Generator().manual_seed(seed)
+        std = _init_std(init, width, width)
+        # 1. weights W_l ~ N(0, std^2), all layers drawn at once: (depth, width, width)
+        Ws = (torch.randn(depth, width, width, generator=gen, dtype=torch.float64) * std).requires_grad_()
+        x = torch.randn(batch, width, generator=gen, dtype=torch.float64)  # (B, width)
+        g = torch.randn(width, generator=gen, dtype=torch.float64)  # (width,)
+        # 2. forward, keeping every pre-activation a_l and output h_l
+        h = x
+        pre, outs = [], []
+        for layer in range(depth):
+            a = h @ Ws[layer]  # (B, width)
+            a.retain_grad()
+            h = act.torch_f(a, **kw)
+            pre.append(a)
+            outs.append(h)
+        # 3. L = mean_n <h_L[n], g>; backward fills dL/dW_l for every layer
+        loss = (h @ g).mean()
+        if loss.requires_grad:
+            loss.backward()
+            grad = Ws.grad
+        else:  # the step function: no path back at all
+            grad = torch.zeros_like(Ws)
     grad_norm = grad.flatten(1).norm(dim=1).numpy()  # (depth,)
     act_std = torch.stack([o.detach().std() for o in outs]).numpy()
     # a unit is dead when f'(a) = 0 for every input in the batch

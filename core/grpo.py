@@ -370,15 +370,15 @@ class Adam:
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
 
-    @torch.no_grad()
     def step(self, grads: tuple[torch.Tensor, ...]) -> None:
         b1, b2 = self.betas
         self.t += 1
-        for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
-            m.mul_(b1).add_(g, alpha=1 - b1)  # m <- b1 m + (1 - b1) g
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)  # v <- b2 v + (1 - b2) g^2
-            # theta <- theta - lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
-            p.sub_(self.lr * (m / (1 - b1**self.t)) / ((v / (1 - b2**self.t)).sqrt() + self.eps))
+        with torch.no_grad():  # (a block, not a decorator: mutmut 3 skips decorated functions)
+            for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
+                m.mul_(b1).add_(g, alpha=1 - b1)  # m <- b1 m + (1 - b1) g
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)  # v <- b2 v + (1 - b2) g^2
+                # theta <- theta - lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
+                p.sub_(self.lr * (m / (1 - b1**self.t)) / ((v / (1 - b2**self.t)).sqrt() + self.eps))
 
 
 @dataclass(frozen=True)

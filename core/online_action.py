@@ -460,7 +460,6 @@ def train_model(
     return losses
 
 
-@torch.no_grad()
 def predict(
     model: nn.Module, features: np.ndarray, history: int, chunk: int = 256
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -473,11 +472,12 @@ def predict(
     model.eval()
     windows, pad = history_windows(features, history)
     probs, attn = [], []
-    for s in range(0, len(windows), chunk):
-        out = model(torch.from_numpy(windows[s : s + chunk]), torch.from_numpy(pad[s : s + chunk]))
-        probs.append(F.softmax(out["logits"], dim=-1).numpy())
-        if "attention" in out:
-            attn.append(out["attention"].numpy())
+    with torch.no_grad():  # (a block, not a decorator: mutmut 3 skips decorated functions)
+        for s in range(0, len(windows), chunk):
+            out = model(torch.from_numpy(windows[s : s + chunk]), torch.from_numpy(pad[s : s + chunk]))
+            probs.append(F.softmax(out["logits"], dim=-1).numpy())
+            if "attention" in out:
+                attn.append(out["attention"].numpy())
     return np.concatenate(probs), (np.concatenate(attn) if attn else None)
 
 
