@@ -323,6 +323,7 @@ def test_shipped_oadtr_beats_per_frame_baseline_by_margin():
         assert run["mAP"][kind] == pytest.approx(m, abs=1e-6)
 
 
+@pytest.mark.slow  # trains models (seconds): last under mutmut, tests/core/conftest.py
 def test_models_trained_side_by_side_equal_one_after_another():
     """run_experiment trains TRAIN_WORKERS models at once; a literal sequential loop
     (seed, build, train, evaluate per kind) gives the same losses and predictions (atol 1e-6)."""
@@ -342,6 +343,7 @@ def test_models_trained_side_by_side_equal_one_after_another():
         assert results[kind].mAP == pytest.approx(ref.mAP, abs=1e-6)
 
 
+@pytest.mark.slow  # trains models (seconds): last under mutmut, tests/core/conftest.py
 def test_live_run_trains_oadtr_well_at_the_longest_history():
     """The page's live recipe (Experiment defaults) at T = 32, l = 8, its costliest setting: OadTR-lite
     reaches mAP >= 0.70 (measured 0.79). With positions started from small random values instead of
