@@ -142,6 +142,7 @@ def run(names: list[str], max_children: int, module: str) -> float:
         "HYPOTHESIS_PROFILE": "mutants",
         "PYTEST_ADDOPTS": " ".join(ignore),
     }
+    drop_stale_tests()
     start = time.perf_counter()
     LOG.parent.mkdir(exist_ok=True)
     with open(LOG, "a") as log:  # mutmut's progress and errors (e.g. a run that matched no mutant)
@@ -154,6 +155,20 @@ def run(names: list[str], max_children: int, module: str) -> float:
             env=env,
         )
     return time.perf_counter() - start
+
+
+def drop_stale_tests() -> list[Path]:
+    """Delete test files from mutmut's copy (mutants/tests) that the project no longer has.
+
+    mutmut copies tests/ into mutants/ but never deletes there: a test file renamed or
+    removed since an earlier run stays in the copy, is collected, and (importing names
+    core no longer has) fails mutmut's first step ("failed to collect stats").
+    """
+    copy = ROOT / "mutants" / "tests"
+    stale = [p for p in copy.rglob("*.py") if not (ROOT / "tests" / p.relative_to(copy)).exists()]
+    for p in stale:
+        p.unlink()
+    return stale
 
 
 TIMEOUTS = {36, -24, 24, 152, 255}

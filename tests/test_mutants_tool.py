@@ -75,3 +75,16 @@ def test_survivors_rerun_includes_the_untested_but_not_the_equivalent(verdicts):
     assert mutants.last_survivors("toy", verdicts) == ["core.toy.x_f__mutmut_3", "core.toy.x_f__mutmut_5"]
     assert mutants.unchecked("toy", timeouts=False) == ["core.toy.x_f__mutmut_6"]
     assert mutants.unchecked("toy", timeouts=True) == ["core.toy.x_f__mutmut_4", "core.toy.x_f__mutmut_6"]
+
+
+def test_stale_test_files_are_dropped_from_mutmuts_copy(tmp_path, monkeypatch):
+    # mutants/tests keeps a file the project removed; it must go, the others stay
+    (tmp_path / "tests" / "core").mkdir(parents=True)
+    (tmp_path / "tests" / "core" / "test_kept.py").write_text("")
+    copy = tmp_path / "mutants" / "tests" / "core"
+    copy.mkdir(parents=True)
+    for name in ("test_kept.py", "test_removed.py"):
+        (copy / name).write_text("")
+    monkeypatch.setattr(mutants, "ROOT", tmp_path)
+    assert mutants.drop_stale_tests() == [copy / "test_removed.py"]
+    assert sorted(p.name for p in copy.iterdir()) == ["test_kept.py"]

@@ -793,6 +793,18 @@ def test_adam_defaults_are_kingma_and_ba_over_several_steps():
     assert opt.t == 5
 
 
+def test_adam_rejects_a_gradient_per_parameter_mismatch():
+    # one gradient per parameter: a missing gradient is an error, not a parameter silently left alone
+    p, q = torch.zeros(2), torch.zeros(3)
+    opt = grpo.Adam([p, q], lr=0.1)
+    with pytest.raises(ValueError, match="zip"):
+        opt.step((torch.ones(2),))
+    # the parameters require grad (they are a network's): the in-place update runs without autograd
+    w = torch.ones(2, requires_grad=True)
+    grpo.Adam([w], lr=0.1).step((torch.ones(2),))
+    assert w.grad_fn is None and w.tolist() == pytest.approx([0.9, 0.9], abs=1e-6)
+
+
 def test_rule_reward_format_term_starts_at_one_thinking_token():
     # r = 1[correct] + w 1[k >= 1] - c k, by hand: k = 1 already earns the format reward
     r = grpo.rule_reward([0, 1, 1, 0], [0, 1, 1, 4], length_cost=0.25, format_weight=0.5)
