@@ -269,6 +269,16 @@ def test_depth_dead_fraction_counts_units_not_entries():
     assert max(dead) > 0 and min(dead) < 1
 
 
+def test_depth_dead_fraction_uses_the_activations_parameters():
+    """Leaky ReLU with slope 0 is ReLU: units die (its f' is 0 for a <= 0), where the default slope 0.01
+    would never let one die; literal forward pass as above."""
+    r = A.gradient_through_depth("leaky_relu", 12, 4, "he", seed=1, batch=8, params={"slope": 0.0})
+    pre, _ = _literal_forward("leaky_relu", 12, 4, "he", 1, 8, {"slope": 0.0})
+    dead = [np.mean([(a[:, j] <= 0).all() for j in range(4)]) for a in pre]
+    np.testing.assert_array_equal(r.dead_frac, dead)
+    assert max(dead) > 0
+
+
 def test_depth_default_batch_is_128():
     r = A.gradient_through_depth("tanh", 3, 8, "xavier", seed=2)
     _, outs = _literal_forward("tanh", 3, 8, "xavier", 2, 128, {})

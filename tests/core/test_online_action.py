@@ -15,6 +15,7 @@ import copy
 import json
 import math
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -179,7 +180,9 @@ def test_chunked_prediction_equals_one_pass(kind):
     """predict() runs windows in chunks to bound memory; the chunk size changes nothing (atol 1e-6)."""
     model, stream = model_and_stream(kind, model_seed=1, frames=300, stream_seed=3)
     cfg = CFG
-    whole, whole_attn = oa.predict(model, stream.features, cfg.history, chunk=300)
+    with warnings.catch_warnings():  # and no warning (e.g. torch's on softmax without a dim)
+        warnings.simplefilter("error")
+        whole, whole_attn = oa.predict(model, stream.features, cfg.history, chunk=300)
     parts, parts_attn = oa.predict(model, stream.features, cfg.history, chunk=7)
     np.testing.assert_allclose(parts, whole, atol=1e-6)
     if whole_attn is not None:
