@@ -396,7 +396,8 @@ def gradient_through_depth(
         raise ValueError("depth and width must be positive")
     act = ACTIVATIONS[name]
     kw = {**act.defaults(), **(params or {})}
-    # tiny matrices: one torch thread (core.threads); a block, not a decorator, since mutmut 3 skips decorated functions
+    # tiny tensors: one torch thread for all of it (core.threads); a block, not a decorator: mutmut 3
+    # skips decorated functions
     with one_thread():
         gen = torch.Generator().manual_seed(seed)
         std = _init_std(init, width, width)
@@ -405,11 +406,13 @@ def gradient_through_depth(
         x = torch.randn(batch, width, generator=gen, dtype=torch.float64)  # (B, width)
         g = torch.randn(width, generator=gen, dtype=torch.float64)  # (width,)
         # 2. forward, keeping every pre-activation a_l and output h_l
+        # unbind, not Ws[layer]: the backward of an index scatters each layer's gradient into a full
+        # (depth, width, width) zero tensor (quadratic in depth); unbind's stacks them once
+        W = Ws.unbind(0)
         h = x
         pre, outs = [], []
         for layer in range(depth):
-            a = h @ Ws[layer]  # (B, width)
-            a.retain_grad()
+            a = h @ W[layer]  # (B, width)
             h = act.torch_f(a, **kw)
             pre.append(a)
             outs.append(h)
@@ -420,10 +423,10 @@ def gradient_through_depth(
             grad = Ws.grad
         else:  # the step function: no path back at all
             grad = torch.zeros_like(Ws)
-    grad_norm = grad.flatten(1).norm(dim=1).numpy()  # (depth,)
-    act_std = torch.stack([o.detach().std() for o in outs]).numpy()
-    # a unit is dead when f'(a) = 0 for every input in the batch
-    A = torch.stack([a.detach() for a in pre]).numpy()  # (depth, B, width)
-    dfa = act.df(A, **kw)
-    dead = np.all(dfa == 0.0, axis=1).mean(axis=1)  # (depth,)
-    return DepthResult(grad_norm=grad_norm, act_std=act_std, dead_frac=dead)
+        grad_norm = grad.flatten(1).norm(dim=1).numpy()  # (depth,)
+        act_std = torch.stack([o.detach().std() for o in outs]).numpy()
+        # a unit is dead when f'(a) = 0 for every input in the batch
+        A = torch.stack([a.detach() for a in pre]).numpy()  # (depth, B, width)
+        dfa = act.df(A, **kw)
+        dead = np.all(dfa == 0.0, axis=1).mean(axis=1)  # (depth,)
+        return DepthResult(grad_norm=grad_norm, act_std=act_std, dead_frac=dead)
