@@ -49,6 +49,7 @@ def _attrs(**kw) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------ scenes and captions
 
 
+@pytest.mark.slow
 def test_scenes_have_the_captioned_size_and_shape_area():
     # Anti-aliased area in pixels = sum of brightness / the shape's own brightness (HSV value).
     # Analytic areas in units of the half-size r: circle pi, square (2 * 0.85)^2, triangle
@@ -246,6 +247,7 @@ def test_negative_prompt_equal_to_the_prompt_cancels_guidance():
     np.testing.assert_allclose(a.latents, b.latents, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_sampler_shapes_seed_and_progress():
     model = _random_model()
     calls = []
@@ -331,6 +333,7 @@ def test_shipped_weights_are_small():
     assert WEIGHTS.stat().st_size <= WEIGHTS_BYTES
 
 
+@pytest.mark.slow
 def test_shipped_autoencoder_reconstructs_with_unit_scale_latents(shipped):
     x = ld.make_scenes(ld.random_attributes(256, np.random.default_rng(1234)), seed=1234)
     rmse = math.sqrt(((shipped.decode(shipped.encode(x)) - x) ** 2).mean())
@@ -339,6 +342,7 @@ def test_shipped_autoencoder_reconstructs_with_unit_scale_latents(shipped):
     assert 0.8 < shipped.encode(x).std() < 1.25
 
 
+@pytest.mark.slow
 def test_shipped_classifier_reads_real_images(shipped):
     a = ld.random_attributes(400, np.random.default_rng(77))
     x = ld.make_scenes(a, seed=77)
@@ -358,6 +362,7 @@ def _quality(model, prompts, per, steps, w, seed):
     return ld.attribute_accuracy(model, traj.final, targets)
 
 
+@pytest.mark.slow
 def test_shipped_model_follows_prompts_and_guidance_0_and_1_step_are_worse(shipped):
     # prompts from the training distribution, a seed the training script's sweep does not use
     prompts = _full_prompts(ld.training_pairs())
@@ -369,6 +374,7 @@ def test_shipped_model_follows_prompts_and_guidance_0_and_1_step_are_worse(shipp
         assert worse["shape"] + worse["colour"] <= good["shape"] + good["colour"] - 0.25, (worse, good)
 
 
+@pytest.mark.slow
 def test_shipped_quality_csv_is_what_the_script_measures(shipped):
     # the page reads the held-out accuracy from the CSV: recompute that row with the script's own call
     import importlib.util
@@ -389,6 +395,7 @@ def test_shipped_quality_csv_is_what_the_script_measures(shipped):
 # ------------------------------------------------------------------ training script
 
 
+@pytest.mark.slow
 def test_short_retraining_lowers_the_loss(tmp_path):
     import importlib.util
 
@@ -419,6 +426,7 @@ def test_foreground_saturation_matches_colorsys():
     assert ld.foreground_saturation(-np.ones((1, 32, 32, 3)))[0] == 0.0
 
 
+@pytest.mark.slow
 def test_settle_steps_matches_a_literal_loop():
     model = _random_model()
     traj = ld.sample(model, "a red circle", 12, "ddim", 1.0, 3.0, seed=4, num_samples=3, num_frames=None)
@@ -821,6 +829,7 @@ def test_foreground_saturation_threshold_and_float32_input():
     np.testing.assert_allclose(ld.foreground_saturation(x32), ref, rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_generate_passes_every_setting_to_the_sampler_and_rescales_to_0_1():
     # generate = sample(shipped model, ...) with frames min(steps + 1, 9), images (final + 1) / 2
     shipped_model = ld.shipped_model()
