@@ -12,6 +12,7 @@ from __future__ import annotations
 import colorsys
 import difflib
 import math
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -1120,6 +1121,9 @@ def test_make_scenes_accepts_lists_and_clamps_a_large_shape_into_the_frame():
     lit = (x.max(axis=-1) > -1.0).any(axis=1)  # (N, 32) columns with any lit pixel
     first = lit.argmax(axis=1)
     assert np.all(first >= 1) and np.all(lit[:, 0] == 0)
+    # float attribute arrays (e.g. read back from a CSV) are cast to indices: the same scenes
+    as_float = {k: np.asarray(v, dtype=np.float64) for k, v in a.items()}
+    np.testing.assert_array_equal(ld.make_scenes(as_float, seed=3), x)
 
 
 def test_random_attributes_draw_order_and_distributions():
@@ -1193,6 +1197,10 @@ def test_batches_is_an_endless_stream_of_uniform_index_draws():
         np.testing.assert_array_equal(idx, ref.integers(0, 7, size=5))
 
 
+class _NotAWeight:
+    """An arbitrary class: what a tampered weights file could carry."""
+
+
 def test_save_then_load_round_trips_through_float16(tmp_path):
     # every weight comes back as its float16 rounding (float32 tensors); the file holds float16;
     # the scale, schedule, number of steps and U-Net width are kept (non-default ones here)
@@ -1224,6 +1232,12 @@ def test_save_then_load_round_trips_through_float16(tmp_path):
             assert b[k].dtype == torch.float32
             assert torch.equal(b[k], a[k].half().float()), k
         assert not theirs.training  # loaded for inference
+    # only tensors and plain values are unpickled: a file carrying any other object is refused
+    # (torch's weights-only unpickler), never executed
+    raw["schedule"] = _NotAWeight()
+    torch.save(raw, str(tmp_path / "evil.pt"))
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        ld.load(tmp_path / "evil.pt")
     # a str path too, and the state of the loaded model is the one saved
     again = ld.load(str(path))
     assert again.state()["width"] == 8 and again.state()["latent_scale"] == 1.25
