@@ -12,6 +12,7 @@ from __future__ import annotations
 import colorsys
 import difflib
 import math
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,7 @@ def _attrs(**kw) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------ scenes and captions
 
 
+@pytest.mark.slow
 def test_scenes_have_the_captioned_size_and_shape_area():
     # Anti-aliased area in pixels = sum of brightness / the shape's own brightness (HSV value).
     # Analytic areas in units of the half-size r: circle pi, square (2 * 0.85)^2, triangle
@@ -246,6 +248,7 @@ def test_negative_prompt_equal_to_the_prompt_cancels_guidance():
     np.testing.assert_allclose(a.latents, b.latents, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_sampler_shapes_seed_and_progress():
     model = _random_model()
     calls = []
@@ -331,6 +334,7 @@ def test_shipped_weights_are_small():
     assert WEIGHTS.stat().st_size <= WEIGHTS_BYTES
 
 
+@pytest.mark.slow
 def test_shipped_autoencoder_reconstructs_with_unit_scale_latents(shipped):
     x = ld.make_scenes(ld.random_attributes(256, np.random.default_rng(1234)), seed=1234)
     rmse = math.sqrt(((shipped.decode(shipped.encode(x)) - x) ** 2).mean())
@@ -339,6 +343,7 @@ def test_shipped_autoencoder_reconstructs_with_unit_scale_latents(shipped):
     assert 0.8 < shipped.encode(x).std() < 1.25
 
 
+@pytest.mark.slow
 def test_shipped_classifier_reads_real_images(shipped):
     a = ld.random_attributes(400, np.random.default_rng(77))
     x = ld.make_scenes(a, seed=77)
@@ -358,6 +363,7 @@ def _quality(model, prompts, per, steps, w, seed):
     return ld.attribute_accuracy(model, traj.final, targets)
 
 
+@pytest.mark.slow
 def test_shipped_model_follows_prompts_and_guidance_0_and_1_step_are_worse(shipped):
     # prompts from the training distribution, a seed the training script's sweep does not use
     prompts = _full_prompts(ld.training_pairs())
@@ -369,6 +375,7 @@ def test_shipped_model_follows_prompts_and_guidance_0_and_1_step_are_worse(shipp
         assert worse["shape"] + worse["colour"] <= good["shape"] + good["colour"] - 0.25, (worse, good)
 
 
+@pytest.mark.slow
 def test_shipped_quality_csv_is_what_the_script_measures(shipped):
     # the page reads the held-out accuracy from the CSV: recompute that row with the script's own call
     import importlib.util
@@ -389,6 +396,7 @@ def test_shipped_quality_csv_is_what_the_script_measures(shipped):
 # ------------------------------------------------------------------ training script
 
 
+@pytest.mark.slow
 def test_short_retraining_lowers_the_loss(tmp_path):
     import importlib.util
 
@@ -419,6 +427,7 @@ def test_foreground_saturation_matches_colorsys():
     assert ld.foreground_saturation(-np.ones((1, 32, 32, 3)))[0] == 0.0
 
 
+@pytest.mark.slow
 def test_settle_steps_matches_a_literal_loop():
     model = _random_model()
     traj = ld.sample(model, "a red circle", 12, "ddim", 1.0, 3.0, seed=4, num_samples=3, num_frames=None)
@@ -821,6 +830,7 @@ def test_foreground_saturation_threshold_and_float32_input():
     np.testing.assert_allclose(ld.foreground_saturation(x32), ref, rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_generate_passes_every_setting_to_the_sampler_and_rescales_to_0_1():
     # generate = sample(shipped model, ...) with frames min(steps + 1, 9), images (final + 1) / 2
     shipped_model = ld.shipped_model()
@@ -1034,3 +1044,200 @@ def test_classifier_layers_and_shapes_are_the_docstrings():
     assert shapes[:9] == [(16, 32, 32), (16, 32, 32), (16, 16, 16), (32, 16, 16), (32, 16, 16), (32, 8, 8),
                           (64, 8, 8), (64, 8, 8), (64, 4, 4)]  # fmt: skip
     assert shapes[-1] == (64,)
+
+
+# ------------------------------------------------------------------ data and I/O written out (issue 21, mutation testing)
+# make_scenes rendered pixel by pixel from its docstring's geometry and the shape definitions in its
+# comments (same random draws in the same order: r, centre offsets, hue jitter, saturation, value);
+# captions from their grammar; attributes from their stated distributions and draw order; save/load
+# as a round trip through float16.
+
+
+def _render_scene(shape: int, r: float, cx: float, cy: float, rgb: np.ndarray) -> np.ndarray:
+    """One scene, literally: each pixel is the mean of its 2 x 2 sub-pixel centres' inside tests."""
+    sub = (np.arange(64) + 0.5) / 2.0  # sub-pixel centres in image pixels
+    dx = (sub[None, :] - cx) / r  # columns: x
+    dy = (sub[:, None] - cy) / r  # rows: y
+    if shape == 0:  # circle of radius r
+        inside = dx**2 + dy**2 <= 1.0
+    elif shape == 1:  # square of half-side 0.85 r
+        inside = (np.abs(dx) <= 0.85) & (np.abs(dy) <= 0.85)
+    elif shape == 2:  # upward triangle: apex (0, -1), base at dy = 0.8 from dx = -1 to 1
+        inside = (dy >= -1.0) & (dy <= 0.8) & (np.abs(dx) <= (dy + 1.0) / 1.8)
+    else:  # cross: two bars 2 r long, 0.66 r wide
+        inside = ((np.abs(dx) <= 1.0) & (np.abs(dy) <= 0.33)) | ((np.abs(dx) <= 0.33) & (np.abs(dy) <= 1.0))
+    img = np.empty((32, 32, 3))
+    for i in range(32):
+        for j in range(32):
+            cover = inside[2 * i : 2 * i + 2, 2 * j : 2 * j + 2].mean()
+            img[i, j] = 2.0 * cover * rgb - 1.0
+    return img
+
+
+def test_make_scenes_matches_a_pixel_by_pixel_rendering_of_its_docstring():
+    # every shape, colour (red's hue wraps below 0), size and place; 5e-7: float32 output of float64 maths
+    a = _attrs(shape=[0, 1, 2, 3, 3, 2, 1, 0, 2, 3], colour=[0, 1, 2, 3, 0, 0, 3, 2, 1, 0],
+               size=[0, 1, 0, 1, 1, 0, 1, 0, 1, 0], position=[0, 1, 2, 3, 4, 4, 3, 2, 1, 0])  # fmt: skip
+    n, seed = 10, 42
+    got = ld.make_scenes(a, seed=seed)
+    assert got.shape == (n, 32, 32, 3) and got.dtype == np.float32
+    rng = np.random.default_rng(seed)
+    small, large = rng.uniform(5.0, 6.5, n), rng.uniform(8.5, 10.0, n)  # both drawn, one used per scene
+    offset = rng.uniform(-1.5, 1.5, (n, 2))
+    jitter, sat, val = rng.uniform(-0.02, 0.02, n), rng.uniform(0.75, 1.0, n), rng.uniform(0.8, 1.0, n)
+    anchors = {0: (9, 16), 1: (23, 16), 2: (16, 9), 3: (16, 23), 4: (16, 16)}  # left right top bottom middle
+    hues = {0: 0.0, 1: 1 / 6, 2: 1 / 3, 3: 2 / 3}
+    for i in range(n):
+        r = small[i] if a["size"][i] == 0 else large[i]
+        centre = [min(max(anchors[a["position"][i]][ax] + offset[i, ax], r + 1), 31 - r) for ax in (0, 1)]
+        rgb = np.array(colorsys.hsv_to_rgb((hues[a["colour"][i]] + jitter[i]) % 1.0, sat[i], val[i]))
+        ref = _render_scene(a["shape"][i], r, centre[0], centre[1], rgb)
+        np.testing.assert_allclose(got[i], ref, rtol=0, atol=5e-7, err_msg=str(i))
+
+
+def test_make_scenes_draws_the_same_scenes_in_chunks_of_512():
+    # 515 scenes cross the 512-scene chunk boundary: each is the one-scene-at-a-time rendering above
+    rng = np.random.default_rng(9)
+    a = ld.random_attributes(515, rng)
+    got = ld.make_scenes(a, seed=5)
+    assert got.shape == (515, 32, 32, 3)
+    draws = np.random.default_rng(5)
+    small, large = draws.uniform(5.0, 6.5, 515), draws.uniform(8.5, 10.0, 515)
+    offset = draws.uniform(-1.5, 1.5, (515, 2))
+    jitter, sat, val = draws.uniform(-0.02, 0.02, 515), draws.uniform(0.75, 1.0, 515), draws.uniform(0.8, 1.0, 515)
+    anchors = np.array([(9, 16), (23, 16), (16, 9), (16, 23), (16, 16)], dtype=float)
+    for i in (0, 1, 510, 511, 512, 513, 514):
+        r = small[i] if a["size"][i] == 0 else large[i]
+        cx, cy = np.clip(anchors[a["position"][i]] + offset[i], r + 1, 31 - r)
+        rgb = np.array(colorsys.hsv_to_rgb((ld.COLOUR_HUES[a["colour"][i]] + jitter[i]) % 1.0, sat[i], val[i]))
+        np.testing.assert_allclose(got[i], _render_scene(a["shape"][i], r, cx, cy, rgb), rtol=0, atol=5e-7)
+
+
+def test_make_scenes_accepts_lists_and_clamps_a_large_shape_into_the_frame():
+    # a large circle at the left anchor x = 9 must move right to x >= r + 1 > 9.5: its leftmost lit
+    # column is then column 1 or later, and attributes may be plain lists
+    a = {"shape": [0] * 20, "colour": [2] * 20, "size": [1] * 20, "position": [0] * 20}
+    x = ld.make_scenes(a, seed=3)
+    lit = (x.max(axis=-1) > -1.0).any(axis=1)  # (N, 32) columns with any lit pixel
+    first = lit.argmax(axis=1)
+    assert np.all(first >= 1) and np.all(lit[:, 0] == 0)
+    # float attribute arrays (e.g. read back from a CSV) are cast to indices: the same scenes
+    as_float = {k: np.asarray(v, dtype=np.float64) for k, v in a.items()}
+    np.testing.assert_array_equal(ld.make_scenes(as_float, seed=3), x)
+
+
+def test_random_attributes_draw_order_and_distributions():
+    # the stream: pair index ~ U{0..len(pairs)-1}, then size ~ U{0, 1}, then position ~ U{0..4}
+    n = 4000
+    for pairs in (None, [], [(3, 1), (0, 2), (2, 0)]):
+        got = ld.random_attributes(n, np.random.default_rng(8), pairs)
+        assert set(got) == {"shape", "colour", "size", "position"}
+        allowed = pairs or [(c, s) for c in range(4) for s in range(4)]
+        rng = np.random.default_rng(8)
+        k = rng.integers(0, len(allowed), size=n)
+        size, pos = rng.integers(0, 2, size=n), rng.integers(0, 5, size=n)
+        np.testing.assert_array_equal(got["colour"], [allowed[j][0] for j in k])
+        np.testing.assert_array_equal(got["shape"], [allowed[j][1] for j in k])
+        np.testing.assert_array_equal(got["size"], size)
+        np.testing.assert_array_equal(got["position"], pos)
+        # uniform: every pair, size and place within 5 standard deviations of its expected count
+        for key, values, m in (("size", 2, n), ("position", 5, n)):
+            counts = np.bincount(got[key], minlength=values)
+            assert len(counts) == values and np.all(np.abs(counts - m / values) < 5 * math.sqrt(m / values))
+        pair_counts = {p: 0 for p in allowed}
+        for c, s in zip(got["colour"], got["shape"], strict=True):
+            pair_counts[(int(c), int(s))] += 1
+        e = n / len(allowed)
+        assert all(abs(v - e) < 5 * math.sqrt(e) for v in pair_counts.values()), pair_counts
+
+
+def test_training_pairs_in_order_by_hand():
+    # colour-major order, the held-out (red, cross), (yellow, circle), (green, square), (blue, triangle) skipped
+    assert ld.training_pairs() == [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (1, 3), (2, 0), (2, 2), (2, 3),
+                                   (3, 0), (3, 1), (3, 3)]  # fmt: skip
+
+
+def test_full_captions_follow_the_grammar_for_every_scene():
+    # "a <size> <colour> <shape> <place phrase>", the phrases written out here
+    phrases = ["on the left", "on the right", "at the top", "at the bottom", "in the middle"]
+    sizes, colours, shapes = ["small", "large"], ["red", "yellow", "green", "blue"], ["circle", "square", "triangle", "cross"]
+    combos = [(s, c, k, p) for s in range(2) for c in range(4) for k in range(4) for p in range(5)]
+    a = {key: np.array([x[j] for x in combos]) for j, key in enumerate(("size", "colour", "shape", "position"))}
+    for i, (s, c, k, p) in enumerate(combos):
+        assert ld.caption(a, i) == f"a {sizes[s]} {colours[c]} {shapes[k]} {phrases[p]}"
+
+
+def test_random_captions_keep_each_part_with_its_probability_in_order():
+    # one uniform draw per part, in reading order: article (kept if u < 0.8), size (0.6),
+    # colour (0.85), shape (0.85, else the word "shape"), place (0.6)
+    phrases = ["on the left", "on the right", "at the top", "at the bottom", "in the middle"]
+    a = ld.random_attributes(600, np.random.default_rng(4))
+    rng, ref = np.random.default_rng(12), np.random.default_rng(12)
+    kept = np.zeros(5)
+    for i in range(600):
+        u = ref.random(5)
+        words = ["a"] if u[0] < 0.8 else []
+        words += [ld.SIZES[a["size"][i]]] if u[1] < 0.6 else []
+        words += [ld.COLOURS[a["colour"][i]]] if u[2] < 0.85 else []
+        words += [ld.SHAPES[a["shape"][i]] if u[3] < 0.85 else "shape"]
+        words += [phrases[a["position"][i]]] if u[4] < 0.6 else []
+        kept += u < [0.8, 0.6, 0.85, 0.85, 0.6]
+        assert ld.caption(a, i, rng) == " ".join(words), i
+    # the probabilities themselves: within 5 standard deviations of 600 draws
+    p = np.array([0.8, 0.6, 0.85, 0.85, 0.6])
+    assert np.all(np.abs(kept - 600 * p) < 5 * np.sqrt(600 * p * (1 - p)))
+
+
+def test_batches_is_an_endless_stream_of_uniform_index_draws():
+    gen = ld._batches(7, 5, np.random.default_rng(3))
+    ref = np.random.default_rng(3)
+    for _ in range(50):  # endless: more batches than any 7-item epoch
+        idx = next(gen)
+        assert idx.shape == (5,)
+        np.testing.assert_array_equal(idx, ref.integers(0, 7, size=5))
+
+
+class _NotAWeight:
+    """An arbitrary class: what a tampered weights file could carry."""
+
+
+def test_save_then_load_round_trips_through_float16(tmp_path):
+    # every weight comes back as its float16 rounding (float32 tensors); the file holds float16;
+    # the scale, schedule, number of steps and U-Net width are kept (non-default ones here)
+    torch.manual_seed(6)
+    den = ld.Denoiser(width=8)
+    model = ld.LatentDiffusion(ld.Autoencoder(), den, ld.Classifier(), latent_scale=np.float32(1.25),
+                               schedule="linear", num_train_steps=200)  # fmt: skip
+    for p in [*model.autoencoder.parameters(), *den.parameters(), *model.classifier.parameters()]:
+        torch.nn.init.normal_(p, std=0.3)  # non-trivial values, not representable in float16
+    st = model.state()
+    assert set(st) == {"autoencoder", "denoiser", "classifier", "latent_scale", "schedule", "num_train_steps",
+                       "width"}  # fmt: skip
+    assert type(st["latent_scale"]) is float and st["latent_scale"] == 1.25
+    assert (st["schedule"], st["num_train_steps"], st["width"]) == ("linear", 200, 8)
+    path = tmp_path / "m.pt"
+    ld.save(model, str(path))
+    raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    for key in ("autoencoder", "denoiser", "classifier"):
+        assert all(v.dtype == torch.float16 for v in raw[key].values()), key
+    # saving did not round the model in memory
+    assert not torch.equal(den.unet.conv_in.weight, den.unet.conv_in.weight.half().float())
+    back = ld.load(path)
+    assert back.latent_scale == 1.25 and back.schedule == "linear" and back.num_train_steps == 200
+    assert back.denoiser.unet.width == 8 and back.alpha_bar.shape == (200,)
+    for mine, theirs in ((model.autoencoder, back.autoencoder), (den, back.denoiser), (model.classifier, back.classifier)):
+        a, b = mine.state_dict(), theirs.state_dict()
+        assert set(a) == set(b)
+        for k in a:
+            assert b[k].dtype == torch.float32
+            assert torch.equal(b[k], a[k].half().float()), k
+        assert not theirs.training  # loaded for inference
+    # only tensors and plain values are unpickled: a file carrying any other object is refused
+    # (torch's weights-only unpickler), never executed
+    raw["schedule"] = _NotAWeight()
+    torch.save(raw, str(tmp_path / "evil.pt"))
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        ld.load(tmp_path / "evil.pt")
+    # a str path too, and the state of the loaded model is the one saved
+    again = ld.load(str(path))
+    assert again.state()["width"] == 8 and again.state()["latent_scale"] == 1.25
