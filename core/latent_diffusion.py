@@ -481,28 +481,30 @@ class LatentDiffusion:
         for m in (self.autoencoder, self.denoiser, self.classifier):
             m.eval()
 
-    @torch.no_grad()
+    # Inference without autograd: `with torch.no_grad()` blocks, not the decorator (mutmut 3 skips
+    # decorated functions, so they would have no mutation score).
     def encode(self, images: np.ndarray) -> np.ndarray:
         """(N, 32, 32, 3) in [-1, 1] -> scaled latents (N, 4, 8, 8)."""
-        return (self.latent_scale * self.autoencoder.encode(to_chw(images))).numpy().astype(np.float64)
+        with torch.no_grad():
+            return (self.latent_scale * self.autoencoder.encode(to_chw(images))).numpy().astype(np.float64)
 
-    @torch.no_grad()
     def decode(self, latents: np.ndarray) -> np.ndarray:
         """Scaled latents (..., 4, 8, 8) -> images (..., 32, 32, 3) in [-1, 1]."""
         lead = latents.shape[:-3]
         z = torch.from_numpy(np.asarray(latents, dtype=np.float32).reshape(-1, *latents.shape[-3:]))
-        x = to_hwc(self.autoencoder.decode(z / self.latent_scale))
+        with torch.no_grad():
+            x = to_hwc(self.autoencoder.decode(z / self.latent_scale))
         return x.reshape(*lead, *x.shape[1:])
 
-    @torch.no_grad()
     def features(self, images: np.ndarray) -> np.ndarray:
         """The classifier's penultimate activations (N, 64): the feature space of the distance."""
-        return self.classifier.trunk(to_chw(images)).double().numpy()
+        with torch.no_grad():
+            return self.classifier.trunk(to_chw(images)).double().numpy()
 
-    @torch.no_grad()
     def classify(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Per attribute, probabilities (N, K) for images (N, 32, 32, 3) in [-1, 1]."""
-        return {k: torch.softmax(v, dim=1).numpy() for k, v in self.classifier(to_chw(images)).items()}
+        with torch.no_grad():
+            return {k: torch.softmax(v, dim=1).numpy() for k, v in self.classifier(to_chw(images)).items()}
 
     def parameter_counts(self) -> dict[str, int]:
         """Parameters of each network (the page's system diagram)."""
@@ -708,19 +710,18 @@ class _Conditioning:
         self.mask = torch.cat([mask[:n], mask[n:].expand(n, -1)])
         self.unet = den.unet
 
-    @torch.no_grad()
     def __call__(self, z: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(eps_cond, eps_neg, attention (n, L_prompt, 8, 8) of the conditional branch) at z_t."""
         zt = torch.from_numpy(z).float()
         store: list[torch.Tensor] = []
-        out = self.unet(torch.cat([zt, zt]), torch.full((2 * self.n,), int(t)), self.context, self.mask, store)
+        with torch.no_grad():
+            out = self.unet(torch.cat([zt, zt]), torch.full((2 * self.n,), int(t)), self.context, self.mask, store)
         attn = torch.stack(store).mean(dim=0)[: self.n, :, : self.length]  # (n, HW, L)
         attn = attn.transpose(1, 2).reshape(self.n, self.length, LATENT_SIZE, LATENT_SIZE)
         out = out.double().numpy()
         return out[: self.n], out[self.n :], attn.numpy()
 
 
-@torch.no_grad()
 def sample(
     model: LatentDiffusion,
     prompt: str | list[str],
