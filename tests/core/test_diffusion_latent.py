@@ -274,6 +274,19 @@ def test_sampler_shapes_seed_and_progress():
         ld.sample(model, "a circle", 3, sampler="euler")
 
 
+def test_sample_defaults_message_and_attention_dtype():
+    model = _random_model()
+    # the defaults: DDIM with eta 0, guidance w = 3 (the page's default), seed 0, 8 samples
+    a = ld.sample(model, "a circle", 2)
+    b = ld.sample(model, "a circle", 2, sampler="ddim", eta=0.0, guidance_scale=3.0, seed=0, num_samples=8)
+    np.testing.assert_array_equal(a.latents, b.latents)
+    assert a.latents.shape == (3, 8, 4, 8, 8)
+    # the attention maps of every step are kept in float32 (half the memory of float64)
+    assert a.cross_attention.dtype == np.float32
+    with pytest.raises(ValueError, match="^need one prompt per sample$"):
+        ld.sample(model, ["a circle"], 2, num_samples=2)
+
+
 def test_ddim_eta0_trajectory_ignores_step_noise():
     model = _random_model()
     a = ld.sample(model, "red", 6, sampler="ddim", eta=0.0, seed=11, num_samples=2, num_frames=2)
