@@ -22,7 +22,10 @@ Limits of mutmut 3 worth knowing: it does not mutate decorated functions (`@prop
 `@torch.no_grad()`, `@functools.cache`), so those have no score; code run at import time (a
 module-level table built by calling functions) is reached by no test, so its mutants show as
 "no tests" unless a test calls the builders; a test whose body changed keeps the functions it
-was linked to in mutants/mutmut-stats.json (renaming the test re-links it).
+was linked to in mutants/mutmut-stats.json (renaming the test re-links it), and a function
+that lost its decorator is linked to no test at all (every mutant "no tests"): `--fresh-stats`
+makes mutmut collect the links again. Test files removed from tests/ are removed from mutmut's
+copy before each run (mutmut never deletes there, and a stale file fails its stats step).
 
 mutmut (settings in setup.cfg) copies the project into `mutants/`, plants one
 small bug at a time in a function of core/ (a flipped sign, `<` for `<=`, a
@@ -225,7 +228,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--timeouts", action="store_true", help="with --resume: re-check timeouts too")
     parser.add_argument("--functions", default="", help="comma-separated functions of the module to mutate")
     parser.add_argument("--max-children", type=int, default=1, help="mutmut workers (default 1)")
+    parser.add_argument(
+        "--fresh-stats", action="store_true", help="forget which tests reach which function (re-collect)"
+    )
     args = parser.parse_args(argv[1:])
+    if args.fresh_stats:  # mutmut then times and maps every selected test again before mutating
+        (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     names = modules(args.module or None)
     equivalents = equivalent()
     times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
