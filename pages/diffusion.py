@@ -25,7 +25,7 @@ from core import diffusion as dm
 from core import latent_diffusion as ld
 from ui import charts, page, widgets
 from ui.i18n import current_lang, t
-from ui.layout import is_lecture
+from ui.layout import is_lecture, keep_empty_url_value
 
 P = "diffusion"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -461,6 +461,7 @@ def sampling_section() -> None:
     left, right = page.columns()
     with left:
         # the prompts sit outside the form: a new prompt resamples at once (50 DDIM steps: ~1 s)
+        keep_empty_url_value("prompt")  # a link to the unconditional samples (`?prompt=`)
         prompt = st.text_input(t(f"{P}.prompt"), DEFAULT_PROMPT, max_chars=120, key="prompt", bind="query-params",
                                help=t(f"{P}.prompt_help", words=", ".join(ld.WORDS)))  # fmt: skip
         neg = st.text_input(t(f"{P}.negative"), "", max_chars=120, key="neg", bind="query-params",

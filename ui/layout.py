@@ -61,16 +61,22 @@ def _drop_non_finite_numbers() -> None:
     Streamlit 1.67 turns such a value for an integer number_input into
     int(inf) and raises; a shared link must never do that, so on a session's
     first run these values are dropped before any widget binds them. An empty
-    value (`?cell=`) would leave a required segmented control with no choice.
+    value (`?cell=`) would leave a required segmented control with no choice;
+    a text input whose empty value means something takes it back with
+    `keep_empty_url_value`.
     """
     if "_url_checked" in st.session_state:
         return
     st.session_state["_url_checked"] = True
+    emptied = []
     with get_session_state().query_params() as qp:
         for key, values in list(qp._initial_query_params.items()):
             if any(_is_non_finite_number(v) for v in values) or all(v == "" for v in values):
                 del qp._initial_query_params[key]
                 qp._query_params.pop(key, None)
+                if all(v == "" for v in values):
+                    emptied.append(key)
+    st.session_state["_url_emptied"] = tuple(emptied)
 
 
 def _rewrite_url_aliases() -> None:
@@ -113,6 +119,20 @@ def drop_empty_url_selection(key: str) -> None:
         if values is not None and not any(v.strip() for v in values):
             del qp._initial_query_params[key]
             qp._query_params.pop(key, None)
+
+
+def keep_empty_url_value(key: str) -> None:
+    """A shared link's empty text (`?prompt=`) stays empty, for a text input where empty means
+    something (the diffusion prompt: sample unconditionally) instead of the widget's default.
+
+    Undoes, for this key only, the first run's dropping of empty URL values (private API of
+    the pinned Streamlit 1.67, like the clean-ups above). Call it before creating the widget.
+    """
+    if key in st.session_state or key not in st.session_state.get("_url_emptied", ()):
+        return
+    with get_session_state().query_params() as qp:
+        qp._initial_query_params[key] = [""]
+        qp._query_params[key] = ""
 
 
 def sidebar() -> None:

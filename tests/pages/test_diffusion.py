@@ -66,13 +66,21 @@ def test_hostile_prompt_is_never_rendered(lang):
 
 
 def test_empty_prompt_samples_unconditionally():
-    # typed into the field: an empty URL value (`?prompt=`) is dropped app-wide on a session's
-    # first run (ui.layout), so a link falls back to the default prompt
+    # typed into the field
     at = open_page(SPEC, "en")
     at.text_input(key="prompt").set_value("").run()
     assert_healthy(at)
     text = _text(at)
     assert "(empty prompt)" in text and "no words to attend to" in text
+    # and from a shared link: empty URL values are dropped app-wide (ui.layout), but the prompt keeps
+    # its empty value; the negative prompt (empty is its default) and a required choice fall back
+    at = open_page(SPEC, "en", {"prompt": "", "neg": "", "sampler": ""})
+    assert_healthy(at)
+    assert at.text_input(key="prompt").value == "" and "(empty prompt)" in _text(at)
+    assert at.radio(key="sampler").value == "DDIM"
+    # later runs of the same session are untouched by the link
+    at.text_input(key="prompt").set_value("a red circle").run()
+    assert at.text_input(key="prompt").value == "a red circle"
 
 
 def test_negative_prompt_and_word_swap():
