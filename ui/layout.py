@@ -126,10 +126,13 @@ def keep_empty_url_value(key: str) -> None:
     something (the diffusion prompt: sample unconditionally) instead of the widget's default.
 
     Undoes, for this key only, the first run's dropping of empty URL values (private API of
-    the pinned Streamlit 1.67, like the clean-ups above). Call it before creating the widget.
+    the pinned Streamlit 1.67, like the clean-ups above), once: a later visit to the page in
+    the same session starts from the widget's default. Call it before creating the widget.
     """
-    if key in st.session_state or key not in st.session_state.get("_url_emptied", ()):
+    emptied = st.session_state.get("_url_emptied", ())
+    if key in st.session_state or key not in emptied:
         return
+    st.session_state["_url_emptied"] = tuple(k for k in emptied if k != key)
     with get_session_state().query_params() as qp:
         qp._initial_query_params[key] = [""]
         qp._query_params[key] = ""
